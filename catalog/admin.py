@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from catalog.models import Artwork, SyncRun
+
+
+class HasImageFilter(admin.SimpleListFilter):
+    title = "has image"
+    parameter_name = "has_image"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Artwork]) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Artwork]) -> QuerySet[Artwork]:
+        if self.value() == "yes":
+            return queryset.exclude(image_id="")
+        if self.value() == "no":
+            return queryset.filter(image_id="")
+        return queryset
+
+
+@admin.register(Artwork)
+class ArtworkAdmin(admin.ModelAdmin[Artwork]):
+    list_display = ["thumbnail", "aic_id", "title", "artist_display", "date_display", "is_hidden", "boost"]
+    list_display_links = ["aic_id", "title"]
+    list_filter = ["department_title", "is_public_domain", "is_hidden", HasImageFilter]
+    search_fields = ["title", "artist_display", "=aic_id"]
+    list_per_page = 50
+    actions = ["hide", "unhide"]
+    readonly_fields = [
+        f.name
+        for f in Artwork._meta.get_fields()
+        if f.concrete and f.name not in {"id", "is_hidden", "boost", "curator_note", "description_override"}
+    ]
+    fieldsets = [
+        ("Curation", {"fields": ["is_hidden", "boost", "curator_note", "description_override"]}),
+        (
+            "AIC record",
+            {
+                "fields": [
+                    "aic_id", "title", "artist_display", "date_display", "date_start", "date_end", "place_of_origin",
+                    "medium_display", "dimensions", "description", "short_description", "alt_text",
+                    "department_title", "artwork_type_title", "classification_titles", "style_titles",
+                    "subject_titles", "term_titles", "is_public_domain", "is_on_view", "image_id",
+                    "aic_updated_at", "content_hash", "raw",
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description="image")
+    def thumbnail(self, artwork: Artwork) -> SafeString | str:
+        url = artwork.iiif_image_url(settings.AIC_IIIF_URL, "!96,96")
+        return format_html('<img src="{}" alt="" loading="lazy" style="max-height:48px">', url) if url else "—"
+
+    @admin.action(description="Hide from search")
+    def hide(self, request: HttpRequest, queryset: QuerySet[Artwork]) -> None:
+        count = queryset.update(is_hidden=True)
+        self.message_user(request, f"{count} artworks hidden.")
+
+    @admin.action(description="Show in search")
+    def unhide(self, request: HttpRequest, queryset: QuerySet[Artwork]) -> None:
+        count = queryset.update(is_hidden=False)
+        self.message_user(request, f"{count} artworks shown.")
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin[SyncRun]):
+    list_display = ["id", "source", "status", "started_at", "finished_at", "seen", "created", "updated", "unchanged",
+                    "failed", "requests"]
+    list_filter = ["status", "source"]
+    readonly_fields = [f.name for f in SyncRun._meta.get_fields() if f.concrete]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

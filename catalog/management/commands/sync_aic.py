@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from catalog.harvest import sync_from_api
+from catalog.models import SyncRun
+
+
+class Command(BaseCommand):
+    help = "Harvest new and changed artworks from the AIC API (AIC_API_URL)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--full", action="store_true", help="ignore the cursor and page through everything")
+        parser.add_argument("--limit", type=int, default=None, help="stop after N records")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["limit"] is not None and options["limit"] < 1:
+            raise CommandError("--limit must be at least 1")
+        run = sync_from_api(full=options["full"], limit=options["limit"])
+        self.stdout.write(_summary(run))
+        if run.status == SyncRun.Status.FAILED:
+            raise CommandError(f"harvest failed: {run.errors[-1]['reason'] if run.errors else 'unknown error'}")
+
+
+def _summary(run: SyncRun) -> str:
+    return (
+        f"SyncRun {run.pk} {run.status}: seen {run.seen}, created {run.created}, updated {run.updated}, "
+        f"unchanged {run.unchanged}, failed {run.failed}, requests {run.requests}"
+    )

@@ -1,0 +1,120 @@
+"""Artworks harvested from the Art Institute of Chicago, their curation, and harvest runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+
+class Artwork(models.Model):
+    """One AIC artwork record, the fields search and training use, and the curators' edits."""
+
+    aic_id = models.PositiveIntegerField("AIC id", unique=True)
+    title = models.TextField(blank=True)
+    artist_display = models.TextField(blank=True)
+    date_display = models.TextField(blank=True)
+    date_start = models.IntegerField(null=True, blank=True)
+    date_end = models.IntegerField(null=True, blank=True)
+    place_of_origin = models.TextField(blank=True)
+    medium_display = models.TextField(blank=True)
+    dimensions = models.TextField(blank=True)
+    description_html = models.TextField("description (HTML, as AIC publishes it)", blank=True)
+    description = models.TextField("description (plain text)", blank=True)
+    short_description = models.TextField(blank=True)
+    alt_text = models.TextField("thumbnail alt text", blank=True)
+    department_title = models.TextField(blank=True)
+    artwork_type_title = models.TextField(blank=True)
+    classification_titles = ArrayField(models.TextField(), default=list, blank=True)
+    style_titles = ArrayField(models.TextField(), default=list, blank=True)
+    subject_titles = ArrayField(models.TextField(), default=list, blank=True)
+    term_titles = ArrayField(models.TextField(), default=list, blank=True)
+    is_public_domain = models.BooleanField(default=False)
+    is_on_view = models.BooleanField(default=False)
+    image_id = models.CharField("IIIF image id", max_length=64, blank=True)
+    aic_updated_at = models.DateTimeField("updated at AIC", null=True, blank=True)
+    raw = models.JSONField("raw AIC record", default=dict)
+    content_hash = models.CharField(max_length=64)
+
+    is_hidden = models.BooleanField(default=False, help_text="Hidden artworks never appear in search.")
+    boost = models.FloatField(default=0.0, help_text="Added to the relevance score; 0 is neutral.")
+    curator_note = models.TextField(blank=True)
+    description_override = models.TextField(blank=True, help_text="Shown instead of AIC's description.")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["aic_id"]
+        indexes = [
+            models.Index(fields=["department_title"]),
+            models.Index(fields=["aic_updated_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title or 'Untitled'} ({self.aic_id})"
+
+    @property
+    def has_image(self) -> bool:
+        return bool(self.image_id)
+
+    @property
+    def display_description(self) -> str:
+        return self.description_override or self.description or self.short_description
+
+    def iiif_image_url(self, iiif_base: str, size: str = "843,") -> str:
+        """IIIF Image API URL for this artwork's image; '' when it has none."""
+        if not self.image_id:
+            return ""
+        return f"{iiif_base}/{self.image_id}/full/{size}/0/default.jpg"
+
+    def caption(self) -> str:
+        """Text that describes the artwork: title, artist, date, medium and description."""
+        parts = [self.title, self.artist_display.replace("\n", ", "), self.date_display, self.medium_display]
+        head = ". ".join(part.strip() for part in parts if part and part.strip())
+        body = self.display_description.strip()
+        return f"{head}. {body}" if body else head
+
+
+class SyncRun(models.Model):
+    """One harvest: where it started, what it saw, and every record it could not store."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        PARTIAL = "partial", "succeeded with quarantined records"
+        FAILED = "failed"
+        SKIPPED = "skipped", "skipped (another run was in progress)"
+
+    source = models.CharField(max_length=500, help_text="'api' or the dump folder imported")
+    full = models.BooleanField(default=False)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    cursor_start = models.DateTimeField(null=True, blank=True, help_text="Stop at records older than this.")
+    cursor = models.DateTimeField(null=True, blank=True, help_text="Where the next incremental run stops.")
+    requests = models.PositiveIntegerField(default=0)
+    seen = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    errors: models.JSONField[list[dict[str, Any]]] = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"SyncRun {self.pk} {self.source} {self.status}"
+
+    @classmethod
+    def last_cursor(cls, source: str = "api") -> Any:
+        """The cursor of the newest finished run of ``source``, or None (harvest everything)."""
+        run = (
+            cls.objects.filter(source=source, status__in=[cls.Status.SUCCEEDED, cls.Status.PARTIAL])
+            .exclude(cursor=None)
+            .order_by("-started_at")
+            .first()
+        )
+        return run.cursor if run else None

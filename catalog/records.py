@@ -1,0 +1,153 @@
+"""Turning one AIC artwork record (the API's ``data`` object) into Artwork fields."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+from django.utils.html import strip_tags
+
+# The fields harvest asks the API for (``fields=``): exactly what Artwork stores.
+AIC_FIELDS = (
+    "id,title,artist_display,date_display,date_start,date_end,place_of_origin,medium_display,dimensions,"
+    "description,short_description,thumbnail,department_title,artwork_type_title,classification_titles,"
+    "style_titles,subject_titles,term_titles,is_public_domain,is_on_view,image_id,updated_at"
+)
+
+# Keys that change on every response without the artwork changing.
+_VOLATILE_KEYS = {"_score", "timestamp", "api_link", "api_model", "is_boosted", "suggest_autocomplete_all"}
+_MAX_TEXT = 1_000_000
+_MAX_ID = 2_147_483_647
+_IMAGE_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+class RecordError(ValueError):
+    """A record that cannot be stored; the message says why."""
+
+
+@dataclass(frozen=True)
+class ParsedRecord:
+    aic_id: int
+    fields: dict[str, Any]
+    content_hash: str
+    updated_at: datetime | None
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of an HTML fragment: tags dropped, entities decoded, paragraphs kept."""
+    text = re.sub(r"(?i)<\s*(br|/p|/li|/div)\s*/?>", "\n", markup)
+    text = html.unescape(strip_tags(text))
+    text = _SPACES.sub(" ", text)
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def content_hash(record: dict[str, Any]) -> str:
+    stable = {key: value for key, value in record.items() if key not in _VOLATILE_KEYS}
+    encoded = json.dumps(stable, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def parse_record(record: Any) -> ParsedRecord:
+    """Validate one record and map it to Artwork fields. Raises RecordError with the reason."""
+    if not isinstance(record, dict):
+        raise RecordError(f"record is a {type(record).__name__}, not an object")
+    aic_id = record.get("id")
+    if isinstance(aic_id, bool) or not isinstance(aic_id, int) or not 0 < aic_id <= _MAX_ID:
+        raise RecordError(f"id {aic_id!r} is not a positive integer")
+    updated_at = _datetime(record, "updated_at")
+    thumbnail = record.get("thumbnail")
+    description_html = _text(record, "description")
+    image_id = _text(record, "image_id")
+    if image_id and not _IMAGE_ID.match(image_id):
+        raise RecordError(f"image_id {image_id[:80]!r} is not a IIIF identifier")
+    fields: dict[str, Any] = {
+        "title": _text(record, "title"),
+        "artist_display": _text(record, "artist_display"),
+        "date_display": _text(record, "date_display"),
+        "date_start": _year(record, "date_start"),
+        "date_end": _year(record, "date_end"),
+        "place_of_origin": _text(record, "place_of_origin"),
+        "medium_display": _text(record, "medium_display"),
+        "dimensions": _text(record, "dimensions"),
+        "description_html": description_html,
+        "description": html_to_text(description_html) if description_html else "",
+        "short_description": html_to_text(_text(record, "short_description")),
+        "alt_text": _text(thumbnail, "alt_text") if isinstance(thumbnail, dict) else "",
+        "department_title": _text(record, "department_title"),
+        "artwork_type_title": _text(record, "artwork_type_title"),
+        "classification_titles": _titles(record, "classification_titles"),
+        "style_titles": _titles(record, "style_titles"),
+        "subject_titles": _titles(record, "subject_titles"),
+        "term_titles": _titles(record, "term_titles"),
+        "is_public_domain": record.get("is_public_domain") is True,
+        "is_on_view": record.get("is_on_view") is True,
+        "image_id": image_id,
+        "aic_updated_at": updated_at,
+        "raw": record,
+    }
+    return ParsedRecord(aic_id=aic_id, fields=fields, content_hash=content_hash(record), updated_at=updated_at)
+
+
+def record_updated_at(record: Any) -> datetime | None:
+    """The record's ``updated_at``, or None when it is missing or unreadable (for cursors)."""
+    if not isinstance(record, dict):
+        return None
+    try:
+        return _datetime(record, "updated_at")
+    except RecordError:
+        return None
+
+
+def _text(record: dict[str, Any], key: str) -> str:
+    value = record.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise RecordError(f"{key} is a {type(value).__name__}, not text")
+    if len(value) > _MAX_TEXT:
+        raise RecordError(f"{key} is {len(value)} characters long (limit {_MAX_TEXT})")
+    # PostgreSQL text cannot hold NUL characters.
+    return value.replace("\x00", "").strip()
+
+
+def _year(record: dict[str, Any], key: str) -> int | None:
+    value = record.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -100_000 < value < 100_000:
+        raise RecordError(f"{key} {value!r} is not a year")
+    return int(value)
+
+
+def _titles(record: dict[str, Any], key: str) -> list[str]:
+    value = record.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise RecordError(f"{key} is not a list of strings")
+    return [item.replace("\x00", "") for item in value]
+
+
+def _datetime(record: dict[str, Any], key: str) -> datetime | None:
+    value = record.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"{key} {value!r} is not a date-time")
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise RecordError(f"{key} {value!r} is not an ISO 8601 date-time with a time zone")
+    return parsed

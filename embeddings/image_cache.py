@@ -1,0 +1,173 @@
+"""IIIF images on local disk: each image is downloaded once, then read from the cache."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import random
+import re
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from django.conf import settings
+from PIL import Image, ImageOps
+
+from embeddings.rate_limit import SharedRateLimiter, iiif_rate_limiter
+
+logger = logging.getLogger(__name__)
+
+_IMAGE_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
+_RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+
+
+class ImageError(RuntimeError):
+    """The image cannot be had; ``reason`` is what an operator sees."""
+
+    def __init__(self, reason: str, *, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+
+
+@dataclass
+class ImageCache:
+    root: Path
+    iiif_base: str
+    width: int
+    limiter: SharedRateLimiter | None
+    timeout: float = 30.0
+    max_retries: int = 3
+    max_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    session: requests.Session = field(default_factory=requests.Session)
+    downloads: int = 0
+
+    @classmethod
+    def from_settings(cls) -> ImageCache:
+        return cls(
+            root=settings.IMAGE_CACHE_DIR,
+            iiif_base=settings.AIC_IIIF_URL,
+            width=settings.IIIF_IMAGE_WIDTH,
+            limiter=iiif_rate_limiter(),
+            timeout=settings.IIIF_TIMEOUT_SECONDS,
+            max_retries=settings.IIIF_MAX_RETRIES,
+            max_bytes=settings.IMAGE_MAX_BYTES,
+            max_pixels=settings.IMAGE_MAX_PIXELS,
+        )
+
+    def path_for(self, image_id: str) -> Path:
+        if not _IMAGE_ID.match(image_id):
+            raise ImageError(f"image id {image_id[:80]!r} is not a IIIF identifier")
+        return self.root / f"w{self.width}" / image_id[:2] / f"{image_id}.jpg"
+
+    def url_for(self, image_id: str) -> str:
+        return f"{self.iiif_base}/{image_id}/full/{self.width},/0/default.jpg"
+
+    def fetch(self, image_id: str) -> Path:
+        """The cached file for ``image_id``, downloading it first if needed."""
+        path = self.path_for(image_id)
+        if path.exists():
+            return path
+        data = self._download(image_id)
+        check_image_bytes(data, self.max_pixels)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a reader never sees half a file and a crash leaves no partial image.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+        return path
+
+    def open(self, image_id: str) -> Image.Image:
+        """Fetch (or read) the image and decode it to RGB, upright as EXIF says."""
+        path = self.fetch(image_id)
+        try:
+            return decode_image(path.read_bytes(), self.max_pixels)
+        except ImageError:
+            path.unlink(missing_ok=True)  # never keep an undecodable file in the cache
+            raise
+
+    def _download(self, image_id: str) -> bytes:
+        url = self.url_for(image_id)
+        problem = ""
+        for attempt in range(self.max_retries + 1):
+            if self.limiter is not None:
+                self.limiter.wait()
+            try:
+                data, status, content_type = self._get(url)
+            except requests.RequestException as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            except ImageError:
+                raise
+            else:
+                if status == 200:
+                    self.downloads += 1
+                    return data
+                if status not in _RETRY_STATUSES:
+                    raise ImageError(f"IIIF HTTP {status} for {url}")
+                problem = f"IIIF HTTP {status}"
+            if attempt < self.max_retries:
+                time.sleep(min(30.0, 0.5 * 2**attempt * random.uniform(0.5, 1.5)))
+        raise ImageError(f"{problem} for {url} after {self.max_retries + 1} attempts", transient=True)
+
+    def _get(self, url: str) -> tuple[bytes, int, str]:
+        with self.session.get(url, timeout=self.timeout, stream=True) as response:
+            if response.status_code != 200:
+                return b"", response.status_code, response.headers.get("Content-Type", "")
+            declared = int(response.headers.get("Content-Length") or 0)
+            if declared > self.max_bytes:
+                raise ImageError(f"image is {declared} bytes (limit {self.max_bytes})")
+            chunks: list[bytes] = []
+            received = 0
+            for chunk in response.iter_content(64 * 1024):
+                received += len(chunk)
+                if received > self.max_bytes:
+                    raise ImageError(f"image is over {self.max_bytes} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks), 200, response.headers.get("Content-Type", "")
+
+
+def check_image_bytes(data: bytes, max_pixels: int) -> None:
+    decode_image(data, max_pixels)
+
+
+def decode_image(data: bytes, max_pixels: int) -> Image.Image:
+    """Decode to an RGB image, refusing empty, non-image, truncated and oversized inputs."""
+    if not data:
+        raise ImageError("image is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageError(f"image is {width}x{height} pixels (limit {max_pixels})")
+            image.seek(0)  # animated images: the first frame
+            image.load()
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"image is too large: {exc}") from None
+    except Image.DecompressionBombWarning as exc:
+        raise ImageError(f"image is too large: {exc}") from None
+    except Image.UnidentifiedImageError:
+        raise ImageError("not an image (unrecognised format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"image cannot be decoded: {exc}") from None
+    image = ImageOps.exif_transpose(image)
+    if image.mode != "RGB":
+        # Composite transparency on white, as a page shows it, rather than on black.
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(background, rgba).convert("RGB")
+        elif image.mode in ("I;16", "I;16B", "I;16L", "I"):
+            image = image.point(lambda value: value / 256).convert("L").convert("RGB")
+        else:
+            image = image.convert("RGB")
+    return image

@@ -1,0 +1,62 @@
+"""What is embedded under a model, and queueing what is not."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, QuerySet
+
+from catalog.models import Artwork
+from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
+
+
+@dataclass(frozen=True)
+class IndexCounts:
+    artworks: int
+    embedded: int
+    failed: int
+    pending: int
+    no_image: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def index_counts(model: EmbeddingModel) -> IndexCounts:
+    """Counts for one model. An artwork without an image is never pending."""
+    artworks = Artwork.objects.count()
+    no_image = Artwork.objects.filter(image_id="").count()
+    embedded = ArtworkEmbedding.objects.filter(model=model).count()
+    failed = (
+        EmbeddingFailure.objects.filter(model=model)
+        .exclude(artwork__image_id="")
+        .exclude(Exists(ArtworkEmbedding.objects.filter(model=model, artwork=OuterRef("artwork"))))
+        .count()
+    )
+    pending = max(artworks - no_image - embedded - failed, 0)
+    return IndexCounts(artworks=artworks, embedded=embedded, failed=failed, pending=pending, no_image=no_image)
+
+
+def artworks_missing_vectors(model: EmbeddingModel) -> QuerySet[Artwork]:
+    """Artworks with an image and no vector under ``model`` (failed ones included: a retry)."""
+    has_vector = ArtworkEmbedding.objects.filter(model=model, artwork=OuterRef("pk"))
+    return Artwork.objects.exclude(image_id="").exclude(Exists(has_vector))
+
+
+def enqueue_embedding(artwork_ids: list[int], model: EmbeddingModel, batch_size: int | None = None) -> int:
+    """Send ``artwork_ids`` to the embed queue in batches; returns the number of tasks sent."""
+    from embeddings.tasks import embed_artworks_task
+
+    size = batch_size or settings.EMBED_BATCH_SIZE
+    ids = sorted(set(artwork_ids))
+    batches = [ids[start : start + size] for start in range(0, len(ids), size)]
+    for batch in batches:
+        embed_artworks_task.delay(batch, model.pk)
+    return len(batches)
+
+
+def enqueue_missing(model: EmbeddingModel, batch_size: int | None = None) -> tuple[int, int]:
+    """Queue every artwork that has no vector under ``model``; returns (artworks, tasks)."""
+    ids = list(artworks_missing_vectors(model).order_by("pk").values_list("pk", flat=True))
+    return len(ids), enqueue_embedding(ids, model, batch_size)

@@ -1,0 +1,102 @@
+"""CLIP models and the vectors they gave each artwork."""
+
+from __future__ import annotations
+
+from django.db import connection, models, transaction
+from django.db.models import Q
+from pgvector.django import VectorField
+
+from catalog.models import Artwork
+
+
+class EmbeddingModel(models.Model):
+    """A CLIP architecture plus its weights: everything needed to reproduce a vector."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    architecture = models.CharField(max_length=100, help_text="open_clip model name, e.g. ViT-B-32")
+    pretrained = models.CharField(
+        max_length=500, blank=True, help_text="open_clip pretrained tag, a checkpoint path, or empty for none"
+    )
+    dimension = models.PositiveIntegerField()
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_model"),
+            models.CheckConstraint(condition=Q(dimension__gte=1, dimension__lte=2000), name="hnsw_dimension_limit"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def active(cls) -> EmbeddingModel | None:
+        return cls.objects.filter(is_active=True).first()
+
+    def activate(self) -> None:
+        with transaction.atomic():
+            EmbeddingModel.objects.filter(is_active=True).exclude(pk=self.pk).update(is_active=False)
+            EmbeddingModel.objects.filter(pk=self.pk).update(is_active=True)
+        self.is_active = True
+
+    @property
+    def hnsw_index_name(self) -> str:
+        return f"artwork_embedding_hnsw_{self.pk}"
+
+    def ensure_index(self, m: int = 16, ef_construction: int = 64) -> None:
+        """Create this model's HNSW index (cosine) over its vectors alone.
+
+        One partial index per model keeps each model's graph separate, so search never mixes
+        models, and lets models of different dimensions share one table.
+        """
+        table = ArtworkEmbedding._meta.db_table
+        # Only integers from our own rows are interpolated: identifiers cannot be parameters.
+        sql = (
+            f"CREATE INDEX IF NOT EXISTS {self.hnsw_index_name} ON {table} "
+            f"USING hnsw ((vector::vector({int(self.dimension)})) vector_cosine_ops) "
+            f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) "
+            f"WHERE model_id = {int(self.pk)}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+
+    def drop_index(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP INDEX IF EXISTS {self.hnsw_index_name}")
+
+
+class ArtworkEmbedding(models.Model):
+    """One artwork's L2-normalised image vector under one model."""
+
+    artwork = models.ForeignKey(Artwork, on_delete=models.CASCADE, related_name="embeddings")
+    model = models.ForeignKey(EmbeddingModel, on_delete=models.CASCADE, related_name="embeddings")
+    # No fixed dimension: each model's rows are cast to its own dimension by its partial HNSW index.
+    vector = VectorField()
+    image_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["artwork", "model"], name="one_vector_per_artwork_model")]
+
+    def __str__(self) -> str:
+        return f"{self.artwork_id} under {self.model_id}"
+
+
+class EmbeddingFailure(models.Model):
+    """Why an artwork could not be embedded under a model (cleared when it later succeeds)."""
+
+    artwork = models.ForeignKey(Artwork, on_delete=models.CASCADE, related_name="embedding_failures")
+    model = models.ForeignKey(EmbeddingModel, on_delete=models.CASCADE, related_name="failures")
+    image_id = models.CharField(max_length=64, blank=True)
+    reason = models.TextField()
+    attempts = models.PositiveIntegerField(default=1)
+    failed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["artwork", "model"], name="one_failure_per_artwork_model")]
+
+    def __str__(self) -> str:
+        return f"{self.artwork_id} under {self.model_id}: {self.reason}"

@@ -1,0 +1,45 @@
+"""One request rate shared by every worker, held in Redis."""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+
+# Generic cell rate algorithm: the key holds the earliest time the next request may start.
+# Each caller reserves a slot atomically and sleeps until it; Redis's clock is the only clock.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval = tonumber(ARGV[1])
+local next_at = tonumber(redis.call('GET', KEYS[1]) or '0')
+if next_at < now then next_at = now end
+redis.call('SET', KEYS[1], tostring(next_at + interval), 'PX', math.ceil(interval * 1000) + 60000)
+return tostring(next_at - now)
+"""
+
+
+class SharedRateLimiter:
+    def __init__(self, client: redis.Redis, key: str, per_second: float) -> None:
+        self.client = client
+        self.key = key
+        self.interval = 1.0 / per_second
+        self._reserve = client.register_script(_RESERVE)
+
+    def wait(self) -> float:
+        """Block until this caller may send its request; returns the seconds waited."""
+        delay = float(self._reserve(keys=[self.key], args=[self.interval]))
+        if delay > 0:
+            time.sleep(delay)
+        return max(delay, 0.0)
+
+
+@lru_cache(maxsize=1)
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
+
+
+def iiif_rate_limiter() -> SharedRateLimiter:
+    return SharedRateLimiter(redis_client(), "ratelimit:iiif", settings.IIIF_REQUESTS_PER_SECOND)

