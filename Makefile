@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean help
+.PHONY: demo test lint bench clean help tools
 
 help:
 	@echo "make demo   - install, start PostgreSQL/Redis/Celery, load the sample collection, serve on :$${PORT:-8000}"
@@ -19,8 +19,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 demo: $(STAMP)
 	$(BIN)/python -m museum_site.demo
 
-test: $(STAMP)
+test: $(STAMP) tools
 	$(BIN)/python -m pytest -q
+
+# Redis for the tests (started by them when none answers) and docker-compose to validate the production file.
+tools:
+	@command -v redis-server >/dev/null && command -v docker-compose >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing redis-server and docker-compose with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server docker-compose >/dev/null; \
+	  else echo "make test needs redis-server and docker-compose: sudo apt-get install redis-server docker-compose"; exit 1; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -130,10 +130,31 @@ class WorkerProcess:
 
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "museum_site", "worker", "-Q", self.queues, "-c", "1",
-             "-P", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
-             "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
-            cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "museum_site",
+                "worker",
+                "-Q",
+                self.queues,
+                "-c",
+                "1",
+                "-P",
+                "prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "INFO",
+                "-n",
+                f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -161,8 +182,9 @@ def worker_env(test_database_url: str, sample_aic: Any) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(worker_env: dict[str, str], redis_client: Any, tmp_path_factory: pytest.TempPathFactory
-                  ) -> Iterator[WorkerProcess]:
+def celery_worker(
+    worker_env: dict[str, str], redis_client: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
     """A real Celery worker process consuming the embed and sync queues of the test broker."""
     worker = WorkerProcess(worker_env, "embed,sync,default", tmp_path_factory.mktemp("worker") / "worker.log")
     worker.start()

@@ -44,11 +44,30 @@ class ArtworkAdmin(admin.ModelAdmin[Artwork]):
             "AIC record",
             {
                 "fields": [
-                    "aic_id", "title", "artist_display", "date_display", "date_start", "date_end", "place_of_origin",
-                    "medium_display", "dimensions", "description", "short_description", "alt_text",
-                    "department_title", "artwork_type_title", "classification_titles", "style_titles",
-                    "subject_titles", "term_titles", "is_public_domain", "is_on_view", "image_id",
-                    "aic_updated_at", "content_hash", "raw",
+                    "aic_id",
+                    "title",
+                    "artist_display",
+                    "date_display",
+                    "date_start",
+                    "date_end",
+                    "place_of_origin",
+                    "medium_display",
+                    "dimensions",
+                    "description",
+                    "short_description",
+                    "alt_text",
+                    "department_title",
+                    "artwork_type_title",
+                    "classification_titles",
+                    "style_titles",
+                    "subject_titles",
+                    "term_titles",
+                    "is_public_domain",
+                    "is_on_view",
+                    "image_id",
+                    "aic_updated_at",
+                    "content_hash",
+                    "raw",
                 ]
             },
         ),
@@ -72,8 +91,19 @@ class ArtworkAdmin(admin.ModelAdmin[Artwork]):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin[SyncRun]):
-    list_display = ["id", "source", "status", "started_at", "finished_at", "seen", "created", "updated", "unchanged",
-                    "failed", "requests"]
+    list_display = [
+        "id",
+        "source",
+        "status",
+        "started_at",
+        "finished_at",
+        "seen",
+        "created",
+        "updated",
+        "unchanged",
+        "failed",
+        "requests",
+    ]
     list_filter = ["status", "source"]
     readonly_fields = [f.name for f in SyncRun._meta.get_fields() if f.concrete]
 

@@ -165,6 +165,13 @@ def _finish(run: SyncRun, status: str, counts: IngestCounts, *, cursor: datetime
     run.save()
     logger.info(
         "harvest %s %s: seen=%d created=%d updated=%d unchanged=%d failed=%d requests=%d",
-        run.source, status, run.seen, run.created, run.updated, run.unchanged, run.failed, run.requests,
+        run.source,
+        status,
+        run.seen,
+        run.created,
+        run.updated,
+        run.unchanged,
+        run.failed,
+        run.requests,
     )
     return run

@@ -120,4 +120,3 @@ _HARVESTED_FIELDS = [
     "aic_updated_at",
     "raw",
 ]
-

@@ -28,8 +28,11 @@ _register_lock = threading.Lock()
 class ModelSpec(Protocol):
     """What identifies a model's weights (EmbeddingModel satisfies it)."""
 
-    architecture: str
-    pretrained: str
+    @property
+    def architecture(self) -> str: ...
+
+    @property
+    def pretrained(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ class ImageEncoder:
         self.model = model
 
     def preprocess_image(self, image: Image.Image) -> torch.Tensor:
-        return self.preprocess(image)  # type: ignore[no-any-return]
+        return self.preprocess(image)
 
     def encode(self, batch: torch.Tensor) -> np.ndarray:
         with torch.inference_mode(), _autocast(self.device):
@@ -136,12 +139,12 @@ _encoders_lock = threading.Lock()
 
 def get_image_encoder(spec: ModelSpec) -> ImageEncoder:
     """This process's image encoder for ``spec``, loaded on first use."""
-    return _cached("image", spec, ImageEncoder)  # type: ignore[no-any-return]
+    return _cached("image", spec, ImageEncoder)
 
 
 def get_text_encoder(spec: ModelSpec) -> TextEncoder:
     """This process's text encoder for ``spec``, loaded on first use."""
-    return _cached("text", spec, TextEncoder)  # type: ignore[no-any-return]
+    return _cached("text", spec, TextEncoder)
 
 
 def _cached(kind: str, spec: ModelSpec, factory: Any) -> Any:

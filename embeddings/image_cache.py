@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 from django.conf import settings
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from embeddings.rate_limit import SharedRateLimiter, iiif_rate_limiter
 
@@ -99,11 +99,9 @@ class ImageCache:
             if self.limiter is not None:
                 self.limiter.wait()
             try:
-                data, status, content_type = self._get(url)
+                data, status = self._get(url)
             except requests.RequestException as exc:
                 problem = f"{type(exc).__name__}: {exc}"
-            except ImageError:
-                raise
             else:
                 if status == 200:
                     self.downloads += 1
@@ -115,10 +113,10 @@ class ImageCache:
                 time.sleep(min(30.0, 0.5 * 2**attempt * random.uniform(0.5, 1.5)))
         raise ImageError(f"{problem} for {url} after {self.max_retries + 1} attempts", transient=True)
 
-    def _get(self, url: str) -> tuple[bytes, int, str]:
+    def _get(self, url: str) -> tuple[bytes, int]:
         with self.session.get(url, timeout=self.timeout, stream=True) as response:
             if response.status_code != 200:
-                return b"", response.status_code, response.headers.get("Content-Type", "")
+                return b"", response.status_code
             declared = int(response.headers.get("Content-Length") or 0)
             if declared > self.max_bytes:
                 raise ImageError(f"image is {declared} bytes (limit {self.max_bytes})")
@@ -129,7 +127,7 @@ class ImageCache:
                 if received > self.max_bytes:
                     raise ImageError(f"image is over {self.max_bytes} bytes")
                 chunks.append(chunk)
-            return b"".join(chunks), 200, response.headers.get("Content-Type", "")
+            return b"".join(chunks), 200
 
 
 def check_image_bytes(data: bytes, max_pixels: int) -> None:
@@ -143,7 +141,7 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageError(f"image is {width}x{height} pixels (limit {max_pixels})")
@@ -155,7 +153,7 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
         raise ImageError(f"image is too large: {exc}") from None
     except Image.DecompressionBombWarning as exc:
         raise ImageError(f"image is too large: {exc}") from None
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         raise ImageError("not an image (unrecognised format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"image cannot be decoded: {exc}") from None

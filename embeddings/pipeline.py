@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from django.conf import settings
@@ -63,18 +64,20 @@ def embed_artworks(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
         loaded = list(pool.map(load, artworks))
 
-    ready = [(artwork, tensor) for artwork, tensor in zip(artworks, loaded) if isinstance(tensor, torch.Tensor)]
-    for artwork, outcome in zip(artworks, loaded):
+    ready = [
+        (artwork, tensor) for artwork, tensor in zip(artworks, loaded, strict=True) if isinstance(tensor, torch.Tensor)
+    ]
+    for artwork, outcome in zip(artworks, loaded, strict=True):
         if isinstance(outcome, ImageError):
             result.failed[artwork.pk] = outcome.reason
-    vectors = encoder.encode(torch.stack([tensor for _, tensor in ready])) if ready else []
+    vectors: Any = encoder.encode(torch.stack([tensor for _, tensor in ready])) if ready else []
 
     with transaction.atomic():
         if ready:
             ArtworkEmbedding.objects.bulk_create(
                 [
                     ArtworkEmbedding(artwork=artwork, model=model, vector=vector, image_id=artwork.image_id)
-                    for (artwork, _), vector in zip(ready, vectors)
+                    for (artwork, _), vector in zip(ready, vectors, strict=True)
                 ],
                 update_conflicts=True,
                 unique_fields=["artwork", "model"],
@@ -85,8 +88,9 @@ def embed_artworks(
         if result.failed:
             record_failures(model, {a.pk: a.image_id for a in artworks}, result.failed)
     if result.failed:
-        logger.warning("model %s: %d of %d artworks failed: %s", model.name, len(result.failed), len(artworks),
-                       result.failed)
+        logger.warning(
+            "model %s: %d of %d artworks failed: %s", model.name, len(result.failed), len(artworks), result.failed
+        )
     return result
 
 

@@ -6,8 +6,9 @@ from embeddings.clip import Spec, create_clip, embedding_dimension
 from embeddings.models import EmbeddingModel
 
 
-def register_model(name: str, architecture: str, pretrained: str, *, check_weights: bool = True,
-                   notes: str = "") -> EmbeddingModel:
+def register_model(
+    name: str, architecture: str, pretrained: str, *, check_weights: bool = True, notes: str = ""
+) -> EmbeddingModel:
     """Create (or update) an inactive model entry, after checking that its weights load."""
     if check_weights:
         create_clip(Spec(architecture, pretrained))

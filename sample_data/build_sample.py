@@ -114,9 +114,7 @@ def collect_candidates(
     for aid, rec in artwall_records.items():
         img = source / "artwall" / "images" / f"{aid}.jpg"
         if img.exists():
-            candidates.setdefault(aid, []).append(
-                Candidate(img, rec.get("image_id"), from_artwall_list=True)
-            )
+            candidates.setdefault(aid, []).append(Candidate(img, rec.get("image_id"), from_artwall_list=True))
     rows_by_id: dict[int, list[dict[str, str]]] = {}
     for row in read_tsv(source / "images" / "SOURCES.tsv"):
         if not row.get("aic_id"):
@@ -134,9 +132,7 @@ def collect_candidates(
     return candidates, rows_by_id
 
 
-def thin_record(
-    aid: int, rows: list[dict[str, str]], candidates: list[Candidate]
-) -> Record | None:
+def thin_record(aid: int, rows: list[dict[str, str]], candidates: list[Candidate]) -> Record | None:
     """A record from an image's source notes; None if they give no image_id."""
     explicit = [c for c in candidates if c.image_id]
     if not explicit:
@@ -217,12 +213,8 @@ def build(source: Path, out: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Build the bundled AIC sample collection."
-    )
-    parser.add_argument(
-        "--source", type=Path, required=True, help="shared aic-sample dir"
-    )
+    parser = argparse.ArgumentParser(description="Build the bundled AIC sample collection.")
+    parser.add_argument("--source", type=Path, required=True, help="shared aic-sample dir")
     parser.add_argument("--out", type=Path, required=True, help="output dir (replaced)")
     args = parser.parse_args(argv)
     return build(args.source, args.out)

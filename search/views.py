@@ -17,7 +17,6 @@ from embeddings.indexing import index_counts
 from embeddings.models import EmbeddingModel
 from search.ranking import Hit, SearchError, search_text, similar_artworks
 
-
 _MAX_ID = 2_147_483_647  # Artwork.aic_id is a PostgreSQL integer
 
 
@@ -145,7 +144,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["model"] = {"status": "error: no active model"}
         healthy = False
     else:
-        loaded = any(key[0] == "text" and key[1:] == (model.architecture, model.pretrained) for key in loaded_encoders())
+        loaded = any(
+            key[0] == "text" and key[1:] == (model.architecture, model.pretrained) for key in loaded_encoders()
+        )
         checks["model"] = {
             "status": "ok",
             "name": model.name,

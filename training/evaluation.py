@@ -12,7 +12,7 @@ RECALL_KS = (1, 5, 10)
 
 
 def recall_at_k(similarity: torch.Tensor | np.ndarray, ks: Sequence[int] = RECALL_KS) -> dict[str, float]:
-    """Recall@k both ways for a square matrix of text (rows) × image (columns) scores, true pairs on the diagonal.
+    """Recall@k both ways for a square matrix of text (rows) by image (columns) scores, true pairs on the diagonal.
 
     Keys are ``t2i_recall@k`` and ``i2t_recall@k``. A tie with the true item counts against it, so a model
     that scores everything alike gets no credit rather than a lucky ordering.

@@ -53,8 +53,10 @@ def _missing_at_aic(aic: Any, artwork: Artwork) -> None:
     [
         (lambda aic, artwork: aic.set_image_bytes(artwork.image_id, b"<html>oops</html>"), "not an image"),
         (lambda aic, artwork: aic.set_image_bytes(artwork.image_id, b""), "empty"),
-        (lambda aic, artwork: aic.inject("corrupt_image", path_prefix=f"/iiif/2/{artwork.image_id}"),
-         "cannot be decoded"),
+        (
+            lambda aic, artwork: aic.inject("corrupt_image", path_prefix=f"/iiif/2/{artwork.image_id}"),
+            "cannot be decoded",
+        ),
         (_missing_at_aic, "HTTP 404"),
     ],
     ids=["html", "empty", "truncated", "404"],

@@ -64,9 +64,7 @@ def data_dir(tmp_path: Path) -> Path:
     (tmp_path / "images").mkdir()
     for record in RECORDS:
         (tmp_path / "records" / f"{record['id']}.json").write_text(json.dumps(record))
-    Image.new("RGB", (400, 300), (200, 30, 30)).save(
-        tmp_path / "images" / f"{IMAGE_ID}.jpg"
-    )
+    Image.new("RGB", (400, 300), (200, 30, 30)).save(tmp_path / "images" / f"{IMAGE_ID}.jpg")
     return tmp_path
 
 
@@ -112,9 +110,9 @@ def test_it_keeps_only_requested_fields_plus_id(fake: FakeAIC) -> None:
     assert all(set(r) == {"id", "title", "image_id"} for r in body["data"])
     assert (
         "fields=title%2Cimage_id"
-        in get(
-            f"{fake.api_url}/artworks", params={"fields": "title,image_id", "limit": 1}
-        ).json()["pagination"]["next_url"]
+        in get(f"{fake.api_url}/artworks", params={"fields": "title,image_id", "limit": 1}).json()["pagination"][
+            "next_url"
+        ]
     )
 
 
@@ -143,9 +141,7 @@ def test_it_serves_detail_and_404s_unknown_ids(fake: FakeAIC) -> None:
 
 
 def test_it_reflects_upserts_and_removals(fake: FakeAIC) -> None:
-    fake.upsert_record(
-        {"id": 6, "title": "Fresh", "updated_at": "2030-01-01T00:00:00-05:00"}
-    )
+    fake.upsert_record({"id": 6, "title": "Fresh", "updated_at": "2030-01-01T00:00:00-05:00"})
     fake.remove_record(2)
     ids = [r["id"] for r in get(f"{fake.api_url}/artworks").json()["data"]]
     assert ids[0] == 6
@@ -253,7 +249,7 @@ def test_it_injects_a_corrupt_image(fake: FakeAIC) -> None:
     broken = get(f"{fake.iiif_url}/{IMAGE_ID}/full/200,/0/default.jpg").content
     assert broken == whole[: len(whole) // 2]
     with (
-        pytest.raises(OSError, match="(?i)truncated"),
+        pytest.raises(OSError, match=r"(?i)truncated"),
         Image.open(io.BytesIO(broken)) as img,
     ):
         img.load()
@@ -274,9 +270,7 @@ def test_it_rejects_unknown_fault_kinds(fake: FakeAIC) -> None:
 
 
 def test_it_takes_faults_and_latency_over_the_control_endpoint(fake: FakeAIC) -> None:
-    created = requests.post(
-        f"{fake.url}/_fake/faults", json={"kind": "503", "times": 2}, timeout=5
-    )
+    created = requests.post(f"{fake.url}/_fake/faults", json={"kind": "503", "times": 2}, timeout=5)
     assert created.status_code == 200
     assert get(f"{fake.api_url}/artworks").status_code == 503
     assert requests.delete(f"{fake.url}/_fake/faults", timeout=5).status_code == 200
@@ -293,9 +287,7 @@ def test_it_takes_faults_and_latency_over_the_control_endpoint(fake: FakeAIC) ->
 
 
 def test_it_takes_records_over_the_control_endpoint(fake: FakeAIC) -> None:
-    requests.post(
-        f"{fake.url}/_fake/records", json={"id": 77, "title": "Posted"}, timeout=5
-    )
+    requests.post(f"{fake.url}/_fake/records", json={"id": 77, "title": "Posted"}, timeout=5)
     assert get(f"{fake.api_url}/artworks/77").json()["data"]["title"] == "Posted"
     requests.delete(f"{fake.url}/_fake/records/77", timeout=5)
     assert get(f"{fake.api_url}/artworks/77").status_code == 404
@@ -322,9 +314,7 @@ def test_it_runs_from_the_command_line(data_dir: Path) -> None:
     try:
         assert proc.stdout is not None
         api_url = proc.stdout.readline().split()[3]
-        assert proc.stdout.readline().split()[3] == api_url.replace(
-            "/api/v1", "/iiif/2"
-        )
+        assert proc.stdout.readline().split()[3] == api_url.replace("/api/v1", "/iiif/2")
         assert get(f"{api_url}/artworks/1").json()["data"]["id"] == 1
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -25,4 +25,6 @@ class Command(BaseCommand):
         if options["activate"]:
             model.activate()
         state = "active" if model.is_active else "inactive"
-        self.stdout.write(f"registered {model.name}: {model.architecture} {model.pretrained} ({model.dimension}-d, {state})")
+        self.stdout.write(
+            f"registered {model.name}: {model.architecture} {model.pretrained} ({model.dimension}-d, {state})"
+        )
