@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean help tools
+.PHONY: demo test test-faults lint bench clean help tools
 
 help:
 	@echo "make demo   - install, start PostgreSQL/Redis/Celery, load the sample collection, serve on :$${PORT:-8000}"
 	@echo "make test   - the whole test suite (embedded PostgreSQL+pgvector, real Redis, real Celery workers)"
+	@echo "make test-faults - the slow fault tests: killed workers, Redis and PostgreSQL restarts, a 60 s load test"
 	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - the benchmarks (BENCHMARKS.md): embedding, memory, harvest, search; about 15 minutes on 2 cores"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,15 +22,30 @@ demo: $(STAMP)
 	$(BIN)/python -m museum_site.demo
 
 test: $(STAMP) tools
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not faults"
 
-# Redis for the tests (started by them when none answers) and docker-compose to validate the production file.
+# Minutes of real processes being killed and restarted (README: Reliability); CI runs them too.
+test-faults: $(STAMP) tools
+	$(BIN)/python -m pytest -q -m faults
+
+# Redis for the tests (started by them when none answers), docker-compose to validate the production file,
+# and Chromium for the browser tests (Playwright drives Debian's build; it cannot download its own here).
 tools:
-	@command -v redis-server >/dev/null && command -v docker-compose >/dev/null || { \
+	@command -v redis-server >/dev/null && command -v docker-compose >/dev/null && command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing redis-server and docker-compose with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server docker-compose >/dev/null; \
-	  else echo "make test needs redis-server and docker-compose: sudo apt-get install redis-server docker-compose"; exit 1; fi; }
+	    echo "installing redis-server, docker-compose and chromium with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server docker-compose chromium >/dev/null; \
+	  else echo "make test needs redis-server, docker-compose and chromium: sudo apt-get install redis-server docker-compose chromium"; exit 1; fi; }
+
+# Benchmarks in their own databases and var/bench/ (BENCHMARKS.md); Redis db 4 for the query cache.
+# The GPU one is bench/gpu.sh, run on a GPU machine.
+bench: $(STAMP)
+	REDIS_URL=$${BENCH_REDIS_URL:-redis://127.0.0.1:6379/4} sh -c '\
+	  $(BIN)/python -m bench.embed && \
+	  $(BIN)/python -m bench.memory --model ViT-B-32 --model ViT-L-14 && \
+	  $(BIN)/python -m bench.harvest && \
+	  $(BIN)/python -m bench.search --n 10000 && \
+	  $(BIN)/python -m bench.search --n 100000'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -82,6 +82,26 @@ def aic(settings: Any, tmp_path: Path) -> Iterator[Any]:
         yield server
 
 
+@pytest.fixture(autouse=True)
+def _harvests_queue_no_stray_embedding(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Keep a test's harvest from queueing work for the session's Celery worker unless the test runs workers.
+
+    Otherwise that worker would embed in the background of unrelated tests and race their setup and teardown.
+    """
+    marked = request.node.get_closest_marker("faults") or request.node.get_closest_marker("embedding_queue")
+    if "celery_worker" in request.fixturenames or marked:
+        yield
+        return
+    from catalog.signals import artworks_need_embedding
+    from embeddings.receivers import queue_for_active_model
+
+    artworks_need_embedding.disconnect(queue_for_active_model)
+    try:
+        yield
+    finally:
+        artworks_need_embedding.connect(queue_for_active_model)
+
+
 @pytest.fixture(scope="session")
 def clip_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Seeded random weights for the micro test architecture, saved as an open_clip checkpoint."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -42,11 +42,17 @@ def harvest_lock() -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [_HARVEST_LOCK_KEY])
 
 
-def sync_from_api(*, full: bool = False, limit: int | None = None, client: AICClient | None = None) -> SyncRun:
+def sync_from_api(
+    *,
+    full: bool = False,
+    limit: int | None = None,
+    client: AICClient | None = None,
+    progress: Callable[[SyncRun], None] | None = None,
+) -> SyncRun:
     """Harvest new and changed artworks, newest first, down to the last run's cursor.
 
     ``full`` ignores the cursor; ``limit`` stops after that many records (and then keeps the old
-    cursor, since older changes were not reached).
+    cursor, since older changes were not reached). ``progress`` is called with the run after each page.
     """
     client = client or AICClient.from_settings()
     cursor_start = None if full else SyncRun.last_cursor("api")
@@ -76,6 +82,8 @@ def sync_from_api(*, full: bool = False, limit: int | None = None, client: AICCl
                     records.append(record)
                 ingest_records(records, counts)
                 _save_progress(run, counts)
+                if progress is not None:
+                    progress(run)
                 next_url = (body.get("pagination") or {}).get("next_url")
                 if reached_cursor or not next_url or not body["data"]:
                     complete = True
@@ -97,8 +105,11 @@ def sync_from_api(*, full: bool = False, limit: int | None = None, client: AICCl
         return _finish(run, status, counts, cursor=cursor)
 
 
-def import_dump(folder: Path, *, limit: int | None = None) -> SyncRun:
-    """Import a data-dump folder of ``<id>.json`` files (each one artwork record)."""
+def import_dump(folder: Path, *, limit: int | None = None, progress: Callable[[int], None] | None = None) -> SyncRun:
+    """Import a data-dump folder of ``<id>.json`` files (each one artwork record).
+
+    ``progress`` is called with the number of files read so far, as they are read.
+    """
     folder = folder.resolve()
     run = SyncRun.objects.create(source=f"dump:{folder}", full=True)
     if not folder.is_dir():
@@ -113,7 +124,7 @@ def import_dump(folder: Path, *, limit: int | None = None) -> SyncRun:
         if limit is not None:
             files = files[:limit]
         try:
-            ingest_records(_read_dump_files(files, counts), counts)
+            ingest_records(_read_dump_files(files, counts, progress), counts)
         except Exception as exc:
             logger.exception("dump import %s crashed", run.pk)
             counts.errors.append({"aic_id": None, "reason": f"{type(exc).__name__}: {exc}"})
@@ -122,8 +133,12 @@ def import_dump(folder: Path, *, limit: int | None = None) -> SyncRun:
         return _finish(run, status, counts, cursor=None)
 
 
-def _read_dump_files(files: list[Path], counts: IngestCounts) -> Iterator[Any]:
-    for path in files:
+def _read_dump_files(
+    files: list[Path], counts: IngestCounts, progress: Callable[[int], None] | None = None
+) -> Iterator[Any]:
+    for done, path in enumerate(files, 1):
+        if progress is not None:
+            progress(done)
         try:
             record = json.loads(path.read_bytes())
         except (OSError, ValueError) as exc:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from django.db import transaction
+import psycopg
+from django.db import connection, transaction
 
 from catalog.models import Artwork
 from catalog.records import ParsedRecord, RecordError, parse_record, record_updated_at
@@ -41,14 +44,40 @@ class IngestCounts:
 
 
 def ingest_records(records: Iterable[Any], counts: IngestCounts) -> IngestCounts:
-    """Upsert every valid record; quarantine the others in ``counts.errors``. Idempotent."""
+    """Upsert every valid record; quarantine the others in ``counts.errors``. Idempotent.
+
+    Records go in chunks. While PostgreSQL stores one chunk (a writer thread on this thread's
+    own connection), this thread parses the next: the two costs overlap instead of adding up.
+    Each chunk is committed on its own (a savepoint inside a caller's transaction).
+    """
     iterator = iter(records)
-    while chunk := list(islice(iterator, _CHUNK)):
-        _ingest_chunk(chunk, counts)
+    connection.ensure_connection()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
+        writing: Future[_Written] | None = None
+        try:
+            while chunk := list(islice(iterator, _CHUNK)):
+                parsed = _parse_chunk(chunk, counts)
+                if writing is not None:
+                    _written(writing.result(), counts)
+                    writing = None
+                to_write, image_changed = _changes(parsed, counts)
+                if to_write:
+                    writing = writer.submit(_upsert, connection.connection, to_write, image_changed)
+            if writing is not None:
+                _written(writing.result(), counts)
+        finally:
+            if writing is not None:
+                writing.cancel()
     return counts
 
 
-def _ingest_chunk(chunk: list[Any], counts: IngestCounts) -> None:
+@dataclass(frozen=True)
+class _Written:
+    stored: dict[int, int]  # primary key by AIC id
+    image_changed: set[int]  # AIC ids
+
+
+def _parse_chunk(chunk: list[Any], counts: IngestCounts) -> dict[int, ParsedRecord]:
     parsed: dict[int, ParsedRecord] = {}
     for record in chunk:
         counts.seen += 1
@@ -58,16 +87,21 @@ def _ingest_chunk(chunk: list[Any], counts: IngestCounts) -> None:
             counts.quarantine(record, str(exc))
             continue
         parsed[item.aic_id] = item  # a later copy of the same id in one chunk wins
+    return parsed
+
+
+def _changes(parsed: dict[int, ParsedRecord], counts: IngestCounts) -> tuple[list[ParsedRecord], set[int]]:
+    """The records that are new or changed, and the AIC ids among them whose image is new."""
     if not parsed:
-        return
+        return [], set()
     existing = {
         aic_id: (content_hash, image_id)
         for aic_id, content_hash, image_id in Artwork.objects.filter(aic_id__in=parsed).values_list(
             "aic_id", "content_hash", "image_id"
         )
     }
-    to_write: list[Artwork] = []
-    image_changed: list[int] = []
+    to_write: list[ParsedRecord] = []
+    image_changed: set[int] = set()
     for aic_id, item in parsed.items():
         before = existing.get(aic_id)
         if before is not None and before[0] == item.content_hash:
@@ -78,21 +112,39 @@ def _ingest_chunk(chunk: list[Any], counts: IngestCounts) -> None:
         else:
             counts.updated += 1
         if item.fields["image_id"] and (before is None or before[1] != item.fields["image_id"]):
-            image_changed.append(aic_id)
-        to_write.append(Artwork(aic_id=aic_id, content_hash=item.content_hash, **item.fields))
-    if not to_write:
-        return
-    with transaction.atomic():
-        Artwork.objects.bulk_create(
-            to_write,
-            update_conflicts=True,
-            unique_fields=["aic_id"],
-            update_fields=[*_HARVESTED_FIELDS, "content_hash", "updated_at"],
-        )
-        if image_changed:
-            ids = list(Artwork.objects.filter(aic_id__in=image_changed).values_list("pk", flat=True))
-            counts.needs_embedding.extend(ids)
-            transaction.on_commit(lambda: artworks_need_embedding.send(sender=Artwork, artwork_ids=ids))
+            image_changed.add(aic_id)
+        to_write.append(item)
+    return to_write, image_changed
+
+
+def _written(written: _Written, counts: IngestCounts) -> None:
+    ids = [pk for aic_id, pk in written.stored.items() if aic_id in written.image_changed]
+    if ids:
+        counts.needs_embedding.extend(ids)
+        # Immediately when the chunk is committed; inside a caller's transaction, when that commits.
+        transaction.on_commit(lambda: artworks_need_embedding.send(sender=Artwork, artwork_ids=ids))
+
+
+def _upsert(raw: psycopg.Connection[Any], items: list[ParsedRecord], image_changed: set[int]) -> _Written:
+    """Insert or update these records in one transaction of ``raw`` (the caller's psycopg connection).
+
+    One INSERT … SELECT FROM unnest(…) ON CONFLICT takes the whole chunk as one array per
+    column, sent in binary: no SQL text to build, escape or parse per value, and no staging
+    table to write and read back (which is most of what an ORM bulk insert of large records
+    costs PostgreSQL and Python).
+    """
+    columns: list[list[Any]] = [[item.aic_id for item in items]]
+    for name, _ in _STAGED[1:-2]:
+        values = [item.fields[name] for item in items]
+        # Lists of titles vary in length per row, which a 2-D array cannot: they travel as JSON.
+        columns.append([json.dumps(value, ensure_ascii=False) for value in values] if name in _LISTS else values)
+    columns.append([item.raw_json or json.dumps(item.fields["raw"], ensure_ascii=False) for item in items])
+    columns.append([item.content_hash for item in items])
+    # A server-side binding cursor: the arrays go in binary, not spelled out in the SQL.
+    with raw.transaction(), psycopg.Cursor(raw) as cursor:
+        cursor.execute(_UPSERT_SQL, [*_curation_defaults(), *columns], binary=True)
+        stored = {aic_id: pk for pk, aic_id in cursor.fetchall()}
+    return _Written(stored, image_changed)
 
 
 _HARVESTED_FIELDS = [
@@ -120,3 +172,65 @@ _HARVESTED_FIELDS = [
     "aic_updated_at",
     "raw",
 ]
+
+# PostgreSQL types of the harvested fields that are not text.
+_FIELD_TYPES = {
+    "date_start": "int4",
+    "date_end": "int4",
+    "classification_titles": "text[]",
+    "style_titles": "text[]",
+    "subject_titles": "text[]",
+    "term_titles": "text[]",
+    "is_public_domain": "bool",
+    "is_on_view": "bool",
+    "aic_updated_at": "timestamptz",
+}
+_LISTS = {name for name, type_name in _FIELD_TYPES.items() if type_name == "text[]"}
+_STAGED = [
+    ("aic_id", "int4"),
+    *[(name, _FIELD_TYPES.get(name, "text")) for name in _HARVESTED_FIELDS if name != "raw"],
+    ("raw", "jsonb"),
+    ("content_hash", "text"),
+]
+
+
+def _curation_fields() -> list[Any]:
+    """Artwork's fields that harvests never write (curators' edits): new rows get their defaults."""
+    harvested = {name for name, _ in _STAGED} | {"id", "created_at", "updated_at"}
+    return [
+        field
+        for field in Artwork._meta.concrete_fields
+        if field.column not in harvested and not getattr(field, "generated", False)
+    ]
+
+
+def _curation_defaults() -> list[Any]:
+    return [field.get_default() for field in _curation_fields()]
+
+
+def _upsert_sql() -> str:
+    staged = [name for name, _ in _STAGED]
+    curation = [str(field.column) for field in _curation_fields()]
+    updated = [name for name in staged if name != "aic_id"]
+    # Every column arrives as an array (lists of titles as JSON text, raw as JSON text).
+    arrays = ", ".join(
+        "%s::text[]" if name in _LISTS or type_name == "jsonb" else f"%s::{type_name}[]" for name, type_name in _STAGED
+    )
+    selected = [
+        f"ARRAY(SELECT jsonb_array_elements_text(u.{name}::jsonb))"
+        if name in _LISTS
+        else f"u.{name}::jsonb"
+        if type_name == "jsonb"
+        else f"u.{name}"
+        for name, type_name in _STAGED
+    ]
+    return (
+        f"INSERT INTO {Artwork._meta.db_table} ({', '.join([*staged, *curation, 'created_at', 'updated_at'])}) "
+        f"SELECT {', '.join(selected)}, {', '.join(['%s'] * len(curation))}, now(), now() "
+        f"FROM unnest({arrays}) AS u({', '.join(staged)}) "
+        f"ON CONFLICT (aic_id) DO UPDATE SET {', '.join(f'{name} = EXCLUDED.{name}' for name in updated)}, "
+        "updated_at = EXCLUDED.updated_at RETURNING id, aic_id"
+    )
+
+
+_UPSERT_SQL = _upsert_sql()

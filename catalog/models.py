@@ -5,7 +5,51 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
+from django.db.models.functions import Left
+
+
+class TextArrayToString(models.Func):
+    """A text[] joined with spaces, through an IMMUTABLE SQL function (migration 0002).
+
+    PostgreSQL's own array_to_string is only STABLE, which a generated column refuses.
+    """
+
+    function = "catalog_text_array_to_string"
+    output_field = models.TextField()
+
+
+# The full-text document: title (weight A), artist (B), description, medium and subject terms (C),
+# place, department and type (D). English stemming, so "lilies" finds "lily". Each part is clipped
+# (about 170,000 characters in all): PostgreSQL refuses a tsvector over 1 MB, and a record may carry
+# text fields of up to 1,000,000 characters each.
+SEARCH_CONFIG = "english"
+_SEARCH_DOCUMENT = (
+    SearchVector(Left("title", 10_000), weight="A", config=SEARCH_CONFIG)
+    + SearchVector(Left("artist_display", 10_000), weight="B", config=SEARCH_CONFIG)
+    + SearchVector(
+        Left("description_override", 50_000),
+        Left("description", 50_000),
+        Left("short_description", 10_000),
+        Left("alt_text", 10_000),
+        Left("medium_display", 5_000),
+        Left(TextArrayToString("subject_titles"), 5_000),
+        Left(TextArrayToString("term_titles"), 5_000),
+        Left(TextArrayToString("classification_titles"), 5_000),
+        Left(TextArrayToString("style_titles"), 5_000),
+        weight="C",
+        config=SEARCH_CONFIG,
+    )
+    + SearchVector(
+        Left("place_of_origin", 2_000),
+        Left("department_title", 2_000),
+        Left("artwork_type_title", 2_000),
+        weight="D",
+        config=SEARCH_CONFIG,
+    )
+)
 
 
 class Artwork(models.Model):
@@ -42,6 +86,11 @@ class Artwork(models.Model):
     curator_note = models.TextField(blank=True)
     description_override = models.TextField(blank=True, help_text="Shown instead of AIC's description.")
 
+    # Computed by PostgreSQL on every insert and update, so writers never maintain it.
+    search_document = models.GeneratedField(
+        expression=_SEARCH_DOCUMENT, output_field=SearchVectorField(), db_persist=True
+    )
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -50,6 +99,7 @@ class Artwork(models.Model):
         indexes = [
             models.Index(fields=["department_title"]),
             models.Index(fields=["aic_updated_at"]),
+            GinIndex(fields=["search_document"], name="artwork_search_document_gin"),
         ]
 
     def __str__(self) -> str:

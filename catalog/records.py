@@ -39,6 +39,7 @@ class ParsedRecord:
     fields: dict[str, Any]
     content_hash: str
     updated_at: datetime | None
+    raw_json: str = ""  # fields["raw"] as JSON text, as the database stores it
 
 
 def html_to_text(markup: str) -> str:
@@ -59,6 +60,7 @@ def parse_record(record: Any) -> ParsedRecord:
     """Validate one record and map it to Artwork fields. Raises RecordError with the reason."""
     if not isinstance(record, dict):
         raise RecordError(f"record is a {type(record).__name__}, not an object")
+    record, raw_json = storable_json(record)
     aic_id = record.get("id")
     if isinstance(aic_id, bool) or not isinstance(aic_id, int) or not 0 < aic_id <= _MAX_ID:
         raise RecordError(f"id {aic_id!r} is not a positive integer")
@@ -93,7 +95,49 @@ def parse_record(record: Any) -> ParsedRecord:
         "aic_updated_at": updated_at,
         "raw": record,
     }
-    return ParsedRecord(aic_id=aic_id, fields=fields, content_hash=content_hash(record), updated_at=updated_at)
+    return ParsedRecord(
+        aic_id=aic_id, fields=fields, content_hash=content_hash(record), updated_at=updated_at, raw_json=raw_json
+    )
+
+
+def storable_json(record: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """``storable(record)`` and its JSON text.
+
+    Nearly every record is storable as it comes: one serialisation (in C) shows that, and its
+    text is what the database stores, so the walk through every string is left for the rare
+    record that needs it.
+    """
+    try:
+        text = json.dumps(record, ensure_ascii=False)
+        if "\\u0000" not in text:  # a NUL is written as this escape (so is a literal "\\u0000": walked too)
+            text.encode("utf-8")  # fails on a lone surrogate
+            return record, text
+    except (TypeError, ValueError):  # not plain JSON data, or a lone surrogate: walk it
+        pass
+    cleaned = storable(record)
+    return cleaned, json.dumps(cleaned, ensure_ascii=False)
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every string made storable by PostgreSQL: NUL characters removed (text and jsonb
+    cannot hold them) and lone UTF-16 surrogates (half an emoji, from a JSON ``\\ud83c`` escape)
+    replaced by U+FFFD (UTF-8 cannot encode them)."""
+    if isinstance(value, str):
+        return _storable_text(value)
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable_text(str(key)): storable(item) for key, item in value.items()}
+    return value
+
+
+def _storable_text(text: str) -> str:
+    text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def record_updated_at(record: Any) -> datetime | None:
@@ -116,8 +160,7 @@ def _text(record: dict[str, Any], key: str) -> str:
         raise RecordError(f"{key} is a {type(value).__name__}, not text")
     if len(value) > _MAX_TEXT:
         raise RecordError(f"{key} is {len(value)} characters long (limit {_MAX_TEXT})")
-    # PostgreSQL text cannot hold NUL characters.
-    return value.replace("\x00", "").strip()
+    return value.strip()  # already storable (parse_record)
 
 
 def _year(record: dict[str, Any], key: str) -> int | None:
@@ -135,7 +178,7 @@ def _titles(record: dict[str, Any], key: str) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise RecordError(f"{key} is not a list of strings")
-    return [item.replace("\x00", "") for item in value]
+    return list(value)
 
 
 def _datetime(record: dict[str, Any], key: str) -> datetime | None:

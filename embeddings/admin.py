@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 
 from catalog.admin import ArtworkAdmin
 from catalog.models import Artwork
-from embeddings.indexing import enqueue_embedding
+from embeddings.clip import embedding_dimension
+from embeddings.indexing import enqueue_embedding, index_counts
+from embeddings.lifecycle import ActivationError, activation_status, prune_vectors, request_activation
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 
 
@@ -71,18 +75,69 @@ admin.site.register(Artwork, ArtworkWithEmbeddingsAdmin)
 
 @admin.register(EmbeddingModel)
 class EmbeddingModelAdmin(admin.ModelAdmin[EmbeddingModel]):
-    list_display = ["name", "architecture", "pretrained", "dimension", "is_active", "created_at"]
-    readonly_fields = ["is_active", "dimension", "created_at"]
-    actions = ["activate"]
+    """Models, their coverage and activation progress. Activation runs on the embed workers: it embeds
+    every artwork first, passes the evaluation gate (unless forced) and switches only when complete."""
 
-    @admin.action(description="Make the selected model the active one")
+    list_display = ["name", "architecture", "dimension", "is_active", "coverage", "activation", "created_at"]
+    readonly_fields = ["is_active", "dimension", "created_at", "coverage", "activation"]
+    actions = ["activate", "activate_without_gate", "prune_vectors"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: EmbeddingModel | None = None) -> list[str]:
+        # Changing the weights of a model that has vectors would mix two models under one name.
+        fixed = ["name", "architecture", "pretrained"] if obj is not None else []
+        return [*fixed, *self.readonly_fields]
+
+    def save_model(self, request: HttpRequest, obj: EmbeddingModel, form: Any, change: bool) -> None:
+        if not change:
+            obj.dimension = embedding_dimension(obj.architecture)
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="coverage")
+    def coverage(self, obj: EmbeddingModel) -> str:
+        counts = index_counts(obj)
+        return f"{counts.embedded} of {counts.artworks - counts.no_image} embedded, {counts.failed} failed"
+
+    @admin.display(description="activation")
+    def activation(self, obj: EmbeddingModel) -> str:
+        status = activation_status(obj)
+        return status.line() if status is not None else "-"
+
+    @admin.action(description="Activate: embed everything, check recall against the active model, then switch")
     def activate(self, request: HttpRequest, queryset: QuerySet[EmbeddingModel]) -> None:
+        self._request_activation(request, queryset, force=False)
+
+    @admin.action(description="Activate without the evaluation gate (force)")
+    def activate_without_gate(self, request: HttpRequest, queryset: QuerySet[EmbeddingModel]) -> None:
+        self._request_activation(request, queryset, force=True)
+
+    @admin.action(description="Delete the vectors of the selected inactive models")
+    def prune_vectors(self, request: HttpRequest, queryset: QuerySet[EmbeddingModel]) -> None:
+        for model in queryset:
+            try:
+                vectors = prune_vectors(model)
+            except ActivationError as exc:
+                self.message_user(request, str(exc), level="error")
+            else:
+                self.message_user(request, f"Deleted {vectors} vectors of {model.name}.")
+
+    def _request_activation(self, request: HttpRequest, queryset: QuerySet[EmbeddingModel], *, force: bool) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one model.", level="error")
             return
         model = queryset.get()
-        model.activate()
-        self.message_user(request, f"{model.name} is now the active model.")
+        if model.is_active:
+            self.message_user(request, f"{model.name} is already the active model.", level="warning")
+            return
+        try:
+            request_activation(model, force=force)
+        except ActivationError as exc:
+            self.message_user(request, str(exc), level="error")
+            return
+        self.message_user(
+            request,
+            f"Activation of {model.name} queued: the active model keeps serving until every artwork is "
+            "embedded; progress shows in the activation column.",
+        )
 
 
 @admin.register(EmbeddingFailure)

@@ -3,26 +3,37 @@
 Architectures are data: open_clip's JSON configs plus ours in ``model_configs/`` and any
 folder listed in CLIP_MODEL_CONFIG_DIRS. Weights are an open_clip pretrained tag or a
 checkpoint path.
+
+An encoder builds its model without memory for weights (PyTorch's meta device), drops the
+other tower, and only then loads its own tower's weights, memory-mapped from the checkpoint:
+a web process never holds the image tower, nor an embed worker the text tower, even for a moment.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import open_clip
 import torch
 from django.conf import settings
+from open_clip.transform import PreprocessCfg, image_transform_v2
 from PIL import Image
+from torchvision import transforms
+
+logger = logging.getLogger(__name__)
 
 MODEL_CONFIG_DIR = Path(__file__).resolve().parent / "model_configs"
 _TEXT_TOWER_ATTRS = ("transformer", "token_embedding", "positional_embedding", "ln_final", "text_projection", "text")
 _registered = False
 _register_lock = threading.Lock()
+
+Tower = Literal["image", "text"]
 
 
 class ModelSpec(Protocol):
@@ -64,8 +75,8 @@ def resolve_device(name: str | None = None) -> torch.device:
     return torch.device(name)
 
 
-def create_clip(spec: ModelSpec, device: torch.device | str = "cpu") -> tuple[Any, Any]:
-    """Build the model with its weights; returns (model in eval mode, validation preprocess)."""
+def _checked_weights(spec: ModelSpec) -> str:
+    """The pretrained tag or checkpoint path of ``spec``, after checking the architecture exists."""
     register_model_configs()
     if spec.architecture not in open_clip.list_models():
         raise ModelLoadError(f"unknown architecture {spec.architecture!r}; known: {', '.join(open_clip.list_models())}")
@@ -74,6 +85,12 @@ def create_clip(spec: ModelSpec, device: torch.device | str = "cpu") -> tuple[An
         raise ModelLoadError(f"model {spec.architecture!r} has no weights: give a pretrained tag or a checkpoint path")
     if (pretrained.startswith("/") or pretrained.startswith(".")) and not Path(pretrained).is_file():
         raise ModelLoadError(f"checkpoint {pretrained} does not exist")
+    return pretrained
+
+
+def create_clip(spec: ModelSpec, device: torch.device | str = "cpu") -> tuple[Any, Any]:
+    """Build the whole model with its weights; returns (model in eval mode, validation preprocess)."""
+    pretrained = _checked_weights(spec)
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(
             spec.architecture, pretrained=pretrained, device=device, cache_dir=str(settings.MODEL_CACHE_DIR)
@@ -82,6 +99,107 @@ def create_clip(spec: ModelSpec, device: torch.device | str = "cpu") -> tuple[An
         raise ModelLoadError(f"cannot load {spec.architecture} weights {pretrained!r}: {exc}") from exc
     model.eval()
     return model, preprocess
+
+
+def create_tower(spec: ModelSpec, tower: Tower, device: torch.device | str = "cpu") -> tuple[Any, Any]:
+    """The model with only ``tower`` ("image" or "text") and its weights; returns (model, preprocess).
+
+    The other tower is never allocated. Checkpoints that need open_clip's format conversions
+    (or that cannot be memory-mapped) take the slower path: the whole model, then a drop.
+    """
+    pretrained = _checked_weights(spec)
+    quiet = _WithoutRandomInitWarning()
+    logging.getLogger().addFilter(quiet)
+    try:
+        with torch.device("meta"):
+            # No weights are loaded here: open_clip only resolves (and downloads once) the checkpoint.
+            model = open_clip.create_model(
+                spec.architecture,
+                pretrained=pretrained,
+                load_weights=False,
+                pretrained_text=False,
+                device="meta",
+                cache_dir=str(settings.MODEL_CACHE_DIR),
+            )
+        preprocess = image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
+        checkpoint = _checkpoint_path(spec.architecture, pretrained)
+    except Exception as exc:  # open_clip raises many kinds: download, hub, config
+        raise ModelLoadError(f"cannot load {spec.architecture} weights {pretrained!r}: {exc}") from exc
+    finally:
+        logging.getLogger().removeFilter(quiet)
+    _drop_other_tower(model, tower)
+    if checkpoint is None or not _assign_weights(model, checkpoint):
+        logger.info("%s: loading the whole model, then dropping the %s tower", spec.architecture, _other(tower))
+        model, preprocess = create_clip(spec, "cpu")
+        _drop_other_tower(model, tower)
+    model.to(device)
+    model.eval()
+    return model, preprocess
+
+
+class _WithoutRandomInitWarning(logging.Filter):
+    """open_clip warns that a model built without weights is random; ours get theirs right after."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "initialized randomly" not in record.getMessage()
+
+
+def _other(tower: Tower) -> Tower:
+    return "text" if tower == "image" else "image"
+
+
+def _drop_other_tower(model: Any, tower: Tower) -> None:
+    if tower == "text":
+        model.visual = None
+        return
+    for attr in _TEXT_TOWER_ATTRS:
+        if hasattr(model, attr):
+            setattr(model, attr, None)
+    if hasattr(model, "attn_mask"):
+        model.attn_mask = None
+
+
+def _checkpoint_path(architecture: str, pretrained: str) -> Path | None:
+    if Path(pretrained).is_file():
+        return Path(pretrained)
+    config = open_clip.get_pretrained_cfg(architecture, pretrained)
+    if not config:
+        return None
+    # Already downloaded by create_model: this returns the cached file.
+    return Path(open_clip.download_pretrained(config, cache_dir=str(settings.MODEL_CACHE_DIR)))
+
+
+def _assign_weights(model: Any, checkpoint: Path) -> bool:
+    """Point the (meta) model's tensors at the checkpoint's, memory-mapped; False if it cannot be done as is."""
+    try:
+        loaded = torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=True)
+    except Exception:  # not a zip checkpoint (safetensors, legacy pickle): the slower path reads it
+        return False
+    state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+    if not isinstance(state, dict) or not state:
+        return False
+    if next(iter(state)).startswith("module."):
+        state = {key.removeprefix("module."): value for key, value in state.items()}
+    wanted = model.state_dict()
+    for key, meta in wanted.items():
+        value = state.get(key)
+        if not isinstance(value, torch.Tensor) or value.shape != meta.shape or value.dtype != meta.dtype:
+            return False  # a format open_clip converts on load (OpenAI, timm, older text layouts)
+    model.load_state_dict({key: state[key] for key in wanted}, strict=True, assign=True)
+    return _rebuild_unsaved_buffers(model)
+
+
+def _rebuild_unsaved_buffers(model: Any) -> bool:
+    """Buffers a checkpoint does not hold are still on the meta device; CLIP's only one is a causal mask."""
+    for module in model.modules():
+        for name, buffer in list(module.named_buffers(recurse=False)):
+            if not buffer.is_meta:
+                continue
+            if name != "attn_mask" or buffer.dim() != 2 or buffer.shape[0] != buffer.shape[1]:
+                return False
+            size = buffer.shape[0]
+            setattr(module, name, torch.full((size, size), float("-inf")).triu_(1))
+    return not any(tensor.is_meta for tensor in [*model.parameters(), *model.buffers()])
 
 
 def embedding_dimension(architecture: str) -> int:
@@ -96,24 +214,108 @@ def _autocast(device: torch.device) -> Any:
     return torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
 
 
+Prepared = np.ndarray | torch.Tensor
+
+
 class ImageEncoder:
-    """The image tower of one model: PIL images in, L2-normalised float32 vectors out."""
+    """The image tower of one model: PIL images in, L2-normalised float32 vectors out.
+
+    ``prepare`` (resize and crop, in a worker thread) and ``encode_prepared`` (one batch) split
+    the model's preprocessing: images cross to the device as uint8, four times smaller than
+    floats, and are normalised there, batch by batch, with the same arithmetic as the
+    model's own transform.
+    """
 
     def __init__(self, spec: ModelSpec, device: torch.device | None = None) -> None:
         self.device = device or resolve_device()
-        model, self.preprocess = create_clip(spec, self.device)
-        for attr in _TEXT_TOWER_ATTRS:
-            if hasattr(model, attr):
-                setattr(model, attr, None)
-        self.model = model
+        self.model, self.preprocess = create_tower(spec, "image", self.device)
+        self._resize_crop, normalize = _split_preprocess(self.preprocess)
+        self.draft_size = _draft_size(self.preprocess)
+        self._mean: torch.Tensor | None = None
+        self._std: torch.Tensor | None = None
+        if normalize is not None:
+            self._mean = torch.tensor(normalize.mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+            self._std = torch.tensor(normalize.std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
 
     def preprocess_image(self, image: Image.Image) -> torch.Tensor:
         return self.preprocess(image)
 
+    def prepare(self, image: Image.Image) -> Prepared:
+        """Resize and crop: an HxWx3 uint8 array (or the model's own float tensor for unusual transforms)."""
+        if self._resize_crop is None:
+            return self.preprocess(image)
+        return np.asarray(self._resize_crop(image))
+
+    def encode_prepared(self, items: list[Prepared]) -> np.ndarray:
+        """Vectors for a batch of ``prepare`` results."""
+        return self.start(items).result()
+
+    def start(self, items: list[Prepared]) -> PendingVectors:
+        """Start the forward pass of a batch of ``prepare`` results; on a GPU it runs while the caller goes on."""
+        if self._mean is None or self._std is None or not all(isinstance(item, np.ndarray) for item in items):
+            return self._start(torch.stack([torch.as_tensor(item) for item in items]).to(self.device))
+        pixels = torch.from_numpy(np.stack(items))
+        if self.device.type == "cuda":
+            pixels = pixels.pin_memory()
+        pixels = pixels.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+        # ToTensor then Normalize, on the whole batch at once.
+        return self._start(pixels.float().div_(255).sub_(self._mean).div_(self._std))
+
     def encode(self, batch: torch.Tensor) -> np.ndarray:
+        """Vectors for a batch of ``preprocess_image`` tensors."""
+        return self._start(batch.to(self.device, non_blocking=True)).result()
+
+    def _start(self, batch: torch.Tensor) -> PendingVectors:
         with torch.inference_mode(), _autocast(self.device):
-            features = self.model.encode_image(batch.to(self.device, non_blocking=True), normalize=True)
-        return features.float().cpu().numpy()
+            features = self.model.encode_image(batch, normalize=True).float()
+            if self.device.type != "cuda":
+                return PendingVectors(features.numpy())
+            # Copied to pinned memory behind the forward pass; an event says when it has landed.
+            host = torch.empty(features.shape, dtype=torch.float32, pin_memory=True)
+            host.copy_(features, non_blocking=True)
+            landed = torch.cuda.Event()  # type: ignore[no-untyped-call]
+            landed.record()
+            return PendingVectors(host.numpy(), landed)
+
+
+class PendingVectors:
+    """The vectors of a forward pass that may still be running on the device."""
+
+    def __init__(self, vectors: np.ndarray, landed: Any = None) -> None:
+        self._vectors = vectors
+        self._landed = landed
+
+    def result(self) -> np.ndarray:
+        if self._landed is not None:
+            self._landed.synchronize()
+        return self._vectors
+
+
+def _split_preprocess(preprocess: Any) -> tuple[Any, transforms.Normalize | None]:
+    """(the PIL steps before ToTensor, the final Normalize), or (None, None) for another shape of transform."""
+    steps = list(getattr(preprocess, "transforms", []))
+    if (
+        len(steps) < 3
+        or not isinstance(steps[-1], transforms.Normalize)
+        or not isinstance(steps[-2], transforms.ToTensor)
+    ):
+        return None, None
+    return transforms.Compose(steps[:-2]), steps[-1]
+
+
+def _draft_size(preprocess: Any) -> tuple[int, int] | None:
+    """The smallest decoded size the first resize still needs, so JPEG can decode at a reduced scale."""
+    steps = list(getattr(preprocess, "transforms", []))
+    if not steps or not isinstance(steps[0], transforms.Resize):
+        return None
+    size = steps[0].size
+    if isinstance(size, int):  # the shorter side becomes `size`: both sides must keep at least that
+        return (size, size)
+    if isinstance(size, (list, tuple)) and len(size) == 2:
+        return (int(size[1]), int(size[0]))
+    if isinstance(size, (list, tuple)) and len(size) == 1:
+        return (int(size[0]), int(size[0]))
+    return None
 
 
 class TextEncoder:
@@ -121,16 +323,38 @@ class TextEncoder:
 
     def __init__(self, spec: ModelSpec, device: torch.device | None = None) -> None:
         self.device = device or resolve_device(settings.SEARCH_DEVICE)
-        model, _ = create_clip(spec, self.device)
-        model.visual = None
-        self.model = model
+        self.model, _ = create_tower(spec, "text", self.device)
         self.tokenizer = open_clip.get_tokenizer(spec.architecture)
+        # With a causal mask and pooling at the end-of-text token (its id is the largest), what follows
+        # that token cannot change the vector: the padding is cut off. A short query costs a few
+        # positions instead of the whole context.
+        self._trim = (
+            isinstance(self.model, open_clip.CLIP)
+            and self.model.text_pool_type == "argmax"
+            and self.model.attn_mask is not None
+        )
 
     def encode(self, texts: list[str]) -> np.ndarray:
         tokens = self.tokenizer(texts).to(self.device)
         with torch.inference_mode(), _autocast(self.device):
-            features = self.model.encode_text(tokens, normalize=True)
+            features = self._encode_trimmed(tokens) if self._trim else self.model.encode_text(tokens, normalize=True)
         return features.float().cpu().numpy()
+
+    def _encode_trimmed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """CLIP.encode_text on the tokens up to the last end-of-text token."""
+        model = self.model
+        length = int(tokens.argmax(dim=-1).max()) + 1
+        tokens = tokens[:, :length]
+        cast_dtype = model.transformer.get_cast_dtype()
+        x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:length].to(cast_dtype)
+        x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
+        x = model.ln_final(x)
+        x = x[torch.arange(x.shape[0], device=x.device), tokens.argmax(dim=-1)]
+        if isinstance(model.text_projection, torch.nn.Linear):
+            x = model.text_projection(x)
+        elif model.text_projection is not None:
+            x = x @ model.text_projection
+        return torch.nn.functional.normalize(x, dim=-1)
 
 
 _encoders: dict[tuple[str, str, str], Any] = {}

@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 _IMAGE_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
 _RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+_EXIF_ORIENTATION = 0x0112
+_QUARTER_TURNS = {5, 6, 7, 8}
 
 
 class ImageError(RuntimeError):
@@ -83,11 +85,15 @@ class ImageCache:
         os.replace(tmp, path)
         return path
 
-    def open(self, image_id: str) -> Image.Image:
-        """Fetch (or read) the image and decode it to RGB, upright as EXIF says."""
+    def open(self, image_id: str, draft_size: tuple[int, int] | None = None) -> Image.Image:
+        """Fetch (or read) the image and decode it to RGB, upright as EXIF says.
+
+        ``draft_size``: the smallest size the caller needs; a JPEG may then decode at 1/2, 1/4 or
+        1/8 scale (in the DCT, much faster), never below that size.
+        """
         path = self.fetch(image_id)
         try:
-            return decode_image(path.read_bytes(), self.max_pixels)
+            return decode_image(path.read_bytes(), self.max_pixels, draft_size)
         except ImageError:
             path.unlink(missing_ok=True)  # never keep an undecodable file in the cache
             raise
@@ -134,8 +140,12 @@ def check_image_bytes(data: bytes, max_pixels: int) -> None:
     decode_image(data, max_pixels)
 
 
-def decode_image(data: bytes, max_pixels: int) -> Image.Image:
-    """Decode to an RGB image, refusing empty, non-image, truncated and oversized inputs."""
+def decode_image(data: bytes, max_pixels: int, draft_size: tuple[int, int] | None = None) -> Image.Image:
+    """Decode to an RGB image, refusing empty, non-image, truncated and oversized inputs.
+
+    With ``draft_size`` a JPEG decodes at the smallest DCT scale that keeps both sides at least
+    that large (PIL's ``draft``); other formats decode in full.
+    """
     if not data:
         raise ImageError("image is empty (0 bytes)")
     try:
@@ -146,6 +156,10 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
             if width * height > max_pixels:
                 raise ImageError(f"image is {width}x{height} pixels (limit {max_pixels})")
             image.seek(0)  # animated images: the first frame
+            if draft_size is not None and image.format == "JPEG":
+                if image.getexif().get(_EXIF_ORIENTATION, 1) in _QUARTER_TURNS:
+                    draft_size = (draft_size[1], draft_size[0])  # the sides swap when it is turned upright
+                image.draft(image.mode, draft_size)
             image.load()
     except ImageError:
         raise

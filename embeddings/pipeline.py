@@ -1,23 +1,28 @@
-"""Embedding a batch of artworks: fetch images, preprocess, one forward pass, upsert.
+"""Embedding a batch of artworks: read (or fetch) images, preprocess, forward, upsert.
 
-Fetching and preprocessing run in a thread pool (network and JPEG decoding release the
-GIL), so a batch costs about one forward pass once its images are cached.
+A thread pool reads, decodes and resizes every image of the batch ahead of the model
+(file reads, JPEG decoding and resizing release the GIL). The model runs on one forward
+batch of EMBED_FORWARD_BATCH_SIZE images while the threads prepare the next, so once images
+are cached a worker runs at the speed of its model, not of its decoder.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
-import torch
+import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
+from pgvector.psycopg.vector import register_vector_info
+from psycopg.types import TypeInfo
 
 from catalog.models import Artwork
-from embeddings.clip import ImageEncoder, get_image_encoder
+from embeddings.clip import ImageEncoder, PendingVectors, Prepared, get_image_encoder
 from embeddings.image_cache import ImageCache, ImageError
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 
@@ -34,64 +39,133 @@ class BatchResult:
         return {"embedded": len(self.embedded), "failed": self.failed, "skipped": len(self.skipped)}
 
 
+def decode_threads(images: int) -> int:
+    """Threads that prepare images: EMBED_DECODE_THREADS, or one per CPU core (never more than images)."""
+    wanted = settings.EMBED_DECODE_THREADS or len(os.sched_getaffinity(0))
+    return max(1, min(wanted, images))
+
+
 def embed_artworks(
     artwork_ids: list[int],
     model: EmbeddingModel,
     *,
     cache: ImageCache | None = None,
     encoder: ImageEncoder | None = None,
+    batch_size: int | None = None,
 ) -> BatchResult:
-    """Embed these artworks under ``model``. Safe to run twice: writes are upserts."""
+    """Embed these artworks under ``model``. Safe to run twice: writes are upserts.
+
+    ``batch_size`` is the number of images per forward pass (default EMBED_FORWARD_BATCH_SIZE).
+    """
     result = BatchResult()
-    artworks = list(Artwork.objects.filter(pk__in=artwork_ids).exclude(image_id="").only("pk", "image_id"))
+    artworks = list(
+        Artwork.objects.filter(pk__in=artwork_ids).exclude(image_id="").only("pk", "image_id").order_by("pk")
+    )
     found = {artwork.pk for artwork in artworks}
     result.skipped = [pk for pk in artwork_ids if pk not in found]
     if not artworks:
         return result
     cache = cache or ImageCache.from_settings()
     encoder = encoder or get_image_encoder(model)
+    batch_size = batch_size or settings.EMBED_FORWARD_BATCH_SIZE
+    # Decoding uses every core, but AIC sees no more than IIIF_FETCH_CONCURRENCY downloads at once.
+    download_slots = threading.BoundedSemaphore(settings.IIIF_FETCH_CONCURRENCY)
 
-    def load(artwork: Artwork) -> torch.Tensor | ImageError:
+    def load(artwork: Artwork) -> Prepared | ImageError:
         try:
-            return encoder.preprocess_image(cache.open(artwork.image_id))
+            if not cache.path_for(artwork.image_id).exists():
+                with download_slots:
+                    cache.fetch(artwork.image_id)
+            return encoder.prepare(cache.open(artwork.image_id, draft_size=encoder.draft_size))
         except ImageError as exc:
             return exc
         except Exception as exc:  # a preprocessing bug must not sink the rest of the batch
             logger.exception("preprocessing artwork %s failed", artwork.pk)
             return ImageError(f"preprocessing failed: {type(exc).__name__}: {exc}")
 
-    workers = min(settings.IIIF_FETCH_CONCURRENCY, len(artworks))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-        loaded = list(pool.map(load, artworks))
-
-    ready = [
-        (artwork, tensor) for artwork, tensor in zip(artworks, loaded, strict=True) if isinstance(tensor, torch.Tensor)
-    ]
-    for artwork, outcome in zip(artworks, loaded, strict=True):
-        if isinstance(outcome, ImageError):
-            result.failed[artwork.pk] = outcome.reason
-    vectors: Any = encoder.encode(torch.stack([tensor for _, tensor in ready])) if ready else []
-
-    with transaction.atomic():
-        if ready:
-            ArtworkEmbedding.objects.bulk_create(
-                [
-                    ArtworkEmbedding(artwork=artwork, model=model, vector=vector, image_id=artwork.image_id)
-                    for (artwork, _), vector in zip(ready, vectors, strict=True)
-                ],
-                update_conflicts=True,
-                unique_fields=["artwork", "model"],
-                update_fields=["vector", "image_id", "updated_at"],
-            )
-            result.embedded = [artwork.pk for artwork, _ in ready]
-            EmbeddingFailure.objects.filter(model=model, artwork_id__in=result.embedded).delete()
-        if result.failed:
-            record_failures(model, {a.pk: a.image_id for a in artworks}, result.failed)
+    with ThreadPoolExecutor(max_workers=decode_threads(len(artworks)), thread_name_prefix="decode") as pool:
+        # Everything is submitted now, in order: the threads run ahead while the model works.
+        loading = [pool.submit(load, artwork) for artwork in artworks]
+        try:
+            with transaction.atomic():
+                _embed_in_batches(model, encoder, list(zip(artworks, loading, strict=True)), batch_size, result)
+                if result.embedded:
+                    EmbeddingFailure.objects.filter(model=model, artwork_id__in=result.embedded).delete()
+                if result.failed:
+                    record_failures(model, {a.pk: a.image_id for a in artworks}, result.failed)
+        finally:
+            for future in loading:  # after an error, images not yet started are not worth decoding
+                future.cancel()
     if result.failed:
         logger.warning(
             "model %s: %d of %d artworks failed: %s", model.name, len(result.failed), len(artworks), result.failed
         )
     return result
+
+
+def _embed_in_batches(
+    model: EmbeddingModel,
+    encoder: ImageEncoder,
+    loading: list[tuple[Artwork, Future[Prepared | ImageError]]],
+    batch_size: int,
+    result: BatchResult,
+) -> None:
+    """Forward pass by forward pass; each batch is written while the device computes the next."""
+    previous: tuple[list[Artwork], PendingVectors] | None = None
+    for start in range(0, len(loading), batch_size):
+        ready: list[Artwork] = []
+        prepared: list[Prepared] = []
+        for artwork, future in loading[start : start + batch_size]:
+            outcome = future.result()
+            if isinstance(outcome, ImageError):
+                result.failed[artwork.pk] = outcome.reason
+            else:
+                ready.append(artwork)
+                prepared.append(outcome)
+        current = (ready, encoder.start(prepared)) if ready else None
+        if previous is not None:
+            _write(model, *previous, result)
+        previous = current
+    if previous is not None:
+        _write(model, *previous, result)
+
+
+def _write(model: EmbeddingModel, artworks: list[Artwork], vectors: PendingVectors, result: BatchResult) -> None:
+    upsert_vectors(model, list(zip(artworks, vectors.result(), strict=True)))
+    result.embedded.extend(artwork.pk for artwork in artworks)
+
+
+def upsert_vectors(model: EmbeddingModel, embedded: list[tuple[Artwork, np.ndarray]]) -> None:
+    """Insert or replace these vectors under ``model``.
+
+    The vectors travel as binary floats (COPY into a temporary table, then one INSERT … ON
+    CONFLICT): the ORM would print 512 decimals per vector in Python, about a millisecond each,
+    which at GPU speed costs more than the forward pass.
+    """
+    table = ArtworkEmbedding._meta.db_table
+    connection.ensure_connection()
+    raw = connection.connection
+    vector_type = TypeInfo.fetch(raw, "vector")
+    # A cursor of the underlying psycopg connection: the vector adapters stay local to it.
+    with raw.cursor() as cursor:
+        register_vector_info(cursor, vector_type)
+        # Kept for the session (no catalog churn per batch) and emptied after each use.
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS embedding_upload "
+            "(artwork_id bigint NOT NULL, image_id text NOT NULL, vector vector NOT NULL)"
+        )
+        with cursor.copy("COPY embedding_upload (artwork_id, image_id, vector) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "text", "vector"])
+            for artwork, vector in embedded:
+                copy.write_row((artwork.pk, artwork.image_id, np.asarray(vector, dtype=np.float32)))
+        cursor.execute(
+            f"INSERT INTO {table} (artwork_id, model_id, vector, image_id, created_at, updated_at) "
+            "SELECT artwork_id, %s, vector, image_id, now(), now() FROM embedding_upload "
+            "ON CONFLICT (artwork_id, model_id) DO UPDATE "
+            "SET vector = EXCLUDED.vector, image_id = EXCLUDED.image_id, updated_at = EXCLUDED.updated_at",
+            [model.pk],
+        )
+        cursor.execute("DELETE FROM embedding_upload")
 
 
 def record_failures(model: EmbeddingModel, image_ids: dict[int, str], reasons: dict[int, str]) -> None:

@@ -20,6 +20,8 @@ redis.call('SET', KEYS[1], tostring(next_at + interval), 'PX', math.ceil(interva
 return tostring(next_at - now)
 """
 
+_REDIS_OUTAGE_SECONDS = 60.0
+
 
 class SharedRateLimiter:
     def __init__(self, client: redis.Redis, key: str, per_second: float) -> None:
@@ -29,8 +31,22 @@ class SharedRateLimiter:
         self._reserve = client.register_script(_RESERVE)
 
     def wait(self) -> float:
-        """Block until this caller may send its request; returns the seconds waited."""
-        delay = float(self._reserve(keys=[self.key], args=[self.interval]))
+        """Block until this caller may send its request; returns the seconds waited.
+
+        While Redis is away (a restart, a failover) the caller waits for it, up to a minute, rather
+        than fail: an image that could not be paced is not a bad image.
+        """
+        deadline = time.monotonic() + _REDIS_OUTAGE_SECONDS
+        pause = 0.1
+        while True:
+            try:
+                delay = float(self._reserve(keys=[self.key], args=[self.interval]))
+                break
+            except (redis.ConnectionError, redis.TimeoutError):
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
         if delay > 0:
             time.sleep(delay)
         return max(delay, 0.0)

@@ -73,6 +73,22 @@ def env_secret(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+# Placeholders that appear in examples and test settings; never fit to sign a real site's cookies.
+_KNOWN_SECRET_KEYS = {"dev-only-insecure-key", "test-only-secret-key", "change-me", "changeme", "secret", "build"}
+
+
+def secret_key_problem(key: str) -> str:
+    """Why ``key`` cannot protect a public site, or '' when it can (Django's check --deploy rules, plus
+    the placeholders this project ships)."""
+    if key.strip().lower() in _KNOWN_SECRET_KEYS:
+        return "is a published placeholder"
+    if key.startswith("django-insecure-"):
+        return "is a development key (django-insecure-...)"
+    if len(key) < 50 or len(set(key)) < 5:
+        return f"is too weak ({len(key)} characters, {len(set(key))} distinct; at least 50 and 5 are needed)"
+    return ""
+
+
 def _check_range(name: str, value: float, minimum: float | None, maximum: float | None) -> None:
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} is below the minimum {minimum}")

@@ -8,7 +8,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from museum_site.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from museum_site.env import env_bool, env_float, env_int, env_list, env_secret, env_str, secret_key_problem
 
 # Lets admin and queryset classes be subscripted at run time, as the type stubs declare them.
 django_stubs_ext.monkeypatch()
@@ -21,6 +21,17 @@ _DEV_SECRET_KEY = "dev-only-insecure-key"
 SECRET_KEY = env_secret("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set unless DEBUG=1")
+# --- Security ------------------------------------------------------------------
+# PRODUCTION=1 (a site on the internet) refuses to start with what is unsafe there, and turns the
+# HTTPS protections below on by default. https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+PRODUCTION = env_bool("PRODUCTION", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG=1 is refused with PRODUCTION=1: it shows settings and tracebacks to anyone")
+if PRODUCTION and (_KEY_PROBLEM := secret_key_problem(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY {_KEY_PROBLEM}; with PRODUCTION=1 use a random one, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))' > secrets/django_secret_key`"
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -32,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "ninja",  # the API's OpenAPI docs, with their Swagger UI assets served locally
+    "django_celery_beat",  # periodic schedules kept in the database, editable in the admin
     "catalog",
     "embeddings",
     "search",
@@ -39,8 +52,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "search.metrics.RequestMetricsMiddleware",  # first, so the latency it records covers the others
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "museum_site.middleware.APIRateLimitMiddleware",  # early: a refused request costs no session or view
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -68,7 +83,7 @@ TEMPLATES = [
 ]
 
 # Without DATABASE_URL the site runs on the embedded PostgreSQL 18 + pgvector server.
-DATABASE_URL = env_str("DATABASE_URL")
+DATABASE_URL = env_secret("DATABASE_URL")  # or DATABASE_URL_FILE: the URL holds the password
 if not DATABASE_URL:
     from museum_site.embedded_postgres import ensure_running
 
@@ -100,12 +115,22 @@ STORAGES = {
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+# Cookies only over HTTPS, HTTP redirected to HTTPS, and HSTS: on by default with PRODUCTION=1.
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#http-strict-transport-security
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapers on the private network speak HTTP
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+# Only behind a TLS proxy that sets X-Forwarded-Proto itself (a client could otherwise claim HTTPS).
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Redis and Celery -------------------------------------------------------
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+REDIS_URL = env_secret("REDIS_URL", "redis://127.0.0.1:6379/0")  # or REDIS_URL_FILE
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL", REDIS_URL)  # or CELERY_BROKER_URL_FILE
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -123,7 +148,16 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 660, minimum=11)
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=30)
 if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Workers look for tasks of a dead worker every this many seconds (kombu's default is 100 s).
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
+    "unacked_restore_throttle": 1,
+}
+# Sending a task (e.g. the embedding work a harvest queues) waits out a broker restart of about
+# 20 s instead of failing after Celery's default 0.6 s.
+# https://docs.celeryq.dev/en/stable/userguide/calling.html#message-sending-retry
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 10, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 3}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -133,9 +167,12 @@ CELERY_TASK_ROUTES = {
     "training.tasks.*": {"queue": "train"},
 }
 AIC_SYNC_INTERVAL_SECONDS = env_int("AIC_SYNC_INTERVAL_SECONDS", 3600, minimum=60)
-CELERY_BEAT_SCHEDULE = {
-    "sync-aic": {"task": "catalog.tasks.sync_aic_task", "schedule": float(AIC_SYNC_INTERVAL_SECONDS)},
-}
+# Beat reads its schedules from the database (django-celery-beat), so curators edit them in the admin.
+# The harvest schedule is created from AIC_SYNC_INTERVAL_SECONDS when missing (museum_site/schedules.py);
+# after that the admin's value wins. Nothing is declared in CELERY_BEAT_SCHEDULE: beat would write it
+# over the curators' edits at every start.
+# https://django-celery-beat.readthedocs.io/en/latest/#using-custom-scheduler-classes
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # --- Art Institute of Chicago -------------------------------------------------
 AIC_API_URL = env_str("AIC_API_URL", "https://api.artic.edu/api/v1").rstrip("/")
@@ -163,16 +200,58 @@ HNSW_M = env_int("HNSW_M", 16, minimum=2, maximum=100)
 HNSW_EF_CONSTRUCTION = env_int("HNSW_EF_CONSTRUCTION", 64, minimum=4, maximum=1000)
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100, minimum=1, maximum=1000)
 
+# --- Embedding throughput (embeddings/pipeline.py) ------------------------------
+# Images per forward pass. A task of EMBED_BATCH_SIZE artworks runs as several forward batches while
+# threads decode the next, so a GPU worker with cached images wants EMBED_BATCH_SIZE several times this.
+EMBED_FORWARD_BATCH_SIZE = env_int("EMBED_FORWARD_BATCH_SIZE", 32, minimum=1, maximum=4096)
+# Threads that read, decode and resize images ahead of the model; 0 means one per CPU core.
+EMBED_DECODE_THREADS = env_int("EMBED_DECODE_THREADS", 0, minimum=0, maximum=256)
+
 # --- Search -------------------------------------------------------------------
 SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 300, minimum=1)
 SEARCH_DEFAULT_K = env_int("SEARCH_DEFAULT_K", 24, minimum=1, maximum=100)
 
+# --- Hybrid ranking, query-vector cache, metrics (search app) -------------------
+# Reciprocal rank fusion: score = Σ weight / (SEARCH_RRF_K + rank); 60 is the constant of the original paper.
+SEARCH_RRF_K = env_int("SEARCH_RRF_K", 60, minimum=1)
+SEARCH_KEYWORD_WEIGHT = env_float("SEARCH_KEYWORD_WEIGHT", 1.0, minimum=0.0)
+SEARCH_SEMANTIC_WEIGHT = env_float("SEARCH_SEMANTIC_WEIGHT", 1.0, minimum=0.0)
+# A curator boost of 1.0 counts as much as first place in one more ranking, times this.
+SEARCH_BOOST_WEIGHT = env_float("SEARCH_BOOST_WEIGHT", 1.0, minimum=0.0)
+SEARCH_HYBRID_CANDIDATES = env_int("SEARCH_HYBRID_CANDIDATES", 100, minimum=1, maximum=1000)
+SEARCH_SORT_WINDOW = env_int("SEARCH_SORT_WINDOW", 200, minimum=1, maximum=1000)
+SEARCH_MAX_RESULTS = env_int("SEARCH_MAX_RESULTS", 1000, minimum=1, maximum=10000)
+SEARCH_QUERY_CACHE_URL = env_str("SEARCH_QUERY_CACHE_URL", REDIS_URL)
+SEARCH_QUERY_CACHE_SECONDS = env_int("SEARCH_QUERY_CACHE_SECONDS", 7 * 24 * 3600, minimum=0)
+METRICS_TOKEN = env_secret("METRICS_TOKEN", "")
+
+# --- API rate limit (museum_site/middleware.py) ---------------------------------
+# Per client, shared by every web process through Redis; 0 requests turns it off.
+API_RATE_LIMIT_REQUESTS = env_int("API_RATE_LIMIT_REQUESTS", 120, minimum=0)
+API_RATE_LIMIT_WINDOW_SECONDS = env_int("API_RATE_LIMIT_WINDOW_SECONDS", 60, minimum=1)
+API_RATE_LIMIT_PATH_PREFIX = "/api/"
+# Proxies in front of the site that append to X-Forwarded-For (0: the client is REMOTE_ADDR).
+API_RATE_LIMIT_PROXY_COUNT = env_int("API_RATE_LIMIT_PROXY_COUNT", 0, minimum=0)
+
+# --- Training (training app) ----------------------------------------------------
+# Fine-tuning jobs write checkpoints, reports and plots here (job-<id>/, reports/).
+TRAINING_DIR = Path(env_str("TRAINING_DIR", str(VAR_DIR / "training"))).resolve()
+# A fine-tuning job runs far longer than other tasks; it is acknowledged on receipt (training/tasks.py).
+TRAINING_TIME_LIMIT_SECONDS = env_int("TRAINING_TIME_LIMIT_SECONDS", 24 * 3600, minimum=60)
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# plain: one readable line per record; json: one JSON object per line (museum_site/json_logging.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "museum_site.json_logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "PIL": {"level": "WARNING"},

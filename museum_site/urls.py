@@ -3,10 +3,16 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from museum_site import dashboard
+
 admin.site.site_header = "Museum search administration"
 admin.site.site_title = "Museum search"
+admin.site.index_template = "admin/museum_index.html"  # the admin index, with a link to the jobs dashboard
 
 urlpatterns = [
+    # The curators' jobs dashboard (staff only), before admin/ so the admin's catch-all does not take it.
+    path("admin/jobs/", admin.site.admin_view(dashboard.jobs_dashboard), name="jobs-dashboard"),
+    path("admin/jobs/action", admin.site.admin_view(dashboard.jobs_action), name="jobs-action"),
     path("admin/", admin.site.urls),
     path("", include("search.urls")),
 ]

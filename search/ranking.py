@@ -1,18 +1,38 @@
-"""Ranking artworks against a query vector with pgvector's HNSW index."""
+"""Ranking artworks for a query: full-text, CLIP vectors (pgvector HNSW), and their fusion.
+
+- keyword: PostgreSQL full-text search over Artwork.search_document (title A, artist B,
+  description, medium and subject terms C), any word of the query, ranked by ts_rank.
+- semantic: the query's CLIP text vector against the artworks' image vectors, nearest first.
+- hybrid (the default): both lists fused by weighted reciprocal rank fusion,
+  score = Σ weight / (SEARCH_RRF_K + rank), so an artwork near the top of either list ranks
+  well and one near the top of both ranks best, whatever the two scores' scales.
+
+Curator boosts are added to every mode's score; in hybrid a boost of 1.0 is worth as much as
+first place in one more list (SEARCH_BOOST_WEIGHT scales it).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 from django.conf import settings
+from django.contrib.postgres.search import SearchQueryField, SearchRank
 from django.db import connection, transaction
+from django.db.models import BooleanField, F, Func, QuerySet, Value
 from django.db.models.functions import Cast
 from pgvector.django import CosineDistance, VectorField
 
-from catalog.models import Artwork
-from embeddings.clip import get_text_encoder
+from catalog.models import SEARCH_CONFIG, Artwork
 from embeddings.models import ArtworkEmbedding, EmbeddingModel
+from search.filters import SearchFilters
+from search.metrics import SEARCH_SECONDS
+from search.query_cache import embed_query
+
+# pgvector refuses hnsw.ef_search above 1000; iterative scans go on past it.
+_MAX_EF_SEARCH = 1000
 
 
 class SearchError(Exception):
@@ -24,10 +44,37 @@ class SearchError(Exception):
         self.status = status
 
 
+class Mode(StrEnum):
+    HYBRID = "hybrid"
+    SEMANTIC = "semantic"
+    KEYWORD = "keyword"
+
+
+class Sort(StrEnum):
+    RELEVANCE = "relevance"
+    DATE = "date"  # oldest first
+    DATE_DESC = "-date"  # newest first
+
+
 @dataclass(frozen=True)
 class Hit:
     artwork: Artwork
     score: float
+    keyword_rank: int | None = None  # 1-based place in the full-text list, None when not in it
+    semantic_rank: int | None = None  # 1-based place in the vector list, None when not in it
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of results; ``has_next`` says whether another page follows."""
+
+    model: EmbeddingModel | None
+    hits: list[Hit]
+    page: int
+    page_size: int
+    has_next: bool
+    mode: Mode = Mode.HYBRID
+    filters: SearchFilters = field(default_factory=SearchFilters)
 
 
 def active_model() -> EmbeddingModel:
@@ -37,42 +84,209 @@ def active_model() -> EmbeddingModel:
     return model
 
 
-def embed_query(model: EmbeddingModel, query: str) -> np.ndarray:
-    return get_text_encoder(model).encode([query])[0]
-
-
 def search_text(query: str, k: int) -> tuple[EmbeddingModel, list[Hit]]:
+    """The k best artworks for ``query`` by meaning alone (the CLIP ranking)."""
     model = active_model()
     return model, nearest(model, embed_query(model, query), k)
 
 
-def similar_artworks(artwork: Artwork, k: int) -> tuple[EmbeddingModel, list[Hit]]:
-    """Artworks whose image vectors are nearest to this artwork's (image-to-image)."""
-    model = active_model()
-    embedding = ArtworkEmbedding.objects.filter(model=model, artwork=artwork).only("vector").first()
-    if embedding is None:
-        raise SearchError(f"artwork {artwork.aic_id} has no vector under model {model.name} yet", status=404)
-    return model, nearest(model, np.asarray(embedding.vector), k, exclude=artwork.pk)
+def search(
+    query: str,
+    *,
+    mode: Mode = Mode.HYBRID,
+    filters: SearchFilters | None = None,
+    page: int = 1,
+    page_size: int = 24,
+    sort: Sort = Sort.RELEVANCE,
+) -> SearchPage:
+    """One page of artworks for ``query``: ranked by ``mode``, narrowed by ``filters``, ordered by ``sort``.
+
+    Date order re-sorts the SEARCH_SORT_WINDOW most relevant artworks, so a date-ordered page
+    holds only artworks that answer the query, and every page sorts the same window.
+    """
+    filters = filters or SearchFilters()
+    needed = page * page_size + 1  # one more than the page, to know whether a next page exists
+    if needed - 1 > settings.SEARCH_MAX_RESULTS:
+        raise SearchError(f"page {page} is past the first {settings.SEARCH_MAX_RESULTS} results")
+    depth = needed if sort == Sort.RELEVANCE else settings.SEARCH_SORT_WINDOW
+    started = time.perf_counter()
+    model = None if mode == Mode.KEYWORD else active_model()
+    if mode == Mode.KEYWORD:
+        ranked = keyword_hits(query, depth, filters)
+    elif mode == Mode.SEMANTIC:
+        assert model is not None
+        ranked = nearest(model, embed_query(model, query), depth, filters=filters)
+    else:
+        assert model is not None
+        ranked = hybrid_hits(model, query, depth, filters)
+    SEARCH_SECONDS.labels(mode=mode.value).observe(time.perf_counter() - started)
+    if sort != Sort.RELEVANCE:
+        ranked = sort_by_date(ranked, newest_first=sort == Sort.DATE_DESC)
+    start = (page - 1) * page_size
+    return SearchPage(
+        model=model,
+        hits=ranked[start : start + page_size],
+        page=page,
+        page_size=page_size,
+        has_next=len(ranked) > start + page_size,
+        mode=mode,
+        filters=filters,
+    )
 
 
-def nearest(model: EmbeddingModel, vector: np.ndarray, k: int, exclude: int | None = None) -> list[Hit]:
-    """The k visible artworks nearest to ``vector`` under ``model``, best first."""
+def sort_by_date(hits: list[Hit], *, newest_first: bool) -> list[Hit]:
+    """Order by start year (undated last), keeping relevance order among equal years."""
+    dated = [hit for hit in hits if hit.artwork.date_start is not None]
+    undated = [hit for hit in hits if hit.artwork.date_start is None]
+    dated.sort(key=lambda hit: hit.artwork.date_start or 0, reverse=newest_first)
+    return dated + undated
+
+
+class AnyWordQuery(Func):
+    """A tsquery that matches a document holding any word of the text (plainto_tsquery's ANDs become ORs).
+
+    plainto_tsquery reads the text as words only (no operators from the user), stems them and
+    drops stop words; its output joins terms with " & ", and no lexeme holds a space.
+    """
+
+    # SEARCH_CONFIG is our constant, not input: the query text itself is a parameter.
+    template = f"replace(plainto_tsquery('{SEARCH_CONFIG}'::regconfig, %(expressions)s)::text, ' & ', ' | ')::tsquery"
+    output_field = SearchQueryField()
+
+
+class MatchesQuery(Func):
+    """document @@ tsquery: whether a full-text document matches a query."""
+
+    template = "%(expressions)s"
+    arg_joiner = " @@ "
+    output_field = BooleanField()
+
+
+def keyword_hits(query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
+    """The k visible artworks whose text best matches any word of ``query``, best first (boosts added)."""
+    ranked = text_matches(query, k, filters)
+    hits = [Hit(artwork, rank + artwork.boost, keyword_rank=i) for i, (artwork, rank) in enumerate(ranked, 1)]
+    return _by_score(hits)
+
+
+def nearest(
+    model: EmbeddingModel,
+    vector: np.ndarray,
+    k: int,
+    exclude: int | None = None,
+    filters: SearchFilters | None = None,
+) -> list[Hit]:
+    """The k visible artworks nearest to ``vector`` under ``model`` that pass ``filters``, best first.
+
+    The score is the cosine similarity plus the curator's boost.
+    """
+    ranked = vector_neighbours(model, vector, k, exclude=exclude, filters=filters)
+    hits = [
+        Hit(artwork, similarity + artwork.boost, semantic_rank=i) for i, (artwork, similarity) in enumerate(ranked, 1)
+    ]
+    return _by_score(hits)
+
+
+def hybrid_hits(model: EmbeddingModel, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
+    """Keyword and vector rankings fused by weighted reciprocal rank fusion, best first."""
+    depth = max(k, settings.SEARCH_HYBRID_CANDIDATES)
+    keyword = text_matches(query, depth, filters)
+    semantic = vector_neighbours(model, embed_query(model, query), depth, filters=filters)
+    return fuse([artwork for artwork, _ in keyword], [artwork for artwork, _ in semantic])[:k]
+
+
+def _by_score(hits: list[Hit]) -> list[Hit]:
+    return sorted(hits, key=lambda hit: hit.score, reverse=True)
+
+
+def text_matches(query: str, k: int, filters: SearchFilters | None = None) -> list[tuple[Artwork, float]]:
+    """(artwork, ts_rank) of the k visible artworks that best match any word of ``query``, best first."""
+    filters = filters or SearchFilters()
+    tsquery = AnyWordQuery(Value(query))
+    rows = (
+        Artwork.objects.filter(MatchesQuery(F("search_document"), tsquery), filters.as_q(), is_hidden=False)
+        # No length normalisation: a title that holds two query words outranks one that holds one.
+        .annotate(rank=SearchRank(F("search_document"), tsquery))
+        .defer("raw", "search_document")
+        .order_by("-rank", "aic_id")[:k]
+    )
+    return [(row, float(row.rank)) for row in rows]
+
+
+def vector_neighbours(
+    model: EmbeddingModel,
+    vector: np.ndarray,
+    k: int,
+    exclude: int | None = None,
+    filters: SearchFilters | None = None,
+) -> list[tuple[Artwork, float]]:
+    """(artwork, cosine similarity) of the k visible artworks nearest to ``vector``, best first.
+
+    pgvector 0.8's iterative index scan keeps walking the HNSW graph while filters drop
+    candidates, so a selective filter still gets k results (up to hnsw.max_scan_tuples).
+    """
+    filters = filters or SearchFilters()
+    if filters.excludes_vectors:
+        return []
     # The cast matches the model's partial HNSW index expression, so the planner can use it.
     distance = CosineDistance(Cast("vector", VectorField(dimensions=model.dimension)), vector)
-    queryset = (
-        ArtworkEmbedding.objects.filter(model=model, artwork__is_hidden=False)
+    queryset: QuerySet[ArtworkEmbedding] = (
+        ArtworkEmbedding.objects.filter(filters.as_q("artwork__"), model=model, artwork__is_hidden=False)
         .annotate(distance=distance)
         .order_by("distance")
         .select_related("artwork")
+        .defer("vector", "artwork__raw", "artwork__search_document")
     )
     if exclude is not None:
         queryset = queryset.exclude(artwork_id=exclude)
     with transaction.atomic():
         with connection.cursor() as cursor:
-            # Iterative scans keep returning candidates when filters (hidden artworks) drop some.
-            cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(settings.HNSW_EF_SEARCH, k)])
+            cursor.execute("SET LOCAL hnsw.ef_search = %s", [min(_MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, k))])
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         rows = list(queryset[:k])
-    hits = [Hit(row.artwork, 1.0 - float(row.distance) + row.artwork.boost) for row in rows]
-    # relaxed_order may return neighbours slightly out of order; boosts also move scores.
-    return sorted(hits, key=lambda hit: hit.score, reverse=True)
+    # relaxed_order may return neighbours slightly out of order.
+    ranked = [(row.artwork, 1.0 - float(row.distance)) for row in rows]  # type: ignore[attr-defined]
+    return sorted(ranked, key=lambda pair: pair[1], reverse=True)
+
+
+def fuse(keyword: list[Artwork], semantic: list[Artwork]) -> list[Hit]:
+    """Weighted reciprocal rank fusion of two rankings (each best first), plus curator boosts."""
+    rrf_k = settings.SEARCH_RRF_K
+    artworks: dict[int, Artwork] = {}
+    keyword_rank: dict[int, int] = {}
+    semantic_rank: dict[int, int] = {}
+    for rank, artwork in enumerate(keyword, 1):
+        artworks[artwork.pk] = artwork
+        keyword_rank[artwork.pk] = rank
+    for rank, artwork in enumerate(semantic, 1):
+        artworks.setdefault(artwork.pk, artwork)
+        semantic_rank[artwork.pk] = rank
+    fused: list[Hit] = []
+    for pk, artwork in artworks.items():
+        score = artwork.boost * settings.SEARCH_BOOST_WEIGHT / (rrf_k + 1)
+        if pk in keyword_rank:
+            score += settings.SEARCH_KEYWORD_WEIGHT / (rrf_k + keyword_rank[pk])
+        if pk in semantic_rank:
+            score += settings.SEARCH_SEMANTIC_WEIGHT / (rrf_k + semantic_rank[pk])
+        fused.append(Hit(artwork, score, keyword_rank.get(pk), semantic_rank.get(pk)))
+    unranked = len(artworks) + 1
+    # Ties: the better single place first, then the lower AIC id, so a page order never flickers.
+    fused.sort(
+        key=lambda hit: (
+            -hit.score,
+            min(hit.keyword_rank or unranked, hit.semantic_rank or unranked),
+            hit.artwork.aic_id,
+        )
+    )
+    return fused
+
+
+def similar_artworks(
+    artwork: Artwork, k: int, filters: SearchFilters | None = None
+) -> tuple[EmbeddingModel, list[Hit]]:
+    """Artworks whose image vectors are nearest to this artwork's (image-to-image)."""
+    model = active_model()
+    embedding = ArtworkEmbedding.objects.filter(model=model, artwork=artwork).only("vector").first()
+    if embedding is None:
+        raise SearchError(f"artwork {artwork.aic_id} has no vector under model {model.name} yet", status=404)
+    return model, nearest(model, np.asarray(embedding.vector), k, exclude=artwork.pk, filters=filters)

@@ -3,11 +3,12 @@ from __future__ import annotations
 from django.urls import path
 
 from search import views
+from search.api import api
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("search/image", views.image_search, name="image-search"),
     path("artworks/<int:aic_id>", views.artwork_detail, name="artwork"),
-    path("api/search", views.api_search, name="api-search"),
-    path("api/artworks/<int:aic_id>/similar", views.api_similar, name="api-similar"),
-    path("healthz", views.healthz, name="healthz"),
+    # The JSON API, /healthz and /metrics (django-ninja: OpenAPI at /api/schema, docs at /api/docs).
+    path("", api.urls),
 ]

@@ -1,107 +1,158 @@
-"""The search page, artwork pages, the JSON API and the health check."""
+"""The pages: search (updated in place by htmx as you type), search by image, and an artwork's page.
+
+The JSON API and /healthz live in search/api.py. A request from htmx (HX-Request header) gets
+only the results fragment; any other request gets the whole page, so every state has a URL
+and the site works without JavaScript.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-import redis
 from django.conf import settings
-from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Artwork
-from embeddings.clip import loaded_encoders
-from embeddings.indexing import index_counts
-from embeddings.models import EmbeddingModel
-from search.ranking import Hit, SearchError, search_text, similar_artworks
+from search.filters import SearchFilters
+from search.image_query import memory_only_uploads, upload_problem
+from search.params import FilterParams, SearchParams, parse
+from search.ranking import Hit, Mode, SearchError, SearchPage, similar_artworks
+from search.services import MAX_AIC_ID, image_hits, run_text_search
 
-_MAX_ID = 2_147_483_647  # Artwork.aic_id is a PostgreSQL integer
-
-
-def _error(message: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
-
-
-def _parse_k(request: HttpRequest) -> int:
-    raw = request.GET.get("k", str(settings.SEARCH_DEFAULT_K))
-    try:
-        k = int(raw)
-    except ValueError:
-        raise SearchError(f"k must be an integer from 1 to 100, not {raw[:20]!r}") from None
-    if not 1 <= k <= 100:
-        raise SearchError(f"k must be from 1 to 100, not {k}")
-    return k
+_FILTER_LABELS = {
+    "department": "Department",
+    "artwork_type": "Type",
+    "date_from": "From",
+    "date_to": "To",
+    "is_public_domain": "Public domain",
+    "is_on_view": "On view",
+    "has_image": "Has image",
+}
+_FACETS_SECONDS = 60
 
 
-def _parse_query(request: HttpRequest) -> str:
-    query = " ".join(request.GET.get("q", "").split())
-    if not query:
-        raise SearchError("q must not be empty")
-    if len(query) > settings.SEARCH_MAX_QUERY_LENGTH:
-        raise SearchError(f"q is longer than {settings.SEARCH_MAX_QUERY_LENGTH} characters")
-    return query
+@dataclass(frozen=True)
+class Chip:
+    """An active filter, shown as a chip whose link drops it."""
+
+    label: str
+    remove_url: str
 
 
-def artwork_json(artwork: Artwork, score: float | None = None) -> dict[str, Any]:
-    return {
-        "id": artwork.aic_id,
-        "title": artwork.title,
-        "artist": artwork.artist_display,
-        "date": artwork.date_display,
-        "score": None if score is None else round(score, 6),
-        "image_url": artwork.iiif_image_url(settings.AIC_IIIF_URL, "843,"),
-        "thumbnail_url": artwork.iiif_image_url(settings.AIC_IIIF_URL, "200,"),
-    }
+def facets() -> dict[str, list[str]]:
+    """Departments and artwork types of visible artworks (for the filter menus), cached briefly."""
+    values = cache.get("search:facets")
+    if values is None:
+        visible = Artwork.objects.filter(is_hidden=False).order_by()
+        values = {
+            name: sorted(set(visible.exclude(**{field: ""}).values_list(field, flat=True).distinct()))
+            for name, field in (("departments", "department_title"), ("artwork_types", "artwork_type_title"))
+        }
+        cache.set("search:facets", values, _FACETS_SECONDS)
+    return values
 
 
-def _hits_json(hits: list[Hit]) -> list[dict[str, Any]]:
-    return [artwork_json(hit.artwork, hit.score) for hit in hits]
+def _url_without(request: HttpRequest, *names: str) -> str:
+    params = request.GET.copy()
+    for name in (*names, "page"):
+        params.pop(name, None)
+    return f"{request.path}?{params.urlencode()}"
 
 
-@require_GET
-def api_search(request: HttpRequest) -> JsonResponse:
-    try:
-        query = _parse_query(request)
-        k = _parse_k(request)
-        model, hits = search_text(query, k)
-    except SearchError as exc:
-        return _error(exc.message, exc.status)
-    return JsonResponse({"query": query, "model": model.name, "results": _hits_json(hits)})
+def _page_url(request: HttpRequest, page: int) -> str:
+    params = request.GET.copy()
+    params["page"] = str(page)
+    return f"{request.path}?{params.urlencode()}"
 
 
-@require_GET
-def api_similar(request: HttpRequest, aic_id: int) -> JsonResponse:
-    artwork = Artwork.objects.filter(aic_id=aic_id, is_hidden=False).first() if aic_id <= _MAX_ID else None
-    if artwork is None:
-        return _error(f"no artwork with id {aic_id}", 404)
-    try:
-        k = _parse_k(request)
-        model, hits = similar_artworks(artwork, k)
-    except SearchError as exc:
-        return _error(exc.message, exc.status)
-    return JsonResponse({"id": aic_id, "model": model.name, "results": _hits_json(hits)})
+def _chips(request: HttpRequest, filters: SearchFilters) -> list[Chip]:
+    chips = []
+    for name, value in filters.active().items():
+        shown = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+        chips.append(Chip(f"{_FILTER_LABELS[name]}: {shown}", _url_without(request, name)))
+    return chips
+
+
+def _render(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    context.setdefault("iiif", settings.AIC_IIIF_URL)
+    context.setdefault("facets", facets())
+    context.setdefault("modes", [mode.value for mode in Mode])
+    context.setdefault("sorts", [("relevance", "Relevance"), ("date", "Oldest first"), ("-date", "Newest first")])
+    # htmx swaps just the results when it targets them; any other request gets the whole page.
+    partial = request.headers.get("HX-Request") and request.headers.get("HX-Target") == "results"
+    template = "search/_results.html" if partial else "search/index.html"
+    return render(request, template, context, status=status)
 
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "")
-    context: dict[str, Any] = {"query": query, "hits": [], "error": ""}
-    if query.strip():
+    context: dict[str, Any] = {"query": request.GET.get("q", ""), "hits": [], "error": "", "chips": []}
+    raw = {key: request.GET.get(key, "") for key in request.GET}
+    try:
+        params: SearchParams = parse(SearchParams, raw)
+    except SearchError as exc:
+        context["error"] = exc.message
+        context["form"] = raw
+        return _render(request, context, status=400)
+    context["form"] = params.model_dump()
+    context["chips"] = _chips(request, params.filters()) if not context["error"] else []
+    if params.q.strip():
         try:
-            context["model"], context["hits"] = search_text(_parse_query(request), settings.SEARCH_DEFAULT_K)
+            query, result = run_text_search(params)
         except SearchError as exc:
             context["error"] = exc.message
-    context["iiif"] = settings.AIC_IIIF_URL
-    return render(request, "search/index.html", context, status=400 if context["error"] else 200)
+            return _render(request, context, status=400 if exc.status < 500 else exc.status)
+        context.update(_result_context(request, result))
+        context["query"] = query
+    return _render(request, context)
+
+
+def _result_context(request: HttpRequest, result: SearchPage) -> dict[str, Any]:
+    return {
+        "hits": result.hits,
+        "model": result.model,
+        "page": result.page,
+        "first_rank": (result.page - 1) * result.page_size + 1,
+        "last_rank": (result.page - 1) * result.page_size + len(result.hits),
+        "next_url": _page_url(request, result.page + 1) if result.has_next else "",
+        "previous_url": _page_url(request, result.page - 1) if result.page > 1 else "",
+        "searched": True,
+    }
+
+
+@require_POST
+@memory_only_uploads
+def image_search(request: HttpRequest) -> HttpResponse:
+    """Artworks that look like an uploaded image; the image is not kept."""
+    context: dict[str, Any] = {"query": "", "hits": [], "error": "", "chips": [], "image_search": True}
+    context["form"] = {}
+    try:
+        problem = upload_problem(request)
+        upload = request.FILES.get("image") if not problem else None
+        if problem:
+            raise SearchError(problem)
+        if upload is None:
+            raise SearchError("choose an image file to search with")
+        params: FilterParams = parse(FilterParams, {key: request.POST.get(key, "") for key in request.POST})
+        model, hits = image_hits(upload.read(), params.size(), params.filters())
+    except SearchError as exc:
+        context["error"] = exc.message
+        return _render(request, context, status=400 if exc.status < 500 else exc.status)
+    context.update({"hits": hits, "model": model, "searched": True, "first_rank": 1, "last_rank": len(hits)})
+    return _render(request, context)
 
 
 @require_GET
 def artwork_detail(request: HttpRequest, aic_id: int) -> HttpResponse:
-    if aic_id > _MAX_ID:
+    if not 0 < aic_id <= MAX_AIC_ID:
         raise Http404("no such artwork")
-    artwork = get_object_or_404(Artwork, aic_id=aic_id, is_hidden=False)
+    artwork = Artwork.objects.filter(aic_id=aic_id, is_hidden=False).first()
+    if artwork is None:
+        raise Http404("no such artwork")
     similar: list[Hit] = []
     note = ""
     try:
@@ -116,44 +167,8 @@ def artwork_detail(request: HttpRequest, aic_id: int) -> HttpResponse:
             "similar": similar,
             "note": note,
             "image_url": artwork.iiif_image_url(settings.AIC_IIIF_URL, "843,"),
+            "zoom_url": artwork.iiif_image_url(settings.AIC_IIIF_URL, "1686,"),
+            "iiif_info_url": f"{settings.AIC_IIIF_URL}/{artwork.image_id}/info.json" if artwork.image_id else "",
             "iiif": settings.AIC_IIIF_URL,
         },
     )
-
-
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Database, broker and model status, and the active model's index counts; 503 unless all is well."""
-    checks: dict[str, Any] = {}
-    healthy = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {exc}"
-        healthy = False
-    try:
-        redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2).ping()
-        checks["broker"] = "ok"
-    except Exception as exc:
-        checks["broker"] = f"error: {exc}"
-        healthy = False
-    model = EmbeddingModel.active() if checks["database"] == "ok" else None
-    if model is None:
-        checks["model"] = {"status": "error: no active model"}
-        healthy = False
-    else:
-        loaded = any(
-            key[0] == "text" and key[1:] == (model.architecture, model.pretrained) for key in loaded_encoders()
-        )
-        checks["model"] = {
-            "status": "ok",
-            "name": model.name,
-            "architecture": model.architecture,
-            "dimension": model.dimension,
-            "loaded_in_this_process": loaded,
-        }
-        checks["index"] = index_counts(model).as_dict()
-    checks["status"] = "ok" if healthy else "unhealthy"
-    return JsonResponse(checks, status=200 if healthy else 503)

@@ -18,6 +18,7 @@ from PIL import Image
 
 from catalog.models import Artwork
 from embeddings.image_cache import ImageCache, ImageError, decode_image
+from training.contrastive import Example as Example  # re-exported: datasets are lists of these
 
 CSV_IMAGE_COLUMN = "filepath"
 CSV_CAPTION_COLUMN = "title"
@@ -28,15 +29,6 @@ _MAX_IMAGE_PIXELS = 40_000_000
 
 class DatasetError(ValueError):
     """The source cannot give a usable dataset (missing file, missing columns, too few pairs)."""
-
-
-@dataclass(frozen=True)
-class Example:
-    """One image and its caption; ``key`` identifies it for the split (AIC id or CSV file path)."""
-
-    key: str
-    caption: str
-    image: Image.Image
 
 
 @dataclass

@@ -1,4 +1,10 @@
-"""Retrieval recall@k of a CLIP model over a whole split: text→image and image→text."""
+"""Retrieval quality of a CLIP model over a whole split: text→image and image→text.
+
+Recall@k and the median rank are measured over every pair of the split at once (each caption
+against every image), which is what search does. The in-batch top-k that the original project
+reported (each caption against the other pairs of its batch only) is measured alongside, for
+comparison: it is much kinder, since a batch holds few candidates.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import numpy as np
 import torch
 
 RECALL_KS = (1, 5, 10)
+IN_BATCH_SIZE = 32
 
 
 def recall_at_k(similarity: torch.Tensor | np.ndarray, ks: Sequence[int] = RECALL_KS) -> dict[str, float]:
@@ -17,19 +24,42 @@ def recall_at_k(similarity: torch.Tensor | np.ndarray, ks: Sequence[int] = RECAL
     Keys are ``t2i_recall@k`` and ``i2t_recall@k``. A tie with the true item counts against it, so a model
     that scores everything alike gets no credit rather than a lucky ordering.
     """
-    scores = torch.as_tensor(similarity, dtype=torch.float64)
-    if scores.ndim != 2 or scores.shape[0] != scores.shape[1] or scores.shape[0] == 0:
-        raise ValueError(f"need a non-empty square similarity matrix, got shape {tuple(scores.shape)}")
-    t2i_ranks = _true_item_ranks(scores)
-    i2t_ranks = _true_item_ranks(scores.T)
+    scores = _square(similarity)
     metrics: dict[str, float] = {}
-    for direction, ranks in (("t2i", t2i_ranks), ("i2t", i2t_ranks)):
+    for direction, ranks in (("t2i", true_item_ranks(scores)), ("i2t", true_item_ranks(scores.T))):
         for k in ks:
             metrics[f"{direction}_recall@{k}"] = float((ranks < k).double().mean())
     return metrics
 
 
-def _true_item_ranks(scores: torch.Tensor) -> torch.Tensor:
+def rank_metrics(similarity: torch.Tensor | np.ndarray, ks: Sequence[int] = RECALL_KS) -> dict[str, float]:
+    """Recall@k both ways plus ``t2i_median_rank`` and ``i2t_median_rank`` (1 = the true item comes first)."""
+    scores = _square(similarity)
+    metrics = recall_at_k(scores, ks)
+    for direction, ranks in (("t2i", true_item_ranks(scores)), ("i2t", true_item_ranks(scores.T))):
+        metrics[f"{direction}_median_rank"] = float(np.median(ranks.numpy() + 1))
+    return metrics
+
+
+def in_batch_recall(
+    similarity: torch.Tensor | np.ndarray, batch_size: int = IN_BATCH_SIZE, ks: Sequence[int] = RECALL_KS
+) -> dict[str, float]:
+    """The original project's measure: recall@k within consecutive batches of ``batch_size`` pairs.
+
+    Averaged over pairs. Keys are prefixed ``in_batch_``. With k at or above the batch size it is 1.
+    """
+    scores = _square(similarity)
+    count = scores.shape[0]
+    totals: dict[str, float] = {}
+    for start in range(0, count, batch_size):
+        stop = min(start + batch_size, count)
+        batch = recall_at_k(scores[start:stop, start:stop], ks)
+        for name, value in batch.items():
+            totals[name] = totals.get(name, 0.0) + value * (stop - start)
+    return {f"in_batch_{name}": value / count for name, value in totals.items()}
+
+
+def true_item_ranks(scores: torch.Tensor) -> torch.Tensor:
     """For each row, how many other columns score at least as high as the diagonal one (0 = first)."""
     true_scores = scores.diagonal().unsqueeze(1)
     at_least_as_high = (scores >= true_scores).sum(dim=1)
@@ -57,6 +87,26 @@ def encode_split(
 def retrieval_metrics(
     model: Any, images: torch.Tensor, tokens: torch.Tensor, device: torch.device, batch_size: int = 64
 ) -> dict[str, float]:
-    """Recall@k both ways over every pair given (images[i] belongs with tokens[i])."""
+    """Recall@k and median rank both ways over every pair given (images[i] belongs with tokens[i])."""
     image_features, text_features = encode_split(model, images, tokens, device, batch_size)
-    return recall_at_k(text_features @ image_features.T)
+    return rank_metrics(text_features @ image_features.T)
+
+
+def full_evaluation(
+    model: Any,
+    images: torch.Tensor,
+    tokens: torch.Tensor,
+    device: torch.device,
+    in_batch_size: int = IN_BATCH_SIZE,
+) -> dict[str, dict[str, float]]:
+    """``{"whole_split": recall@k and median ranks, "in_batch": the original project's in-batch recall@k}``."""
+    image_features, text_features = encode_split(model, images, tokens, device)
+    similarity = text_features @ image_features.T
+    return {"whole_split": rank_metrics(similarity), "in_batch": in_batch_recall(similarity, in_batch_size)}
+
+
+def _square(similarity: torch.Tensor | np.ndarray) -> torch.Tensor:
+    scores = torch.as_tensor(similarity, dtype=torch.float64)
+    if scores.ndim != 2 or scores.shape[0] != scores.shape[1] or scores.shape[0] == 0:
+        raise ValueError(f"need a non-empty square similarity matrix, got shape {tuple(scores.shape)}")
+    return scores

@@ -22,7 +22,7 @@ def _brute_force_ranking(model: Any, query: str) -> list[int]:
 
 
 def test_it_ranks_artworks_as_exact_search_does(client: Client, indexed: list[Artwork], embedding_model: Any) -> None:
-    response = client.get("/api/search", {"q": "a stormy sea at night", "k": 5})
+    response = client.get("/api/search", {"q": "a stormy sea at night", "k": 5, "mode": "semantic"})
     assert response.status_code == 200
     body = response.json()
     assert body["query"] == "a stormy sea at night"
@@ -38,9 +38,13 @@ def test_it_ranks_artworks_as_exact_search_does(client: Client, indexed: list[Ar
 def test_it_never_returns_hidden_artworks(client: Client, indexed: list[Artwork], embedding_model: Any) -> None:
     top = client.get("/api/search", {"q": "portrait", "k": 3}).json()["results"][0]["id"]
     Artwork.objects.filter(aic_id=top).update(is_hidden=True)
-    ids = [hit["id"] for hit in client.get("/api/search", {"q": "portrait", "k": 100}).json()["results"]]
-    assert top not in ids
-    assert len(ids) == len(indexed) - 1
+    for mode in ("hybrid", "semantic", "keyword"):
+        ids = [
+            hit["id"] for hit in client.get("/api/search", {"q": "portrait", "k": 100, "mode": mode}).json()["results"]
+        ]
+        assert top not in ids
+    semantic = client.get("/api/search", {"q": "portrait", "k": 100, "mode": "semantic"}).json()["results"]
+    assert len(semantic) == len(indexed) - 1
 
 
 def test_similar_returns_image_neighbours_without_the_artwork_itself(

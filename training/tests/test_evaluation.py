@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from training.evaluation import recall_at_k
+from training.evaluation import in_batch_recall, rank_metrics, recall_at_k
 
 
 def test_it_gives_full_recall_for_the_identity() -> None:
@@ -53,3 +53,36 @@ def test_it_gives_no_credit_when_every_score_ties() -> None:
 def test_it_refuses_a_matrix_that_is_not_square() -> None:
     with pytest.raises(ValueError, match="square"):
         recall_at_k(torch.zeros(3, 4))
+
+
+def test_it_gives_median_ranks_counting_from_one() -> None:
+    # Text i has i other images scoring above its own, so its true image ranks i + 1: median 3.
+    similarity = torch.zeros(5, 5)
+    for row in range(5):
+        similarity[row, row] = 0.5
+        others = [column for column in range(5) if column != row][:row]
+        similarity[row, others] = 1.0
+
+    metrics = rank_metrics(similarity)
+
+    assert metrics["t2i_median_rank"] == 3.0
+    assert metrics["t2i_recall@1"] == 0.2
+    assert metrics["i2t_median_rank"] >= 1.0
+
+
+def test_in_batch_recall_only_counts_the_pairs_of_each_batch() -> None:
+    # Two batches of two; across the split every text prefers image 0, so whole-split recall@1 is low.
+    similarity = torch.tensor(
+        [
+            [0.9, 0.1, 0.0, 0.0],
+            [0.95, 0.9, 0.0, 0.0],
+            [0.99, 0.0, 0.9, 0.1],
+            [0.99, 0.0, 0.1, 0.9],
+        ]
+    )
+
+    whole = recall_at_k(similarity, ks=(1,))
+    in_batch = in_batch_recall(similarity, batch_size=2, ks=(1,))
+
+    assert whole["t2i_recall@1"] == 0.25
+    assert in_batch["in_batch_t2i_recall@1"] == 0.75  # text 1 still loses to image 0 in its batch

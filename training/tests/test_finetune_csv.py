@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from PIL import Image, ImageDraw
 
 from embeddings.models import EmbeddingModel
+from training.contrastive import TrainOptions
 from training.datasets import DatasetError
 from training.finetune import finetune
 
@@ -80,11 +81,8 @@ def _run(csv_path: Path, arch: str, out_dir: Path) -> dict[str, Any]:
         pretrained="none",
         out_dir=out_dir,
         csv_path=csv_path,
-        epochs=3,
-        batch_size=8,
-        lr=1e-3,
+        options=TrainOptions(epochs=3, batch_size=8, lr=1e-3, seed=0),
         device="cpu",
-        seed=0,
     )
 
 
@@ -94,13 +92,17 @@ def test_it_writes_a_report_and_a_checkpoint_open_clip_loads(tiny_arch: str, pai
     written = json.loads((tmp_path / "run" / "report.json").read_text())
     assert written == report
     for phase in ("before", "after"):
-        assert set(written[phase]) == RECALL_KEYS
-        assert all(0.0 <= value <= 1.0 for value in written[phase].values())
+        assert set(written[phase]) == RECALL_KEYS | {"t2i_median_rank", "i2t_median_rank"}
+        assert all(0.0 <= written[phase][name] <= 1.0 for name in RECALL_KEYS)
+        assert 1 <= written[phase]["t2i_median_rank"] <= written["n_test"]
+        assert set(written["in_batch"][phase]) == {f"in_batch_{name}" for name in RECALL_KEYS}
     assert written["n_train"] + written["n_val"] + written["n_test"] == 24
     assert min(written["n_train"], written["n_val"], written["n_test"]) >= 1
     assert written["skipped"] == 0
     assert [entry["epoch"] for entry in written["history"]] == [1, 2, 3]
     assert all(math.isfinite(entry["train_loss"]) for entry in written["history"])
+    for plot in ("loss.png", "recall.png"):
+        assert (tmp_path / "run" / plot).read_bytes().startswith(b"\x89PNG")
 
     checkpoint = tmp_path / "run" / "checkpoint.pt"
     model, _, preprocess = open_clip.create_model_and_transforms(tiny_arch, pretrained=str(checkpoint))
@@ -128,8 +130,7 @@ def test_it_skips_a_row_whose_image_is_missing(tiny_arch: str, pairs_csv: Path, 
         pretrained="none",
         out_dir=tmp_path / "out",
         csv_path=csv_path,
-        epochs=0,
-        batch_size=8,
+        options=TrainOptions(epochs=0, batch_size=8),
         device="cpu",
     )
 
@@ -148,8 +149,7 @@ def test_it_refuses_a_csv_without_the_caption_column(tiny_arch: str, tmp_path: P
             pretrained="none",
             out_dir=tmp_path / "out",
             csv_path=csv_path,
-            epochs=1,
-            batch_size=8,
+            options=TrainOptions(epochs=1, batch_size=8),
             device="cpu",
         )
 
@@ -228,8 +228,7 @@ def test_it_registers_the_checkpoint_as_an_inactive_model(tiny_arch: str, pairs_
         pretrained="none",
         out_dir=tmp_path / "out",
         csv_path=pairs_csv,
-        epochs=1,
-        batch_size=8,
+        options=TrainOptions(epochs=1, batch_size=8),
         device="cpu",
         register_name="tiny-finetuned",
     )

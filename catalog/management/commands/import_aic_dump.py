@@ -6,8 +6,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.harvest import import_dump
-from catalog.management.commands.sync_aic import _summary
+from catalog.management.commands.sync_aic import _advance, _summary
 from catalog.models import SyncRun
+from museum_site.progress import add_progress_arguments, progress_bar
 
 
 class Command(BaseCommand):
@@ -16,9 +17,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", type=Path)
         parser.add_argument("--limit", type=int, default=None, help="import at most N files")
+        add_progress_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        run = import_dump(options["path"], limit=options["limit"])
+        folder: Path = options["path"]
+        total = sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0
+        if options["limit"] is not None:
+            total = min(total, options["limit"])
+        with progress_bar(self, options, total=total, unit="files", desc="import") as bar:
+            run = import_dump(folder, limit=options["limit"], progress=lambda done: _advance(bar, done))
         self.stdout.write(_summary(run))
         for error in run.errors[:20]:
             self.stderr.write(f"  quarantined {error.get('aic_id')}: {error.get('reason')}")

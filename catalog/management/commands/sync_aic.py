@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.harvest import sync_from_api
 from catalog.models import SyncRun
+from museum_site.progress import add_progress_arguments, progress_bar
 
 
 class Command(BaseCommand):
@@ -14,14 +15,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--full", action="store_true", help="ignore the cursor and page through everything")
         parser.add_argument("--limit", type=int, default=None, help="stop after N records")
+        add_progress_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["limit"] is not None and options["limit"] < 1:
             raise CommandError("--limit must be at least 1")
-        run = sync_from_api(full=options["full"], limit=options["limit"])
+        with progress_bar(self, options, total=options["limit"], unit="records", desc="harvest") as bar:
+            run = sync_from_api(
+                full=options["full"], limit=options["limit"], progress=lambda run: _advance(bar, run.seen)
+            )
         self.stdout.write(_summary(run))
         if run.status == SyncRun.Status.FAILED:
             raise CommandError(f"harvest failed: {run.errors[-1]['reason'] if run.errors else 'unknown error'}")
+
+
+def _advance(bar: Any, done: int) -> None:
+    bar.update(done - bar.n)
 
 
 def _summary(run: SyncRun) -> str:

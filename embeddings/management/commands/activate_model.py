@@ -2,18 +2,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from embeddings.lifecycle import ActivationError, ActivationStatus, activate, request_activation
 from embeddings.management.commands.embed_missing import resolve_model
 
 
 class Command(BaseCommand):
-    help = "Make a registered model the one search uses."
+    help = (
+        "Make a registered model the one search uses: check it against the active model (evaluation gate), "
+        "embed every artwork with it while the active model keeps serving, and switch only when coverage "
+        "is complete."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
+        parser.add_argument(
+            "--force", action="store_true", help="activate even if its test recall@5 is below the active model's"
+        )
+        parser.add_argument("--prune", action="store_true", help="then delete the replaced model's vectors")
+        parser.add_argument(
+            "--queue",
+            action="store_true",
+            help="hand the work to the embed workers and return at once (progress in the admin)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         model = resolve_model(options["name"])
-        model.activate()
-        self.stdout.write(f"{model.name} is now the active model")
+        if model.is_active:
+            self.stdout.write(f"{model.name} is already the active model")
+            return
+        try:
+            if options["queue"]:
+                status = request_activation(model, force=options["force"], prune=options["prune"])
+                self.stdout.write(f"queued: {status.line()}")
+                return
+            status = activate(model, force=options["force"], prune=options["prune"], on_status=self._show)
+        except ActivationError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"{model.name} is now the active model ({status.message})")
+
+    def _show(self, status: ActivationStatus) -> None:
+        self.stdout.write(status.line())

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from embeddings.clip import ModelLoadError
+from training.contrastive import TrainingError, TrainOptions
 from training.datasets import DatasetError
 from training.finetune import CHECKPOINT_NAME, REPORT_NAME, finetune
 
@@ -14,7 +15,8 @@ from training.finetune import CHECKPOINT_NAME, REPORT_NAME, finetune
 class Command(BaseCommand):
     help = (
         "Fine-tune an open_clip model contrastively on image-caption pairs (a CSV or the catalog); "
-        "writes checkpoint.pt and report.json (recall@1/5/10 before and after) into --out."
+        "writes checkpoint.pt, report.json (recall@1/5/10 and median rank before and after) and the plots "
+        "loss.png and recall.png into --out."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,6 +36,33 @@ class Command(BaseCommand):
             default=None,
             help="AdamW learning rate (default 1e-4 from pretrained weights, 5e-4 from none)",
         )
+        parser.add_argument("--weight-decay", type=float, default=0.1)
+        parser.add_argument("--warmup-fraction", type=float, default=0.1, help="share of steps spent warming up")
+        parser.add_argument(
+            "--accumulation-steps",
+            type=int,
+            default=1,
+            help="forward passes per optimizer step; the contrastive batch is batch size x this",
+        )
+        parser.add_argument("--no-amp", action="store_true", help="full precision on CUDA (AMP is on by default)")
+        parser.add_argument("--lock-image", action="store_true", help="freeze the image tower (LiT)")
+        parser.add_argument(
+            "--image-unlocked-groups",
+            type=int,
+            default=0,
+            help="with --lock-image: keep the last N groups trainable (projection, last block, ...)",
+        )
+        parser.add_argument("--lock-text", action="store_true", help="freeze the text tower")
+        parser.add_argument(
+            "--text-unlocked-layers",
+            type=int,
+            default=0,
+            help="with --lock-text: keep the last N groups trainable (projection, last block, ...)",
+        )
+        parser.add_argument(
+            "--patience", type=int, default=0, help="stop after N epochs without better validation recall (0: never)"
+        )
+        parser.add_argument("--workers", type=int, default=0, help="DataLoader processes for image augmentation")
         parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
         parser.add_argument("--val-fraction", type=float, default=0.1)
         parser.add_argument("--test-fraction", type=float, default=0.2)
@@ -54,17 +83,14 @@ class Command(BaseCommand):
                 csv_path=options["csv"],
                 from_catalog=options["from_catalog"],
                 caption_template=options["caption_template"],
-                epochs=options["epochs"],
-                batch_size=options["batch_size"],
-                lr=options["lr"],
-                seed=options["seed"],
+                options=train_options(options),
                 device=options["device"],
                 val_fraction=options["val_fraction"],
                 test_fraction=options["test_fraction"],
                 register_name=options["register"],
                 progress=self.stdout.write,
             )
-        except (DatasetError, ModelLoadError) as exc:
+        except (DatasetError, TrainingError, ModelLoadError) as exc:
             raise CommandError(str(exc)) from None
         out_dir: Path = options["out"]
         self.stdout.write(
@@ -76,3 +102,22 @@ class Command(BaseCommand):
         self.stdout.write(f"checkpoint {out_dir / CHECKPOINT_NAME}, report {out_dir / REPORT_NAME}")
         if report["registered"]:
             self.stdout.write(f"registered inactive model {report['registered']!r}")
+
+
+def train_options(options: dict[str, Any]) -> TrainOptions:
+    return TrainOptions(
+        epochs=options["epochs"],
+        batch_size=options["batch_size"],
+        accumulation_steps=options["accumulation_steps"],
+        lr=options["lr"],
+        weight_decay=options["weight_decay"],
+        warmup_fraction=options["warmup_fraction"],
+        amp=not options["no_amp"],
+        lock_image=options["lock_image"],
+        image_unlocked_groups=options["image_unlocked_groups"],
+        lock_text=options["lock_text"],
+        text_unlocked_layers=options["text_unlocked_layers"],
+        patience=options["patience"],
+        seed=options["seed"],
+        num_workers=options["workers"],
+    )

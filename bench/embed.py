@@ -1,0 +1,251 @@
+"""Embedding throughput: the real task path against a bare forward pass and the naive loop.
+
+    python -m bench.embed [--model ViT-B-32] [--n 512] [--batch-size 32] [--device auto]
+
+Three ways over the same cached images, same model object, batch size and device, one run:
+- bare: ``model.encode_image`` on ready-made tensors already on the device (the ceiling);
+- pipeline: ``embeddings.tasks.embed_artworks_task`` (read, decode, preprocess, forward, upsert
+  into pgvector), one task per ``--task-size`` artworks;
+- naive: one image at a time: decode, preprocess, forward, one-row insert.
+They run in turn: a bare pass over as many images as one task, then the task, round after
+round, so load from neighbours on a shared machine falls on both alike (the median of the
+rounds' ratios is printed beside the totals, and the CPU time each way).
+Weights are random (seeded): the arithmetic, hence the speed, is the real model's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+
+def _run_tasks(ids: list[int], model_id: int, task_size: int) -> None:
+    from embeddings.tasks import embed_artworks_task
+
+    for start in range(0, len(ids), task_size):
+        outcome = embed_artworks_task(ids[start : start + task_size], model_id)
+        if outcome.get("failed"):
+            raise SystemExit(f"pipeline failed on some images: {outcome['failed']}")
+
+
+def _pipeline_in_processes(args: argparse.Namespace, ids: list[int]) -> float:
+    """Images/s of ``args.processes`` worker processes sharing the device, as ``celery worker -c P`` runs."""
+    share = -(-len(ids) // args.processes)
+    env = dict(os.environ)
+    env["EMBED_DECODE_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // args.processes))
+    children = []
+    for start in range(0, len(ids), share):
+        command = [
+            sys.executable, "-m", "bench.embed", "--model", args.model, "--batch-size", str(args.batch_size),
+            "--device", args.device, "--task-size", str(args.task_size), "--child", ",".join(map(str, ids[start : start + share])),
+        ]  # fmt: skip
+        children.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env))
+    for child in children:  # each has loaded its model and warmed up
+        assert child.stdout is not None
+        if child.stdout.readline().strip() != "ready":
+            raise SystemExit("an embedding process did not start")
+    started = time.perf_counter()
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    for child in children:
+        if child.wait() != 0:
+            raise SystemExit("an embedding process failed")
+    return len(ids) / (time.perf_counter() - started)
+
+
+def _child(args: argparse.Namespace) -> None:
+    from bench.environment import configure
+
+    configure(migrate=False)
+    from django.conf import settings
+
+    from embeddings.models import EmbeddingModel
+    from embeddings.pipeline import embed_artworks
+
+    settings.EMBED_FORWARD_BATCH_SIZE = args.batch_size
+    model = EmbeddingModel.objects.get(name=f"bench-{args.model.lower()}")
+    ids = [int(pk) for pk in args.child.split(",")]
+    embed_artworks(ids[: args.batch_size], model)  # warm-up: model load, kernels, connection
+    print("ready", flush=True)
+    sys.stdin.readline()
+    _run_tasks(ids, model.pk, args.task_size)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="ViT-B-32", help="open_clip architecture (random weights)")
+    parser.add_argument("--n", type=int, default=512, help="images through the pipeline and the bare pass")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per forward pass (all three ways)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    parser.add_argument("--task-size", type=int, default=64, help="artworks per embedding task (one round)")
+    parser.add_argument("--naive-n", type=int, default=64, help="images through the naive loop")
+    parser.add_argument("--processes", type=int, default=1, help="embedding processes sharing the device")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ["EMBED_DEVICE"] = args.device
+    if args.child:
+        _child(args)
+        return {}
+
+    from bench.environment import configure, cpu_seconds, database_backend_pid, machine, print_table
+
+    configure()
+    import torch
+    from django.conf import settings
+
+    from bench.images import ensure_artworks
+    from bench.models import register_random_model
+    from catalog.models import Artwork
+    from embeddings.clip import _autocast, get_image_encoder
+    from embeddings.image_cache import ImageCache
+    from embeddings.models import ArtworkEmbedding
+    from embeddings.pipeline import decode_threads
+    from embeddings.tasks import embed_artworks_task
+
+    settings.EMBED_FORWARD_BATCH_SIZE = args.batch_size
+    model: Any = register_random_model(f"bench-{args.model.lower()}", args.model)
+    artwork_ids = ensure_artworks(max(args.n, args.naive_n))
+    encoder = get_image_encoder(model)  # the very encoder the task uses in this process
+    device = encoder.device
+    cache = ImageCache.from_settings()
+    image_ids = dict(Artwork.objects.filter(pk__in=artwork_ids).values_list("pk", "image_id"))
+
+    def synchronize() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    # Ready-made tensors on the device, as a bare forward pass needs them (not timed). The pass
+    # cycles through at most 1,024 of them: the arithmetic is the same for any image.
+    started = time.perf_counter()
+    ready_count = min(args.n, 1024)
+    tensors = torch.stack([encoder.preprocess_image(cache.open(image_ids[pk])) for pk in artwork_ids[:ready_count]])
+    tensors = tensors.to(device)
+    prepare_seconds = time.perf_counter() - started
+
+    backend = database_backend_pid()
+
+    def bare_round(count: int) -> tuple[float, float]:
+        """(seconds, CPU seconds) of a bare forward pass over ``count`` ready tensors."""
+        synchronize()
+        cpu, started = cpu_seconds(), time.perf_counter()
+        with torch.inference_mode(), _autocast(device):
+            for start in range(0, count, args.batch_size):
+                offset = start % ready_count
+                batch = tensors[offset : offset + min(args.batch_size, count - start)]
+                encoder.model.encode_image(batch, normalize=True)
+        synchronize()
+        return time.perf_counter() - started, cpu_seconds() - cpu
+
+    def pipeline_round(ids: list[int]) -> tuple[float, float]:
+        """(seconds, CPU seconds with the database server's) of the task path over ``ids``."""
+        cpu, started = cpu_seconds() + cpu_seconds(backend), time.perf_counter()
+        _run_tasks(ids, model.pk, args.task_size)
+        return time.perf_counter() - started, cpu_seconds() + cpu_seconds(backend) - cpu
+
+    def naive_pass() -> float:
+        ids = artwork_ids[: args.naive_n]
+        ArtworkEmbedding.objects.filter(model=model, artwork_id__in=ids).delete()
+        started = time.perf_counter()
+        for pk in ids:
+            image = cache.open(image_ids[pk])
+            vector = encoder.encode(encoder.preprocess_image(image).unsqueeze(0))[0]
+            ArtworkEmbedding.objects.update_or_create(
+                artwork_id=pk, model=model, defaults={"vector": vector, "image_id": image_ids[pk]}
+            )
+        return len(ids) / (time.perf_counter() - started)
+
+    # Warm up every path once (allocator, kernels, database connection).
+    with torch.inference_mode(), _autocast(device):
+        encoder.model.encode_image(tensors[: args.batch_size], normalize=True)
+    embed_artworks_task(artwork_ids[: args.batch_size], model.pk)
+    synchronize()
+
+    load_before = os.getloadavg()[0]
+    ids = artwork_ids[: args.n]
+    ArtworkEmbedding.objects.filter(model=model).delete()
+    # Side by side: a bare pass and one task over the same number of images, in turn, so a
+    # neighbour's load falls on both alike; the median of the rounds' ratios resists it best.
+    bare_seconds = pipeline_seconds = bare_cpu = pipeline_cpu = 0.0
+    round_ratios = []
+    if args.processes > 1:
+        bare_seconds, bare_cpu = bare_round(args.n)
+        pipeline_seconds = args.n / _pipeline_in_processes(args, ids)
+    else:
+        for start in range(0, args.n, args.task_size):
+            chunk = ids[start : start + args.task_size]
+            seconds, cpu = bare_round(len(chunk))
+            bare_seconds, bare_cpu = bare_seconds + seconds, bare_cpu + cpu
+            task_seconds, cpu = pipeline_round(chunk)
+            pipeline_seconds, pipeline_cpu = pipeline_seconds + task_seconds, pipeline_cpu + cpu
+            round_ratios.append(seconds / task_seconds)
+    stored = ArtworkEmbedding.objects.filter(model=model, artwork_id__in=ids).count()
+    if stored != len(ids):
+        raise SystemExit(f"pipeline stored {stored} vectors for {len(ids)} artworks")
+    naive = naive_pass()
+    bare, pipeline = args.n / bare_seconds, args.n / pipeline_seconds
+
+    figures: dict[str, Any] = {
+        "pipeline_per_s": round(pipeline, 2),
+        "bare_forward_per_s": round(bare, 2),
+        "naive_per_s": round(naive, 2),
+        "ratio_pipeline_to_bare": round(pipeline / bare, 3),
+        "ratio_pipeline_to_naive": round(pipeline / naive, 3),
+        "model": args.model,
+        "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
+        "batch_size": args.batch_size,
+        "n": args.n,
+        "task_size": args.task_size,
+        "naive_n": args.naive_n,
+        "processes": args.processes,
+        "decode_threads": decode_threads(args.task_size),
+        "torch_threads": torch.get_num_threads(),
+        "rounds": len(round_ratios),
+        "median_round_ratio": round(statistics.median(round_ratios), 3) if round_ratios else None,
+        "round_ratios": [round(ratio, 3) for ratio in round_ratios],
+        # CPU seconds per image (the pipeline's include the database server's): work, not waiting.
+        "bare_cpu_ms_per_image": round(bare_cpu / args.n * 1000, 2),
+        "pipeline_cpu_ms_per_image": round(pipeline_cpu / args.n * 1000, 2) if pipeline_cpu else None,
+        "load_average_before": round(load_before, 2),
+        "machine": machine(),
+    }
+    print_table(
+        f"Embedding {args.n} cached images, {args.model} (random weights), batch {args.batch_size}, {figures['device']}",
+        [
+            ("bare encode_image, ready tensors", f"{bare:8.2f} images/s"),
+            (
+                "pipeline (task: decode→upsert)",
+                f"{pipeline:8.2f} images/s  = {pipeline / bare:.3f} x bare  (target ≥ 0.90)",
+            ),
+            (
+                f"naive, one at a time ({args.naive_n})",
+                f"{naive:8.2f} images/s  → pipeline is {pipeline / naive:.2f} x naive",
+            ),
+            (
+                "preparing the bare tensors",
+                f"{prepare_seconds / args.n * 1000:8.2f} ms/image (decode + preprocess, untimed)",
+            ),
+            (
+                "rounds (bare, then one task)",
+                f"{len(round_ratios):8d}  median ratio {figures['median_round_ratio']}: {figures['round_ratios']}",
+            ),
+            (
+                "CPU per image: bare / pipeline",
+                f"{figures['bare_cpu_ms_per_image']:8.1f} / {figures['pipeline_cpu_ms_per_image']} ms",
+            ),
+            ("load average (1 min) at start", f"{load_before:8.2f} on {os.cpu_count()} cores"),
+        ],
+    )
+    print(json.dumps(figures))
+    return figures
+
+
+if __name__ == "__main__":
+    main()

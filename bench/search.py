@@ -1,0 +1,617 @@
+"""Search: HNSW recall and latency in the database, and /api/search end to end through gunicorn.
+
+    python -m bench.search [--n 100000] [--queries 300]
+
+A synthetic collection of ``n`` artworks (clustered, low-dimensional CLIP-like vectors, see
+bench.vectors; texts, departments and public-domain flags from the bundled sample) is loaded
+into its own database with COPY, then its model's HNSW index is built as the site builds it.
+
+- database: ``search.ranking.nearest`` (the code behind every vector search) for text-like
+  query vectors: recall@10 against exact search (numpy), and p50/p99 milliseconds (warm);
+  the same with filters (public domain only; one small department), which pgvector answers
+  with iterative index scans;
+- API: gunicorn as in production (2 workers x 4 threads), the ViT-B-32 text tower (random
+  weights, same arithmetic), ``GET /api/search?q=…`` with the site's defaults: p50 of fresh
+  queries (never seen: the text tower runs), of repeated ones (the Redis query-vector cache),
+  and repeated queries per second driven by wrk (or a Python load generator) in a second
+  process over loopback.
+Targets: recall ≥ 0.95 (filtered too), p50 ≤ 5 ms and p99 ≤ 20 ms in the database; fresh ≤ 40 ms,
+repeated ≤ 8 ms, ≥ 150 requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+
+from bench import vectors
+from bench.environment import ROOT
+
+SEARCH_DATABASE = "museum_bench_search"
+SEARCH_AIC_ID_BASE = 100_000_000
+CORPUS_VERSION = 1
+K = 10
+# AIC departments, roughly in the proportions of the collection.
+DEPARTMENTS = [
+    ("Prints and Drawings", 0.36),
+    ("Photography and Media", 0.12),
+    ("Arts of Asia", 0.10),
+    ("Architecture and Design", 0.08),
+    ("Textiles", 0.06),
+    ("Painting and Sculpture of Europe", 0.06),
+    ("Arts of the Americas", 0.06),
+    ("Modern Art", 0.04),
+    ("Contemporary Art", 0.04),
+    ("Applied Arts of Europe", 0.04),
+    ("Arts of Africa", 0.02),
+    ("Arts of Greece, Rome, and Byzantium", 0.02),
+]
+FILTER_DEPARTMENT = "Arts of Africa"
+ADJECTIVES = [
+    "stormy",
+    "quiet",
+    "golden",
+    "dark",
+    "misty",
+    "bright",
+    "ancient",
+    "frozen",
+    "crowded",
+    "lonely",
+    "red",
+    "blue",
+    "green",
+    "white",
+    "burning",
+    "gentle",
+]
+SUBJECTS = [
+    "sea",
+    "harbour",
+    "forest",
+    "river",
+    "mountain",
+    "garden",
+    "portrait",
+    "city",
+    "street",
+    "church",
+    "ship",
+    "horse",
+    "dancer",
+    "bridge",
+    "field",
+    "market",
+    "village",
+    "cathedral",
+    "lake",
+    "flowers",
+]
+SETTINGS = [
+    "at night",
+    "at dawn",
+    "in winter",
+    "in the rain",
+    "under a full moon",
+    "in summer light",
+    "with figures",
+    "in the snow",
+    "at sunset",
+    "by candlelight",
+    "in autumn",
+    "from above",
+]
+
+
+def _load_corpus(model: Any, n: int, seed: int) -> dict[str, float]:
+    """Artworks and vectors for ``n`` (replacing any other size), then the model's HNSW index, timed."""
+    from django.conf import settings
+    from django.db import connection
+    from pgvector.psycopg.vector import register_vector_info
+    from psycopg.types import TypeInfo
+
+    from catalog.ingest import _curation_defaults
+    from catalog.models import Artwork
+    from catalog.records import parse_record
+    from embeddings.models import ArtworkEmbedding
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    all_vectors, labels = vectors.collection(n, seed)
+    timings["generate_s"] = time.perf_counter() - started
+    rng = np.random.default_rng(seed + 3)
+    names = [name for name, _ in DEPARTMENTS]
+    shares = np.array([share for _, share in DEPARTMENTS])
+    # Half of each cluster shares its department (styles cluster by department); the rest is spread.
+    cluster_department = rng.choice(len(names), size=labels.max() + 1, p=shares / shares.sum())
+    spread = rng.choice(len(names), size=n, p=shares / shares.sum())
+    department = np.where(rng.random(n) < 0.5, cluster_department[labels], spread)
+    public_domain = rng.random(n) < 0.45
+    templates = []
+    for path in sorted((ROOT / "sample_data" / "aic" / "records").glob("*.json")):
+        record = json.loads(path.read_bytes())
+        templates.append(parse_record(record.get("data", record) if isinstance(record.get("data"), dict) else record))
+
+    model.drop_index()
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM embeddings_artworkembedding WHERE model_id = %s", [model.pk])
+        cursor.execute("DELETE FROM catalog_artwork WHERE aic_id >= %s", [SEARCH_AIC_ID_BASE])
+    columns = [
+        "aic_id", "title", "artist_display", "date_display", "date_start", "date_end", "medium_display",
+        "description", "short_description", "department_title", "artwork_type_title", "classification_titles",
+        "subject_titles", "is_public_domain", "is_on_view", "image_id", "raw", "content_hash",
+        "is_hidden", "boost", "curator_note", "description_override", "created_at", "updated_at",
+        "place_of_origin", "dimensions", "description_html", "alt_text", "style_titles", "term_titles",
+    ]  # fmt: skip
+    types = [
+        "int4", "text", "text", "text", "int4", "int4", "text", "text", "text", "text", "text", "text[]",
+        "text[]", "bool", "bool", "text", "jsonb", "text", "bool", "float8", "text", "text", "timestamptz",
+        "timestamptz", "text", "text", "text", "text", "text[]", "text[]",
+    ]  # fmt: skip
+    hidden, boost, note, override = _curation_defaults()
+    from django.utils import timezone
+    from psycopg.types.json import Jsonb
+
+    now = timezone.now()
+    connection.ensure_connection()
+    raw = connection.connection
+    copy_sql = f"COPY catalog_artwork ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    with transaction_block(), raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        copy.set_types(types)
+        for index in range(n):
+            fields = templates[index % len(templates)].fields
+            year = int(1400 + (index * 7919) % 620)
+            copy.write_row(
+                (
+                    SEARCH_AIC_ID_BASE + index,
+                    f"{fields['title'] or 'Untitled'} {index // len(templates) + 1}",
+                    fields["artist_display"],
+                    str(year),
+                    year,
+                    year + index % 5,
+                    fields["medium_display"],
+                    fields["description"],
+                    fields["short_description"],
+                    names[department[index]],
+                    fields["artwork_type_title"],
+                    fields["classification_titles"],
+                    fields["subject_titles"],
+                    bool(public_domain[index]),
+                    False,
+                    f"bench-search-{index:08d}",
+                    Jsonb({}),
+                    "bench",
+                    hidden,
+                    boost,
+                    note,
+                    override,
+                    now,
+                    now,
+                    fields["place_of_origin"],
+                    fields["dimensions"],
+                    fields["description_html"],
+                    fields["alt_text"],
+                    fields["style_titles"],
+                    fields["term_titles"],
+                )
+            )
+    timings["artworks_s"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    pks = dict(Artwork.objects.filter(aic_id__gte=SEARCH_AIC_ID_BASE).values_list("aic_id", "pk"))
+    vector_type = TypeInfo.fetch(raw, "vector")
+    table = ArtworkEmbedding._meta.db_table
+    with transaction_block(), raw.cursor() as cursor:
+        register_vector_info(cursor, vector_type)
+        sql = (
+            f"COPY {table} (artwork_id, model_id, vector, image_id, created_at, updated_at) FROM STDIN (FORMAT BINARY)"
+        )
+        with cursor.copy(sql) as copy:
+            copy.set_types(["int8", "int8", "vector", "text", "timestamptz", "timestamptz"])
+            for index in range(n):
+                copy.write_row(
+                    (
+                        pks[SEARCH_AIC_ID_BASE + index],
+                        model.pk,
+                        all_vectors[index],
+                        f"bench-search-{index:08d}",
+                        now,
+                        now,
+                    )
+                )
+    timings["vectors_s"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        # The graph is built in memory when it fits (about 2.5 KB per 512-d vector), else much slower.
+        cursor.execute("SET maintenance_work_mem = %s", [f"{max(256, n * 4 // 1000)}MB"])
+        cursor.execute("SET max_parallel_maintenance_workers = %s", [max(0, (os.cpu_count() or 1) - 1)])
+        model.ensure_index(m=settings.HNSW_M, ef_construction=settings.HNSW_EF_CONSTRUCTION)
+        cursor.execute("ANALYZE catalog_artwork")
+        cursor.execute(f"ANALYZE {table}")
+        cursor.execute("SELECT pg_relation_size(%s)", [model.hnsw_index_name])
+        timings["index_mb"] = cursor.fetchone()[0] / 1e6
+    timings["index_build_s"] = time.perf_counter() - started
+    model.notes = _corpus_note(n, seed)
+    model.save(update_fields=["notes"])
+    return timings
+
+
+def transaction_block() -> Any:
+    from django.db import transaction
+
+    return transaction.atomic()
+
+
+def _corpus_note(n: int, seed: int) -> str:
+    return f"synthetic collection n={n} seed={seed} version={CORPUS_VERSION}"
+
+
+def _database_figures(model: Any, n: int, seed: int, query_count: int) -> dict[str, Any]:
+    from django.conf import settings
+
+    from catalog.models import Artwork
+    from search.filters import SearchFilters
+    from search.ranking import nearest
+
+    all_vectors, _ = vectors.collection(n, seed)
+    query_vectors = vectors.queries(n, query_count, seed)
+    rows = Artwork.objects.filter(aic_id__gte=SEARCH_AIC_ID_BASE).order_by("aic_id")
+    flags = list(rows.values_list("is_public_domain", "department_title"))
+    public_domain = np.array([flag for flag, _ in flags])
+    in_department = np.array([department == FILTER_DEPARTMENT for _, department in flags])
+
+    def exact(mask: np.ndarray | None) -> list[set[int]]:
+        found: list[set[int]] = []
+        for start in range(0, len(query_vectors), 50):
+            scores = query_vectors[start : start + 50] @ all_vectors.T
+            if mask is not None:
+                scores[:, ~mask] = -np.inf
+            top = np.argpartition(-scores, K, axis=1)[:, :K]
+            found.extend(set(row.tolist()) for row in top)
+        return found
+
+    def run(filters: SearchFilters | None, truth: list[set[int]]) -> tuple[float, list[float]]:
+        for query in query_vectors[:20]:  # warm-up: the index and table pages into memory
+            nearest(model, query, K, filters=filters)
+        recalls, times = [], []
+        for query, expected in zip(query_vectors, truth, strict=True):
+            started = time.perf_counter()
+            hits = nearest(model, query, K, filters=filters)
+            times.append((time.perf_counter() - started) * 1000)
+            found = {hit.artwork.aic_id - SEARCH_AIC_ID_BASE for hit in hits}
+            recalls.append(len(found & expected) / K)
+        return float(np.mean(recalls)), times
+
+    from bench.environment import percentile
+
+    figures: dict[str, Any] = {}
+    truth = exact(None)
+    recall, times = run(None, truth)
+    figures.update(recall_at_10=round(recall, 4), db_p50_ms=round(percentile(times, 0.5), 2))
+    figures["db_p99_ms"] = round(percentile(times, 0.99), 2)
+    recall_pd, times_pd = run(SearchFilters(is_public_domain=True), exact(public_domain))
+    recall_dept, times_dept = run(SearchFilters(department=FILTER_DEPARTMENT), exact(in_department))
+    figures["filtered_recall_at_10"] = round(min(recall_pd, recall_dept), 4)
+    figures["filtered"] = {
+        "public_domain": {
+            "share": round(float(public_domain.mean()), 3),
+            "recall_at_10": round(recall_pd, 4),
+            "p50_ms": round(percentile(times_pd, 0.5), 2),
+            "p99_ms": round(percentile(times_pd, 0.99), 2),
+        },
+        "department": {
+            "name": FILTER_DEPARTMENT,
+            "share": round(float(in_department.mean()), 3),
+            "recall_at_10": round(recall_dept, 4),
+            "p50_ms": round(percentile(times_dept, 0.5), 2),
+            "p99_ms": round(percentile(times_dept, 0.99), 2),
+        },
+    }
+    sweep = {}
+    default_ef = settings.HNSW_EF_SEARCH
+    truth_pd = exact(public_domain)
+    for ef in (40, 100, 150, 200, 300):
+        settings.HNSW_EF_SEARCH = ef
+        recall_ef, times_ef = run(None, truth)
+        recall_ef_pd, _ = run(SearchFilters(is_public_domain=True), truth_pd)
+        sweep[str(ef)] = {
+            "recall_at_10": round(recall_ef, 4),
+            "p50_ms": round(percentile(times_ef, 0.5), 2),
+            "public_domain_recall_at_10": round(recall_ef_pd, 4),
+        }
+    settings.HNSW_EF_SEARCH = default_ef
+    figures["ef_search_sweep"] = sweep
+    figures["hnsw"] = {"m": settings.HNSW_M, "ef_construction": settings.HNSW_EF_CONSTRUCTION, "ef_search": default_ef}
+    sql_times = _bare_sql_times(model, query_vectors)
+    figures["db_sql_p50_ms"] = round(percentile(sql_times, 0.5), 2)
+    figures["db_sql_p99_ms"] = round(percentile(sql_times, 0.99), 2)
+    return figures
+
+
+def _bare_sql_times(model: Any, query_vectors: np.ndarray) -> list[float]:
+    """The same index scan as ``nearest`` in one hand-written statement on a plain psycopg connection:
+    what the database itself costs, without the ORM's queries and objects around it."""
+    import psycopg
+    from django.conf import settings
+    from pgvector.psycopg import register_vector
+
+    sql = (
+        f"SELECT e.artwork_id, e.vector::vector({model.dimension}) <=> %s AS distance "
+        "FROM embeddings_artworkembedding e JOIN catalog_artwork a ON a.id = e.artwork_id "
+        "WHERE e.model_id = %s AND NOT a.is_hidden ORDER BY distance LIMIT %s"
+    )
+    times = []
+    with psycopg.connect(os.environ["DATABASE_URL"]) as connection:
+        register_vector(connection)
+        connection.execute(f"SET hnsw.ef_search = {int(settings.HNSW_EF_SEARCH)}")
+        connection.execute("SET hnsw.iterative_scan = relaxed_order")
+        connection.commit()
+        for index, query in enumerate(query_vectors):
+            started = time.perf_counter()
+            connection.execute(sql, [query, model.pk, K]).fetchall()
+            if index >= 20:  # the first ones warm the pages
+                times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def text_queries(count: int, seed: int) -> list[str]:
+    combos = [f"a {a} {s} {w}" for a in ADJECTIVES for s in SUBJECTS for w in SETTINGS]
+    random.Random(seed).shuffle(combos)
+    return combos[:count]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Gunicorn:
+    """The site under gunicorn, as the production image runs it, on a loopback port."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = _free_port()
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Gunicorn:
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE="museum_site.settings",
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            LOG_LEVEL="WARNING",
+            # The per-client API budget would refuse a load test from one address.
+            API_RATE_LIMIT_REQUESTS="0",
+            SEARCH_DEVICE="cpu",
+        )
+        command = [
+            sys.executable, "-m", "gunicorn", "museum_site.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+            "--workers", "2", "--threads", "4", "--log-level", "warning",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"gunicorn exited: {self.log.read_text()[-3000:]}")
+            try:
+                status, _ = self.get("/api/search?q=warm+up")
+                if status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.3)
+        raise SystemExit(f"gunicorn did not answer: {self.log.read_text()[-3000:]}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def get(self, path: str, connection: http.client.HTTPConnection | None = None) -> tuple[int, bytes]:
+        own = connection is None
+        connection = connection or http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            if own:
+                connection.close()
+
+
+def _timed_requests(server: Gunicorn, paths: list[str]) -> list[float]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    times = []
+    for path in paths:
+        started = time.perf_counter()
+        status, body = server.get(path, connection)
+        times.append((time.perf_counter() - started) * 1000)
+        if status != 200:
+            raise SystemExit(f"GET {path}: HTTP {status}: {body[:300]!r}")
+    connection.close()
+    return times
+
+
+def _load(server: Gunicorn, paths: list[str], seconds: int, connections: int) -> dict[str, Any]:
+    """Requests per second for ``paths`` (round robin), driven from another process."""
+    wrk = shutil.which("wrk")
+    if wrk:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write("paths = {" + ",".join(json.dumps(path) for path in paths) + "}\n")
+            script.write(
+                "i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format('GET', paths[i])\nend\n"
+            )
+            script.write(
+                "done = function(summary, latency, requests)\n"
+                '  io.write(string.format(\'JSON {"requests": %d, "errors": %d, "p50_ms": %.3f, "p99_ms": %.3f}\\n\','
+                " summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read"
+                " + summary.errors.write + summary.errors.timeout, latency:percentile(50) / 1000,"
+                " latency:percentile(99) / 1000))\nend\n"
+            )
+        command = [
+            wrk,
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "-s",
+            script.name,
+            f"http://127.0.0.1:{server.port}",
+        ]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        os.unlink(script.name)
+        summary = json.loads(next(line[5:] for line in output.splitlines() if line.startswith("JSON ")))
+        rate = float(next(line.split()[1] for line in output.splitlines() if line.startswith("Requests/sec:")))
+        return {"tool": "wrk", "requests_per_s": rate, "connections": connections, "seconds": seconds, **summary}
+    command = [
+        sys.executable, "-m", "bench.load", "--port", str(server.port), "--seconds", str(seconds),
+        "--connections", str(connections), *paths,
+    ]  # fmt: skip
+    output = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return {"tool": "bench.load", **json.loads(output.strip().splitlines()[-1])}
+
+
+def _api_figures(model: Any, query_count: int, seed: int) -> dict[str, Any]:
+    from django.conf import settings
+
+    from bench.environment import BENCH_DIR, percentile
+    from embeddings.rate_limit import redis_client
+
+    # Redis database of the benchmarks alone: every query is fresh again.
+    redis_client().flushdb()
+    queries = text_queries(query_count + 20, seed)
+    warm, fresh = queries[:20], queries[20:]
+    paths = [f"/api/search?q={quote(query)}" for query in fresh]
+    log = BENCH_DIR / "gunicorn.log"
+    figures: dict[str, Any] = {"query_cache": settings.SEARCH_QUERY_CACHE_SECONDS > 0}
+    with Gunicorn(log) as server:
+        # Each worker loads the text tower on its first query.
+        _timed_requests(server, [f"/api/search?q={quote(query)}" for query in warm])
+        fresh_times = _timed_requests(server, paths)
+        cached_times = _timed_requests(server, paths)
+        semantic_paths = [f"/api/search?mode=semantic&q={quote(q + ' again')}" for q in fresh]
+        semantic_fresh = _timed_requests(server, semantic_paths)
+        semantic_cached = _timed_requests(server, semantic_paths)
+        load = _load(server, paths, seconds=10, connections=4)
+        load_semantic = _load(server, semantic_paths, seconds=10, connections=4)
+    figures.update(
+        api_fresh_p50_ms=round(percentile(fresh_times, 0.5), 2),
+        api_cached_p50_ms=round(percentile(cached_times, 0.5), 2),
+        cached_rps=round(load["requests_per_s"], 1),
+        api_fresh_p99_ms=round(percentile(fresh_times, 0.99), 2),
+        api_cached_p99_ms=round(percentile(cached_times, 0.99), 2),
+        api_semantic_fresh_p50_ms=round(percentile(semantic_fresh, 0.5), 2),
+        api_semantic_cached_p50_ms=round(percentile(semantic_cached, 0.5), 2),
+        cached_rps_semantic=round(load_semantic["requests_per_s"], 1),
+        load=load,
+        load_semantic=load_semantic,
+    )
+    return figures
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=100_000, help="artworks (and vectors)")
+    parser.add_argument("--queries", type=int, default=300, help="query vectors for the database figures")
+    parser.add_argument("--api-queries", type=int, default=100, help="text queries for the API figures")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reload", action="store_true", help="rebuild the collection even if it is there")
+    parser.add_argument("--skip-api", action="store_true", help="database figures only")
+    args = parser.parse_args(argv)
+
+    from bench.environment import configure, machine, print_table
+
+    configure(database=SEARCH_DATABASE)
+    from bench.models import register_random_model
+    from embeddings.models import ArtworkEmbedding
+
+    model: Any = register_random_model("bench-search", "ViT-B-32", activate=True)
+    loaded = ArtworkEmbedding.objects.filter(model=model).count()
+    timings: dict[str, float] = {}
+    if args.reload or model.notes != _corpus_note(args.n, args.seed) or loaded != args.n:
+        timings = _load_corpus(model, args.n, args.seed)
+    figures: dict[str, Any] = {"n": args.n, **_database_figures(model, args.n, args.seed, args.queries)}
+    if not args.skip_api:
+        figures.update(_api_figures(model, args.api_queries, args.seed))
+    figures["load_timings_s"] = {key: round(value, 1) for key, value in timings.items()}
+    figures["machine"] = machine()
+
+    filtered = figures["filtered"]
+    rows = [
+        (
+            "HNSW recall@10 vs exact",
+            f"{figures['recall_at_10']:.4f}  (target ≥ 0.95; ef_search {figures['hnsw']['ef_search']})",
+        ),
+        (
+            "database p50 / p99 (nearest)",
+            f"{figures['db_p50_ms']:.2f} / {figures['db_p99_ms']:.2f} ms  (targets ≤ 5 / ≤ 20)",
+        ),
+        (
+            f"filtered: public domain ({filtered['public_domain']['share']:.0%})",
+            f"recall {filtered['public_domain']['recall_at_10']:.4f}, p50 {filtered['public_domain']['p50_ms']:.2f} ms",
+        ),
+        (
+            f"filtered: {FILTER_DEPARTMENT} ({filtered['department']['share']:.1%})",
+            f"recall {filtered['department']['recall_at_10']:.4f}, p50 {filtered['department']['p50_ms']:.2f} ms",
+        ),
+        *[
+            (
+                f"ef_search {ef}",
+                f"recall {row['recall_at_10']:.4f}, p50 {row['p50_ms']:.2f} ms; "
+                f"public domain recall {row['public_domain_recall_at_10']:.4f}",
+            )
+            for ef, row in figures["ef_search_sweep"].items()
+        ],
+    ]
+    if not args.skip_api:
+        rows += [
+            ("/api/search fresh p50 (hybrid)", f"{figures['api_fresh_p50_ms']:.2f} ms  (target ≤ 40)"),
+            ("/api/search repeated p50", f"{figures['api_cached_p50_ms']:.2f} ms  (target ≤ 8)"),
+            (
+                "semantic mode fresh / repeated p50",
+                f"{figures['api_semantic_fresh_p50_ms']:.2f} / {figures['api_semantic_cached_p50_ms']:.2f} ms",
+            ),
+            (
+                f"repeated queries, {figures['load']['tool']} ({figures['load']['connections']} connections)",
+                f"{figures['cached_rps']:.1f} requests/s  (target ≥ 150)",
+            ),
+            ("repeated queries, semantic mode", f"{figures['cached_rps_semantic']:.1f} requests/s"),
+        ]
+    if timings:
+        rows.append(
+            (
+                "loading (s)",
+                ", ".join(
+                    f"{key.removesuffix('_s')} {value:.1f}" for key, value in timings.items() if key != "index_mb"
+                ),
+            )
+        )
+        rows.append(("HNSW index size", f"{timings['index_mb']:.0f} MB"))
+    print_table(f"Search over {args.n:,} artworks (512-d, synthetic CLIP-like vectors)", rows)
+    print(json.dumps(figures))
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""The curators' jobs dashboard in the admin: harvest and embedding queues, re-embeds, schedules.
+
+Counts come from where the work is: tasks waiting in the Redis broker's queue lists, tasks a
+worker has taken (with acks_late they stay in the broker's ``unacked`` hash until done), and the
+database (SyncRun rows, vectors, EmbeddingFailure rows).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from catalog.models import Artwork, SyncRun
+from embeddings.indexing import enqueue_embedding, index_counts
+from embeddings.lifecycle import IN_PROGRESS, activation_status
+from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
+from museum_site import schedules
+
+logger = logging.getLogger(__name__)
+
+HARVEST_QUEUE = "sync"
+EMBED_QUEUE = "embed"
+
+
+@dataclass
+class QueueCounts:
+    """One job queue at a glance; ``unit`` says what the counts count."""
+
+    name: str
+    unit: str
+    pending: int
+    running: int
+    failed: int
+    done: int
+    queued_tasks: int
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InFlight:
+    tasks: int = 0
+    items: int = 0  # artworks, for embedding batches
+
+
+def _broker() -> redis.Redis:
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+def broker_state() -> tuple[dict[str, int], dict[str, InFlight], str]:
+    """(tasks waiting per queue, tasks taken by a worker per queue, problem or '')."""
+    try:
+        client = _broker()
+        waiting = {queue: int(client.llen(queue)) for queue in (HARVEST_QUEUE, EMBED_QUEUE)}
+        raw_unacked = client.hvals("unacked")
+    except redis.RedisError as exc:
+        return {}, {}, f"broker unavailable: {exc}"
+    taken: dict[str, InFlight] = {}
+    for raw in raw_unacked:
+        try:
+            message, _exchange, routing_key = json.loads(raw)
+            items = _batch_size(message)
+        except (ValueError, TypeError, KeyError):
+            continue
+        before = taken.get(routing_key, InFlight())
+        taken[routing_key] = InFlight(before.tasks + 1, before.items + items)
+    return waiting, taken, ""
+
+
+def _batch_size(message: dict[str, Any]) -> int:
+    """Artworks in an embedding task (its first argument), or 0 for other tasks."""
+    if message.get("headers", {}).get("task") != "embeddings.tasks.embed_artworks_task":
+        return 0
+    body = message["body"]
+    if message.get("properties", {}).get("body_encoding") == "base64":
+        body = base64.b64decode(body)
+    args = json.loads(body)[0]
+    return len(args[0]) if args and isinstance(args[0], list) else 0
+
+
+def harvest_counts(waiting: dict[str, int], taken: dict[str, InFlight]) -> QueueCounts:
+    runs = SyncRun.objects
+    return QueueCounts(
+        name="Harvest",
+        unit="runs",
+        pending=waiting.get(HARVEST_QUEUE, 0),
+        running=runs.filter(status=SyncRun.Status.RUNNING).count(),
+        failed=runs.filter(status=SyncRun.Status.FAILED).count(),
+        done=runs.filter(status__in=[SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL]).count(),
+        queued_tasks=waiting.get(HARVEST_QUEUE, 0) + taken.get(HARVEST_QUEUE, InFlight()).tasks,
+    )
+
+
+def embedding_counts(model: EmbeddingModel, waiting: dict[str, int], taken: dict[str, InFlight]) -> QueueCounts:
+    counts = index_counts(model)
+    in_flight = taken.get(EMBED_QUEUE, InFlight())
+    return QueueCounts(
+        name=f"Embedding ({model.name})",
+        unit="artworks",
+        pending=counts.pending,
+        running=in_flight.items,
+        failed=counts.failed,
+        done=counts.embedded,
+        queued_tasks=waiting.get(EMBED_QUEUE, 0) + in_flight.tasks,
+        notes=[f"{counts.no_image} artworks have no image"] if counts.no_image else [],
+    )
+
+
+def reembed_progress() -> list[dict[str, Any]]:
+    """Models being embedded for activation, with how far their pass has gone."""
+    progress = []
+    with_image = Artwork.objects.exclude(image_id="").count()
+    for model in EmbeddingModel.objects.filter(is_active=False).order_by("-created_at"):
+        status = activation_status(model)
+        if status is None or status.state not in IN_PROGRESS:
+            continue
+        embedded = ArtworkEmbedding.objects.filter(model=model).count()
+        progress.append(
+            {
+                "model": model,
+                "status": status,
+                "percent": round(100 * status.done / status.to_embed) if status.to_embed else 0,
+                "coverage": f"{embedded} of {with_image} artworks with an image have a vector",
+            }
+        )
+    return progress
+
+
+def jobs_dashboard(request: HttpRequest) -> HttpResponse:
+    waiting, taken, problem = broker_state()
+    model = EmbeddingModel.active()
+    queues = [harvest_counts(waiting, taken)]
+    if model is not None:
+        queues.append(embedding_counts(model, waiting, taken))
+    context = {
+        **admin.site.each_context(request),
+        "title": "Jobs",
+        "queues": queues,
+        "broker_problem": problem,
+        "model": model,
+        "reembeds": reembed_progress(),
+        "harvest_paused": schedules.harvest_paused(),
+        "harvest_schedules": schedules.harvest_schedules(),
+        "runs": list(SyncRun.objects.order_by("-started_at")[:10]),
+        "failures": EmbeddingFailure.objects.filter(model=model).count() if model else 0,
+    }
+    return render(request, "admin/jobs_dashboard.html", context)
+
+
+@require_POST
+def jobs_action(request: HttpRequest) -> HttpResponse:
+    """Pause or resume harvesting, start a harvest now, or queue failed embeddings again."""
+    action = request.POST.get("action", "")
+    if action in {"pause", "resume"}:
+        if not request.user.has_perm("django_celery_beat.change_periodictask"):
+            messages.error(request, "You may not change periodic schedules.")
+        else:
+            changed = schedules.set_harvest_paused(action == "pause")
+            messages.success(
+                request, f"Harvesting {'paused' if action == 'pause' else 'resumed'} ({changed} schedules)."
+            )
+    elif action == "harvest_now":
+        from catalog.tasks import sync_aic_task
+
+        sync_aic_task.delay()
+        messages.success(request, "A harvest is queued.")
+    elif action == "retry_embeddings":
+        model = EmbeddingModel.active()
+        if model is None:
+            messages.error(request, "No active model.")
+        else:
+            ids = list(
+                EmbeddingFailure.objects.filter(model=model)
+                .exclude(artwork__image_id="")
+                .values_list("artwork_id", flat=True)
+            )
+            tasks = enqueue_embedding(ids, model)
+            messages.success(request, f"Queued {len(ids)} failed artworks again in {tasks} tasks for {model.name}.")
+    else:
+        messages.error(request, f"Unknown action {action[:40]!r}.")
+    return HttpResponseRedirect(reverse("jobs-dashboard"))

@@ -1,0 +1,191 @@
+"""The JSON API (django-ninja): typed endpoints, an OpenAPI 3 schema at /api/schema, docs at /api/docs.
+
+Every error is ``{"error": "..."}``: 400 for bad input, 404 for what does not exist, 503 while
+no model is active. The Swagger UI is served from this site's static files, so the docs work
+without a network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import File, NinjaAPI, Query, Schema, Status, Swagger
+from ninja.decorators import decorate_view
+from ninja.errors import HttpError, ValidationError
+from ninja.files import UploadedFile
+
+from catalog.models import Artwork
+from search import services
+from search.image_query import memory_only_uploads, upload_problem
+from search.metrics import metrics_response
+from search.params import FilterParams, SearchParams, describe_errors
+from search.ranking import Mode, SearchError
+
+api = NinjaAPI(
+    title="Museum search API",
+    version="1.0",
+    description=(
+        "Search the Art Institute of Chicago collection by words, by meaning and by image. "
+        "Artwork data is CC0 except descriptions, which are © Art Institute of Chicago, CC BY 4.0."
+    ),
+    openapi_url="/api/schema",
+    docs_url="/api/docs",
+    docs=Swagger(settings={"tryItOutEnabled": True}),
+    urls_namespace="api",
+)
+
+
+class ErrorOut(Schema):
+    error: str
+
+
+class ArtworkHitOut(Schema):
+    id: int
+    title: str
+    artist: str
+    date: str
+    score: float | None
+    image_url: str
+    thumbnail_url: str
+
+
+class SearchOut(Schema):
+    query: str
+    model: str | None
+    mode: Mode
+    page: int
+    page_size: int
+    next: str | None
+    filters: dict[str, str | int | bool]
+    results: list[ArtworkHitOut]
+
+
+class SimilarOut(Schema):
+    id: int | None
+    model: str
+    page: int
+    page_size: int
+    next: str | None
+    filters: dict[str, str | int | bool]
+    results: list[ArtworkHitOut]
+
+
+class ArtworkOut(Schema):
+    id: int
+    title: str
+    artist: str
+    date: str
+    date_start: int | None
+    date_end: int | None
+    place_of_origin: str
+    medium: str
+    dimensions: str
+    description: str
+    description_license: str
+    department: str
+    artwork_type: str
+    classifications: list[str]
+    styles: list[str]
+    subjects: list[str]
+    terms: list[str]
+    is_public_domain: bool
+    is_on_view: bool
+    image_url: str
+    thumbnail_url: str
+    iiif_info_url: str
+    aic_url: str
+    license: str
+
+
+class HealthOut(Schema):
+    status: str
+    database: str
+    broker: str
+    model: dict[str, Any]
+    index: dict[str, int] | None = None
+
+
+_ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 404: ErrorOut, 503: ErrorOut}
+
+
+@api.exception_handler(ValidationError)
+def _bad_parameters(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return api.create_response(request, {"error": describe_errors(exc.errors, request.GET)}, status=400)
+
+
+@api.exception_handler(SearchError)
+def _search_error(request: HttpRequest, exc: SearchError) -> HttpResponse:
+    return api.create_response(request, {"error": exc.message}, status=exc.status)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return api.create_response(request, {"error": str(exc) or "not found"}, status=404)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return api.create_response(request, {"error": exc.message}, status=exc.status_code)
+
+
+@api.get("/api/search", response={200: SearchOut, **_ERRORS}, tags=["search"], summary="Search by text")
+def search_artworks(request: HttpRequest, params: Query[SearchParams]) -> dict[str, Any]:
+    """Artworks for a query: `hybrid` fuses full-text and CLIP rankings (reciprocal rank fusion),
+    `semantic` ranks by meaning alone, `keyword` by words alone. Filters narrow the results
+    without losing relevance; `next` links the following page."""
+    return services.text_search_json(request, params)
+
+
+@api.post(
+    "/api/search/image",
+    response={200: SimilarOut, **_ERRORS},
+    tags=["search"],
+    summary="Search by an uploaded image",
+)
+@decorate_view(memory_only_uploads)
+def search_by_image(request: HttpRequest, params: Query[FilterParams], image: File[UploadedFile | None] = None) -> Any:
+    """Visually similar artworks for an uploaded JPEG, PNG, WebP or GIF (multipart field `image`).
+    The image is read in memory and never stored; IMAGE_MAX_BYTES and IMAGE_MAX_PIXELS limit it."""
+    problem = upload_problem(request)
+    if problem:
+        raise SearchError(problem)
+    if image is None:
+        raise SearchError("send the image as the multipart field 'image'")
+    return services.image_search_json(request, params, image.read())
+
+
+@api.get("/api/artworks/{aic_id}", response={200: ArtworkOut, **_ERRORS}, tags=["artworks"], summary="One artwork")
+def artwork_record(request: HttpRequest, aic_id: int) -> dict[str, Any]:
+    """The full record of one visible artwork, with its image links and licences."""
+    return services.artwork_record_json(services.visible_artwork(aic_id))
+
+
+@api.get(
+    "/api/artworks/{aic_id}/similar",
+    response={200: SimilarOut, **_ERRORS},
+    tags=["artworks"],
+    summary="Visually similar artworks",
+)
+def similar(request: HttpRequest, aic_id: int, params: Query[FilterParams]) -> dict[str, Any]:
+    """Artworks whose images are nearest to this artwork's image (the artwork itself excluded)."""
+    artwork: Artwork = services.visible_artwork(aic_id)
+    return services.similar_json(request, artwork, params)
+
+
+@api.get("/healthz", response={200: HealthOut, 503: HealthOut}, tags=["operations"], summary="Health")
+def healthz(request: HttpRequest) -> Status[dict[str, Any]]:
+    """Database, broker and model status, and the active model's index counts; 503 unless all is well."""
+    checks = services.health_checks()
+    return Status(200 if checks["status"] == "ok" else 503, checks)
+
+
+@api.get(
+    "/metrics",
+    tags=["operations"],
+    summary="Prometheus metrics",
+    openapi_extra={"responses": {200: {"description": "Prometheus text format", "content": {"text/plain": {}}}}},
+)
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Request latency, queue depth, embeddings per second and harvest lag, in Prometheus text format."""
+    return metrics_response(request)

@@ -1,0 +1,154 @@
+"""Prometheus metrics: request latency, search internals, and the state of the job queues.
+
+Request and search metrics are counted in the process that serves them. Queue depth,
+embedding throughput and harvest lag are read from Redis and PostgreSQL at scrape time, so
+every web process reports the same numbers and no worker needs an exporter of its own.
+Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR (an empty folder) so that
+/metrics adds up the counts of every worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import redis
+from django.conf import settings
+from django.db.models import Max
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
+
+REQUEST_SECONDS = Histogram(
+    "museum_http_request_duration_seconds",
+    "Time to answer an HTTP request, by URL route.",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+SEARCH_SECONDS = Histogram(
+    "museum_search_duration_seconds",
+    "Time to rank one search, by mode.",
+    ["mode"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+TEXT_TOWER_SECONDS = Histogram(
+    "museum_text_tower_duration_seconds",
+    "Time the CLIP text tower took to embed one query (cache misses only).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+QUERY_CACHE_LOOKUPS = Counter(
+    "museum_query_vector_cache_lookups",
+    "Query-vector cache lookups by result: hit, miss, or error (Redis unavailable).",
+    ["result"],
+)
+
+# The Celery queues of settings.CELERY_TASK_ROUTES, plus the default one.
+QUEUES = ("embed", "sync", "default", "train")
+EMBED_RATE_WINDOW = timedelta(minutes=5)
+
+
+def queue_depths() -> dict[str, int]:
+    """Messages waiting in each Celery queue of the Redis broker (-1 where Redis cannot be read)."""
+    try:
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1)
+        with client.pipeline(transaction=False) as pipe:
+            for queue in QUEUES:
+                pipe.llen(queue)
+            lengths = pipe.execute()
+    except redis.RedisError as exc:
+        logger.warning("cannot read queue depths: %s", exc)
+        return dict.fromkeys(QUEUES, -1)
+    return {queue: int(length) for queue, length in zip(QUEUES, lengths, strict=True)}
+
+
+class OperationsCollector(Collector):
+    """Gauges read from the broker and the database at each scrape."""
+
+    def collect(self) -> Iterator[Metric]:
+        from catalog.models import Artwork, SyncRun
+        from embeddings.indexing import index_counts
+        from embeddings.models import ArtworkEmbedding, EmbeddingModel
+
+        depth = GaugeMetricFamily("museum_queue_depth", "Tasks waiting in a Celery queue.", labels=["queue"])
+        for queue, length in queue_depths().items():
+            depth.add_metric([queue], length)
+        yield depth
+
+        now = timezone.now()
+        model = EmbeddingModel.active()
+        if model is not None:
+            recent = ArtworkEmbedding.objects.filter(model=model, updated_at__gte=now - EMBED_RATE_WINDOW).count()
+            rate = GaugeMetricFamily(
+                "museum_embeddings_per_second",
+                "Vectors written for the active model, averaged over the last five minutes.",
+                labels=["model"],
+            )
+            rate.add_metric([model.name], recent / EMBED_RATE_WINDOW.total_seconds())
+            yield rate
+            index = GaugeMetricFamily(
+                "museum_index_artworks", "Artworks by index state under the active model.", labels=["model", "state"]
+            )
+            for state, count in index_counts(model).as_dict().items():
+                index.add_metric([model.name, state], count)
+            yield index
+
+        finished = SyncRun.objects.filter(
+            source="api", status__in=[SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL]
+        ).aggregate(finished=Max("finished_at"))["finished"]
+        if finished is not None:
+            yield GaugeMetricFamily(
+                "museum_harvest_lag_seconds",
+                "Seconds since the last successful AIC harvest finished: how far behind AIC the catalog may be.",
+                value=(now - finished).total_seconds(),
+            )
+        newest = Artwork.objects.aggregate(newest=Max("aic_updated_at"))["newest"]
+        if newest is not None:
+            yield GaugeMetricFamily(
+                "museum_catalog_newest_change_age_seconds",
+                "Seconds since the newest AIC change the catalog holds was made at AIC.",
+                value=(now - newest).total_seconds(),
+            )
+
+
+def _registries() -> list[CollectorRegistry]:
+    operations = CollectorRegistry(auto_describe=True)
+    operations.register(OperationsCollector())
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        process_counts = CollectorRegistry()
+        multiprocess.MultiProcessCollector(process_counts)  # type: ignore[no-untyped-call]
+        return [process_counts, operations]
+    return [REGISTRY, operations]
+
+
+def metrics_response(request: HttpRequest) -> HttpResponse:
+    """The Prometheus text exposition of every metric; 401 when METRICS_TOKEN is set and not sent."""
+    token = settings.METRICS_TOKEN
+    if token and request.headers.get("Authorization", "") != f"Bearer {token}":
+        return HttpResponse("metrics need a bearer token\n", status=401, content_type="text/plain")
+    body = b"".join(generate_latest(registry) for registry in _registries())
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
+class RequestMetricsMiddleware:
+    """Times every request into museum_http_request_duration_seconds, labelled by URL route (not path)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = request.resolver_match
+        route = (match.route or match.view_name) if match is not None else "unmatched"
+        REQUEST_SECONDS.labels(request.method or "", route or "unmatched", str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response

@@ -1,0 +1,117 @@
+"""Search parameters as the API and the pages read them, and the messages for bad ones."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import annotated_types
+import pydantic
+from django.conf import settings
+from ninja import Field, Schema
+from pydantic import model_validator
+
+from search.filters import SearchFilters
+from search.ranking import Mode, SearchError, Sort
+
+
+class FilterParams(Schema):
+    """Filters shared by text search, image search and similar artworks."""
+
+    department: str | None = Field(None, max_length=200, description="Department title, exact (any case)")
+    artwork_type: str | None = Field(None, max_length=200, description="Artwork type title, exact (any case)")
+    date_from: int | None = Field(None, ge=-10000, le=10000, description="Year: artworks that end in or after it")
+    date_to: int | None = Field(None, ge=-10000, le=10000, description="Year: artworks that start in or before it")
+    is_public_domain: bool | None = None
+    is_on_view: bool | None = None
+    has_image: bool | None = None
+    page: int = Field(1, ge=1, le=10000, description="1-based page number")
+    page_size: int | None = Field(None, ge=1, le=100, description="Results per page (default SEARCH_DEFAULT_K)")
+    k: int | None = Field(None, ge=1, le=100, description="The same as page_size (kept for older clients)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_absent(cls, data: Any) -> Any:
+        # An HTML form sends every field, the empty ones as "".
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value not in ("", None)}
+        return data
+
+    def filters(self) -> SearchFilters:
+        try:
+            return SearchFilters(
+                department=(self.department or "").strip() or None,
+                artwork_type=(self.artwork_type or "").strip() or None,
+                date_from=self.date_from,
+                date_to=self.date_to,
+                is_public_domain=self.is_public_domain,
+                is_on_view=self.is_on_view,
+                has_image=self.has_image,
+            )
+        except ValueError as exc:
+            raise SearchError(str(exc)) from None
+
+    def size(self) -> int:
+        return self.page_size or self.k or settings.SEARCH_DEFAULT_K
+
+
+class SearchParams(FilterParams):
+    q: str = Field("", description="What to look for: words, a name, or a description of a scene")
+    mode: Mode = Field(Mode.HYBRID, description="hybrid (both, fused), semantic (CLIP) or keyword (full text)")
+    sort: Sort = Field(Sort.RELEVANCE, description="relevance, date (oldest first) or -date (newest first)")
+
+    def query(self) -> str:
+        """The query with whitespace collapsed; SearchError when empty or too long."""
+        query = " ".join(self.q.split())
+        if not query:
+            raise SearchError("q must not be empty")
+        if len(query) > settings.SEARCH_MAX_QUERY_LENGTH:
+            raise SearchError(f"q is longer than {settings.SEARCH_MAX_QUERY_LENGTH} characters")
+        return query
+
+
+def _bounds(model: type[pydantic.BaseModel], name: str) -> tuple[Any, Any]:
+    field = model.model_fields.get(name)
+    low = high = None
+    for item in field.metadata if field else []:
+        if isinstance(item, annotated_types.Ge):
+            low = item.ge
+        elif isinstance(item, annotated_types.Le):
+            high = item.le
+    return low, high
+
+
+def describe_errors(
+    errors: list[dict[str, Any]], values: Mapping[str, Any], model: type[pydantic.BaseModel] = SearchParams
+) -> str:
+    """One sentence per bad parameter, e.g. "k must be from 1 to 100, not 0"; ``values`` are the raw parameters."""
+    sentences = []
+    for error in errors:
+        names = [part for part in error.get("loc", ()) if isinstance(part, str) and part not in {"query", "form"}]
+        name = names[-1] if names else "request"
+        value = error.get("input", values.get(name))
+        shown = repr(value[:20]) if isinstance(value, str) else repr(value)
+        low, high = _bounds(model, name)
+        kind = error.get("type", "")
+        if kind in {"int_parsing", "int_from_float", "int_type"}:
+            span = f" from {low} to {high}" if low is not None and high is not None else ""
+            sentences.append(f"{name} must be an integer{span}, not {shown}")
+        elif kind in {"greater_than_equal", "less_than_equal"}:
+            sentences.append(f"{name} must be from {low} to {high}, not {value}")
+        elif kind in {"bool_parsing", "bool_type"}:
+            sentences.append(f"{name} must be true or false, not {shown}")
+        elif kind == "enum":
+            sentences.append(f"{name} must be {error.get('ctx', {}).get('expected', 'one of the listed values')}")
+        elif kind == "missing":
+            sentences.append(f"{name} is required")
+        else:
+            sentences.append(f"{name}: {error.get('msg', 'is not valid')}")
+    return "; ".join(sentences) or "bad request"
+
+
+def parse(model: type[FilterParams], data: dict[str, Any]) -> Any:
+    """Validate request parameters outside ninja (the HTML pages); SearchError with a readable message."""
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise SearchError(describe_errors([dict(error) for error in exc.errors()], data, model)) from None

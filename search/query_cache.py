@@ -1,0 +1,86 @@
+"""Query vectors cached in Redis, keyed by (model, normalised query), so a repeated query skips the text tower.
+
+Every web process shares the cache. A vector is stored as raw float32 bytes for
+SEARCH_QUERY_CACHE_SECONDS. When Redis cannot be reached the query is embedded as if the
+cache were empty: a cache outage slows search down but never breaks it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+
+import numpy as np
+import redis
+from django.conf import settings
+
+from embeddings.clip import get_text_encoder
+from embeddings.models import EmbeddingModel
+from search.metrics import QUERY_CACHE_LOOKUPS, TEXT_TOWER_SECONDS
+
+logger = logging.getLogger(__name__)
+
+_KEY_PREFIX = "museum:query-vector:v1"
+_clients: dict[str, redis.Redis] = {}
+_clients_lock = threading.Lock()
+
+
+def normalise_query(query: str) -> str:
+    """Whitespace collapsed and lower-cased, as CLIP's tokenizer reads text anyway."""
+    return " ".join(query.split()).lower()
+
+
+def cache_key(model: EmbeddingModel, query: str) -> str:
+    """The key of ``query``'s vector under ``model``: its weights, not just its name, are in it."""
+    weights = hashlib.sha256(f"{model.architecture}\0{model.pretrained}\0{model.dimension}".encode()).hexdigest()
+    text = hashlib.sha256(normalise_query(query).encode()).hexdigest()
+    return f"{_KEY_PREFIX}:{model.pk}:{weights[:16]}:{text}"
+
+
+def _client() -> redis.Redis:
+    url = settings.SEARCH_QUERY_CACHE_URL
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            # Short timeouts: a slow cache must cost a search less than the text tower it saves.
+            client = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+            _clients[url] = client
+        return client
+
+
+def _read(key: str, dimension: int) -> np.ndarray | None:
+    try:
+        data = _client().get(key)
+    except redis.RedisError as exc:
+        QUERY_CACHE_LOOKUPS.labels(result="error").inc()
+        logger.warning("query vector cache unavailable: %s", exc)
+        return None
+    if not isinstance(data, bytes) or len(data) != dimension * 4:
+        QUERY_CACHE_LOOKUPS.labels(result="miss").inc()
+        return None
+    QUERY_CACHE_LOOKUPS.labels(result="hit").inc()
+    return np.frombuffer(data, dtype=np.float32).copy()
+
+
+def _write(key: str, vector: np.ndarray) -> None:
+    try:
+        _client().set(key, vector.astype(np.float32).tobytes(), ex=settings.SEARCH_QUERY_CACHE_SECONDS)
+    except redis.RedisError as exc:
+        logger.warning("query vector cache unavailable: %s", exc)
+
+
+def embed_query(model: EmbeddingModel, query: str) -> np.ndarray:
+    """The L2-normalised text vector of ``query`` under ``model``, from the cache when it is there."""
+    text = normalise_query(query)
+    enabled = settings.SEARCH_QUERY_CACHE_SECONDS > 0
+    key = cache_key(model, text)
+    if enabled and (cached := _read(key, model.dimension)) is not None:
+        return cached
+    started = time.perf_counter()
+    vector = np.asarray(get_text_encoder(model).encode([text])[0], dtype=np.float32)
+    TEXT_TOWER_SECONDS.observe(time.perf_counter() - started)
+    if enabled:
+        _write(key, vector)
+    return vector

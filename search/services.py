@@ -1,0 +1,177 @@
+"""What the API and the pages both do: run a search, shape artworks as JSON, check health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import Http404, HttpRequest
+
+from catalog.models import Artwork
+from embeddings.clip import loaded_encoders
+from embeddings.indexing import index_counts
+from embeddings.models import EmbeddingModel
+from search.filters import SearchFilters
+from search.image_query import embed_image, read_upload
+from search.params import FilterParams, SearchParams
+from search.ranking import Hit, SearchError, SearchPage, active_model, nearest, search, similar_artworks
+
+MAX_AIC_ID = 2_147_483_647  # Artwork.aic_id is a PostgreSQL integer
+CC0 = "CC0 1.0 (https://creativecommons.org/publicdomain/zero/1.0/)"
+CC_BY = "© Art Institute of Chicago, CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)"
+
+
+def visible_artwork(aic_id: int) -> Artwork:
+    """The visible artwork with this AIC id; Http404 otherwise (hidden ones do not exist to the public)."""
+    artwork = Artwork.objects.filter(aic_id=aic_id, is_hidden=False).first() if 0 < aic_id <= MAX_AIC_ID else None
+    if artwork is None:
+        raise Http404(f"no artwork with id {aic_id}")
+    return artwork
+
+
+def artwork_json(artwork: Artwork, score: float | None = None) -> dict[str, Any]:
+    return {
+        "id": artwork.aic_id,
+        "title": artwork.title,
+        "artist": artwork.artist_display,
+        "date": artwork.date_display,
+        "score": None if score is None else round(score, 6),
+        "image_url": artwork.iiif_image_url(settings.AIC_IIIF_URL, "843,"),
+        "thumbnail_url": artwork.iiif_image_url(settings.AIC_IIIF_URL, "200,"),
+    }
+
+
+def artwork_record_json(artwork: Artwork) -> dict[str, Any]:
+    """The full public record of an artwork, with image links and the licence of each part."""
+    return {
+        **artwork_json(artwork),
+        "date_start": artwork.date_start,
+        "date_end": artwork.date_end,
+        "place_of_origin": artwork.place_of_origin,
+        "medium": artwork.medium_display,
+        "dimensions": artwork.dimensions,
+        "description": artwork.display_description,
+        "description_license": CC_BY if artwork.display_description else "",
+        "department": artwork.department_title,
+        "artwork_type": artwork.artwork_type_title,
+        "classifications": artwork.classification_titles,
+        "styles": artwork.style_titles,
+        "subjects": artwork.subject_titles,
+        "terms": artwork.term_titles,
+        "is_public_domain": artwork.is_public_domain,
+        "is_on_view": artwork.is_on_view,
+        "iiif_info_url": f"{settings.AIC_IIIF_URL}/{artwork.image_id}/info.json" if artwork.image_id else "",
+        "aic_url": f"https://www.artic.edu/artworks/{artwork.aic_id}",
+        "license": CC0,
+    }
+
+
+def hits_json(hits: list[Hit]) -> list[dict[str, Any]]:
+    return [artwork_json(hit.artwork, hit.score) for hit in hits]
+
+
+def next_link(request: HttpRequest, page: int, has_next: bool) -> str | None:
+    """The absolute URL of the following page (the same parameters, page + 1), or None."""
+    if not has_next:
+        return None
+    params = request.GET.copy()
+    params["page"] = str(page + 1)
+    return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+
+def run_text_search(params: SearchParams) -> tuple[str, SearchPage]:
+    query = params.query()
+    return query, search(
+        query, mode=params.mode, filters=params.filters(), page=params.page, page_size=params.size(), sort=params.sort
+    )
+
+
+def text_search_json(request: HttpRequest, params: SearchParams) -> dict[str, Any]:
+    query, result = run_text_search(params)
+    return {
+        "query": query,
+        "model": result.model.name if result.model else None,
+        "mode": result.mode,
+        "page": result.page,
+        "page_size": result.page_size,
+        "next": next_link(request, result.page, result.has_next),
+        "filters": result.filters.active(),
+        "results": hits_json(result.hits),
+    }
+
+
+def _paged_neighbours(request: HttpRequest, params: FilterParams, find: Any, aic_id: int | None) -> dict[str, Any]:
+    """Page through a vector neighbour list: ``find(k, filters)`` returns (model, hits) for the first k."""
+    filters: SearchFilters = params.filters()
+    size = params.size()
+    if params.page * size > settings.SEARCH_MAX_RESULTS:
+        raise SearchError(f"page {params.page} is past the first {settings.SEARCH_MAX_RESULTS} results")
+    model, hits = find(params.page * size + 1, filters)
+    start = (params.page - 1) * size
+    return {
+        "id": aic_id,
+        "model": model.name,
+        "page": params.page,
+        "page_size": size,
+        "next": next_link(request, params.page, len(hits) > start + size),
+        "filters": filters.active(),
+        "results": hits_json(hits[start : start + size]),
+    }
+
+
+def similar_json(request: HttpRequest, artwork: Artwork, params: FilterParams) -> dict[str, Any]:
+    return _paged_neighbours(request, params, lambda k, filters: similar_artworks(artwork, k, filters), artwork.aic_id)
+
+
+def image_hits(data: bytes, k: int, filters: SearchFilters) -> tuple[EmbeddingModel, list[Hit]]:
+    """The k artworks that look most like the uploaded image ``data``."""
+    model = active_model()
+    vector = embed_image(model, read_upload(data))
+    return model, nearest(model, vector, k, filters=filters)
+
+
+def image_search_json(request: HttpRequest, params: FilterParams, data: bytes) -> dict[str, Any]:
+    model = active_model()  # 503 before the upload is decoded, when there is nothing to compare with
+    vector = embed_image(model, read_upload(data))
+    return _paged_neighbours(
+        request, params, lambda k, filters: (model, nearest(model, vector, k, filters=filters)), None
+    )
+
+
+def health_checks() -> dict[str, Any]:
+    """Database, broker and model status, and the active model's index counts; status 'ok' or 'unhealthy'."""
+    checks: dict[str, Any] = {}
+    healthy = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {exc}"
+        healthy = False
+    try:
+        redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2).ping()
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = f"error: {exc}"
+        healthy = False
+    model = EmbeddingModel.active() if checks["database"] == "ok" else None
+    if model is None:
+        checks["model"] = {"status": "error: no active model"}
+        healthy = False
+    else:
+        loaded = any(
+            key[0] == "text" and key[1:] == (model.architecture, model.pretrained) for key in loaded_encoders()
+        )
+        checks["model"] = {
+            "status": "ok",
+            "name": model.name,
+            "architecture": model.architecture,
+            "dimension": model.dimension,
+            "loaded_in_this_process": loaded,
+        }
+        checks["index"] = index_counts(model).as_dict()
+    checks["status"] = "ok" if healthy else "unhealthy"
+    return checks

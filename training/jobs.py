@@ -1,0 +1,120 @@
+"""Fine-tuning runs as jobs: queued from the admin, run by a worker on the train queue, progress in the database."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from embeddings.models import EmbeddingModel
+from training.contrastive import TrainingProgress, TrainOptions
+from training.finetune import finetune
+from training.models import TrainingJob
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_SECONDS = 2.0  # at most one progress write per this many seconds (plus one per epoch)
+
+
+def queue_job(job: TrainingJob) -> None:
+    """Send a saved job to the train queue once the transaction that saved it commits."""
+    from training.tasks import finetune_task
+
+    transaction.on_commit(lambda: finetune_task.delay(job.pk))
+
+
+def requeue_job(job: TrainingJob) -> bool:
+    """Queue a failed (or stale) job again; False when it is queued, running and alive, or succeeded."""
+    if not (job.status == TrainingJob.Status.FAILED or job.is_stale()):
+        return False
+    TrainingJob.objects.filter(pk=job.pk).update(
+        status=TrainingJob.Status.QUEUED, error="", message="queued again", heartbeat_at=None, finished_at=None
+    )
+    queue_job(job)
+    return True
+
+
+def run_job(job_id: int) -> TrainingJob | None:
+    """Claim the queued job and train; None when another worker has it or it is not queued.
+
+    Failures are recorded on the job (status, error), not raised: the job is the place to look.
+    """
+    now = timezone.now()
+    claimed = TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.QUEUED).update(
+        status=TrainingJob.Status.RUNNING, started_at=now, heartbeat_at=now, message="starting"
+    )
+    if not claimed:
+        logger.info("training job %s is not queued any more: skipped", job_id)
+        return None
+    job = TrainingJob.objects.get(pk=job_id)
+    reporter = ProgressWriter(job.pk)
+    out_dir = Path(job.out_dir) if job.out_dir else Path(settings.TRAINING_DIR) / f"job-{job.pk}"
+    try:
+        report = finetune(
+            architecture=job.architecture,
+            pretrained=job.pretrained,
+            out_dir=out_dir,
+            csv_path=Path(job.csv_path) if job.source == TrainingJob.Source.CSV else None,
+            from_catalog=job.source == TrainingJob.Source.CATALOG,
+            caption_template=job.caption_template or None,
+            options=TrainOptions.from_dict(job.options or {}),
+            device=job.device,
+            val_fraction=job.val_fraction,
+            test_fraction=job.test_fraction,
+            register_name=job.register_name or None,
+            progress=reporter.line,
+            on_progress=reporter.step,
+        )
+    except SoftTimeLimitExceeded:
+        _finish(
+            job.pk,
+            TrainingJob.Status.FAILED,
+            error=f"stopped at the time limit ({settings.TRAINING_TIME_LIMIT_SECONDS} s)",
+        )
+    except Exception as exc:
+        logger.exception("training job %s failed", job.pk)
+        _finish(job.pk, TrainingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+    else:
+        registered = EmbeddingModel.objects.filter(name=job.register_name).first() if job.register_name else None
+        _finish(job.pk, TrainingJob.Status.SUCCEEDED, report=report, registered_model=registered, out_dir=str(out_dir))
+    return TrainingJob.objects.get(pk=job.pk)
+
+
+def _finish(job_id: int, status: str, **fields: object) -> None:
+    now = timezone.now()
+    TrainingJob.objects.filter(pk=job_id).update(
+        status=status, finished_at=now, heartbeat_at=now, eta_seconds=None, **fields
+    )
+
+
+class ProgressWriter:
+    """Writes a job's progress to its row: every epoch change, otherwise at most every few seconds."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        self.last_write = 0.0
+        self.last_epoch = 0
+
+    def step(self, progress: TrainingProgress) -> None:
+        now = time.monotonic()
+        if progress.epoch == self.last_epoch and now - self.last_write < PROGRESS_INTERVAL_SECONDS:
+            return
+        self.last_write, self.last_epoch = now, progress.epoch
+        TrainingJob.objects.filter(pk=self.job_id).update(
+            epoch=progress.epoch,
+            epochs=progress.epochs,
+            step=progress.step,
+            total_steps=progress.total_steps,
+            loss=progress.loss,
+            eta_seconds=progress.eta_seconds,
+            heartbeat_at=timezone.now(),
+        )
+
+    def line(self, text: str) -> None:
+        logger.info("training job %s: %s", self.job_id, text)
+        TrainingJob.objects.filter(pk=self.job_id).update(message=text[:500], heartbeat_at=timezone.now())

@@ -1,0 +1,17 @@
+"""The training app's say in model activation: the evaluation gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from embeddings.lifecycle import activation_gate
+from embeddings.models import EmbeddingModel
+from training.model_evaluation import recall_gate
+
+
+@receiver(activation_gate)
+def refuse_a_worse_model(sender: Any, candidate: EmbeddingModel, active: EmbeddingModel, **kwargs: Any) -> str | None:
+    """Refuse a candidate whose test text-to-image recall@5 is below the active model's."""
+    return recall_gate(candidate, active)
