@@ -52,7 +52,7 @@ def test_the_admin_action_activates_a_model_through_an_embed_worker(
     status = activation_status(candidate)
     assert status is not None and status.state == "active" and status.embedded == with_image
     # The worker ran the evaluation gate: both models were measured on the test split.
-    assert sorted(candidate.evaluation_reports.values_list("split", flat=True)) == ["test"]  # type: ignore[attr-defined]
+    assert sorted(candidate.evaluation_reports.values_list("split", flat=True)) == ["test"]
     listing = admin_client.get("/admin/embeddings/embeddingmodel/").content.decode()
     assert f"micro-copy: active, {with_image}/{with_image} artworks handled" in listing
 
