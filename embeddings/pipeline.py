@@ -25,6 +25,7 @@ from catalog.models import Artwork
 from embeddings.clip import ImageEncoder, PendingVectors, Prepared, get_image_encoder
 from embeddings.image_cache import ImageCache, ImageError
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
+from museum_site.celery import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ def embed_artworks(
             return encoder.prepare(cache.open(artwork.image_id, draft_size=encoder.draft_size))
         except ImageError as exc:
             return exc
+        except TRANSIENT_ERRORS:
+            raise  # the database or Redis is away: the task retries rather than record a false failure
         except Exception as exc:  # a preprocessing bug must not sink the rest of the batch
             logger.exception("preprocessing artwork %s failed", artwork.pk)
             return ImageError(f"preprocessing failed: {type(exc).__name__}: {exc}")
