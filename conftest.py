@@ -83,6 +83,15 @@ def aic(settings: Any, tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture(autouse=True)
+def _no_cached_search_results() -> None:
+    """Each test starts with every cached search response stale: the database is emptied between tests
+    without the signals that would say so."""
+    from search.result_cache import bump_generation
+
+    bump_generation()
+
+
+@pytest.fixture(autouse=True)
 def _harvests_queue_no_stray_embedding(request: pytest.FixtureRequest) -> Iterator[None]:
     """Keep a test's harvest from queueing work for the session's Celery worker unless the test runs workers.
 

@@ -79,6 +79,24 @@ def _child(args: argparse.Namespace) -> None:
     _run_tasks(ids, model.pk, args.task_size)
 
 
+def _vector_agreement(encoder: Any, tensors: Any, artwork_ids: list[int], model: Any) -> float:
+    """Lowest cosine similarity between the vectors the pipeline stored and the bare pass's for the
+    same images (the model's own preprocessing): how much the faster path changed the answer."""
+    import numpy as np
+    import torch
+
+    from embeddings.clip import _autocast
+    from embeddings.models import ArtworkEmbedding
+
+    with torch.inference_mode(), _autocast(encoder.device):
+        bare = encoder.model.encode_image(tensors[: len(artwork_ids)], normalize=True).float().cpu().numpy()
+    stored = dict(
+        ArtworkEmbedding.objects.filter(model=model, artwork_id__in=artwork_ids).values_list("artwork_id", "vector")
+    )
+    pipeline = np.stack([np.asarray(stored[pk], dtype=np.float32) for pk in artwork_ids])
+    return round(float((pipeline * bare).sum(axis=1).min()), 5)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="ViT-B-32", help="open_clip architecture (random weights)")
@@ -88,6 +106,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--task-size", type=int, default=64, help="artworks per embedding task (one round)")
     parser.add_argument("--naive-n", type=int, default=64, help="images through the naive loop")
     parser.add_argument("--processes", type=int, default=1, help="embedding processes sharing the device")
+    parser.add_argument(
+        "--without-index",
+        action="store_true",
+        help="drop the model's HNSW index for the run (the cost of inserting into it, measured by its absence)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ["EMBED_DEVICE"] = args.device
@@ -112,6 +135,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     settings.EMBED_FORWARD_BATCH_SIZE = args.batch_size
     model: Any = register_random_model(f"bench-{args.model.lower()}", args.model)
+    if args.without_index:
+        model.drop_index()
+    else:
+        model.ensure_index(m=settings.HNSW_M, ef_construction=settings.HNSW_EF_CONSTRUCTION)
     artwork_ids = ensure_artworks(max(args.n, args.naive_n))
     encoder = get_image_encoder(model)  # the very encoder the task uses in this process
     device = encoder.device
@@ -189,6 +216,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     stored = ArtworkEmbedding.objects.filter(model=model, artwork_id__in=ids).count()
     if stored != len(ids):
         raise SystemExit(f"pipeline stored {stored} vectors for {len(ids)} artworks")
+    agreement = _vector_agreement(encoder, tensors, artwork_ids[: min(ready_count, args.batch_size)], model)
     naive = naive_pass()
     bare, pipeline = args.n / bare_seconds, args.n / pipeline_seconds
 
@@ -205,6 +233,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "task_size": args.task_size,
         "naive_n": args.naive_n,
         "processes": args.processes,
+        "hnsw_index": not args.without_index,
+        "min_cosine_pipeline_to_bare": agreement,
         "decode_threads": decode_threads(args.task_size),
         "torch_threads": torch.get_num_threads(),
         "rounds": len(round_ratios),
@@ -217,7 +247,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": machine(),
     }
     print_table(
-        f"Embedding {args.n} cached images, {args.model} (random weights), batch {args.batch_size}, {figures['device']}",
+        f"Embedding {args.n} cached images, {args.model} (random weights), batch {args.batch_size}, "
+        f"{figures['device']}{'' if figures['hnsw_index'] else ', without the HNSW index'}",
         [
             ("bare encode_image, ready tensors", f"{bare:8.2f} images/s"),
             (
@@ -240,9 +271,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "CPU per image: bare / pipeline",
                 f"{figures['bare_cpu_ms_per_image']:8.1f} / {figures['pipeline_cpu_ms_per_image']} ms",
             ),
+            ("pipeline vectors vs the bare pass's", f"{agreement:8.4f} lowest cosine similarity (same images)"),
             ("load average (1 min) at start", f"{load_before:8.2f} on {os.cpu_count()} cores"),
         ],
     )
+    if args.without_index:  # the benchmark database keeps its index between runs
+        model.ensure_index(m=settings.HNSW_M, ef_construction=settings.HNSW_EF_CONSTRUCTION)
     print(json.dumps(figures))
     return figures
 

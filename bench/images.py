@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image, ImageEnhance
@@ -47,13 +49,20 @@ def ensure_cached_images(count: int) -> list[str]:
     cache = ImageCache.from_settings()
     sources = sorted(SAMPLE_IMAGES.glob("*.jpg"))
     ids = image_ids(count)
-    for index, image_id in enumerate(ids):
-        path: Path = cache.path_for(image_id)
+
+    def write(index: int) -> None:
+        path: Path = cache.path_for(ids[index])
         if path.exists():
-            continue
+            return
         data = _variant(sources[index % len(sources)].read_bytes(), index // len(sources))
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        partial = path.with_name(path.name + ".part")
+        partial.write_bytes(data)
+        partial.replace(path)
+
+    # Decoding, resizing and encoding release the GIL: threads use every core.
+    with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
+        list(pool.map(write, range(count)))
     return ids
 
 

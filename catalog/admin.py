@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from catalog.models import Artwork, SyncRun
+from catalog.signals import artworks_changed
 
 
 class HasImageFilter(admin.SimpleListFilter):
@@ -81,11 +83,13 @@ class ArtworkAdmin(admin.ModelAdmin[Artwork]):
     @admin.action(description="Hide from search")
     def hide(self, request: HttpRequest, queryset: QuerySet[Artwork]) -> None:
         count = queryset.update(is_hidden=True)
+        transaction.on_commit(lambda: artworks_changed.send(sender=Artwork))
         self.message_user(request, f"{count} artworks hidden.")
 
     @admin.action(description="Show in search")
     def unhide(self, request: HttpRequest, queryset: QuerySet[Artwork]) -> None:
         count = queryset.update(is_hidden=False)
+        transaction.on_commit(lambda: artworks_changed.send(sender=Artwork))
         self.message_user(request, f"{count} artworks shown.")
 
 

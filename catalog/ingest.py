@@ -15,7 +15,7 @@ from django.db import connection, transaction
 
 from catalog.models import Artwork
 from catalog.records import ParsedRecord, RecordError, parse_record, record_updated_at
-from catalog.signals import artworks_need_embedding
+from catalog.signals import artworks_changed, artworks_need_embedding
 
 _CHUNK = 500
 _MAX_ERRORS_KEPT = 1000
@@ -118,6 +118,8 @@ def _changes(parsed: dict[int, ParsedRecord], counts: IngestCounts) -> tuple[lis
 
 
 def _written(written: _Written, counts: IngestCounts) -> None:
+    if written.stored:
+        transaction.on_commit(lambda: artworks_changed.send(sender=Artwork))
     ids = [pk for aic_id, pk in written.stored.items() if aic_id in written.image_changed]
     if ids:
         counts.needs_embedding.extend(ids)
@@ -142,7 +144,7 @@ def _upsert(raw: psycopg.Connection[Any], items: list[ParsedRecord], image_chang
     columns.append([item.content_hash for item in items])
     # A server-side binding cursor: the arrays go in binary, not spelled out in the SQL.
     with raw.transaction(), psycopg.Cursor(raw) as cursor:
-        cursor.execute(_UPSERT_SQL, [*_curation_defaults(), *columns], binary=True)
+        cursor.execute(_UPSERT_SQL, [*_curation_defaults(), *columns])
         stored = {aic_id: pk for pk, aic_id in cursor.fetchall()}
     return _Written(stored, image_changed)
 
@@ -212,9 +214,10 @@ def _upsert_sql() -> str:
     staged = [name for name, _ in _STAGED]
     curation = [str(field.column) for field in _curation_fields()]
     updated = [name for name in staged if name != "aic_id"]
-    # Every column arrives as an array (lists of titles as JSON text, raw as JSON text).
+    # Every column arrives as an array (lists of titles as JSON text, raw as JSON text), in binary (%b):
+    # psycopg escapes text arrays in Python, a hundred times slower.
     arrays = ", ".join(
-        "%s::text[]" if name in _LISTS or type_name == "jsonb" else f"%s::{type_name}[]" for name, type_name in _STAGED
+        "%b::text[]" if name in _LISTS or type_name == "jsonb" else f"%b::{type_name}[]" for name, type_name in _STAGED
     )
     selected = [
         f"ARRAY(SELECT jsonb_array_elements_text(u.{name}::jsonb))"

@@ -170,7 +170,11 @@ def _checkpoint_path(architecture: str, pretrained: str) -> Path | None:
 
 
 def _assign_weights(model: Any, checkpoint: Path) -> bool:
-    """Point the (meta) model's tensors at the checkpoint's, memory-mapped; False if it cannot be done as is."""
+    """Point the (meta) model's tensors at the checkpoint's, memory-mapped; False if it cannot be done as is.
+
+    The pages are the file's, shared by every process that maps it (checkpoints are written to a
+    new file and renamed, never rewritten in place, so a mapping stays valid).
+    """
     try:
         loaded = torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=True)
     except Exception:  # not a zip checkpoint (safetensors, legacy pickle): the slower path reads it

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Q
 from pgvector.django import VectorField
 
 from catalog.models import Artwork
+from embeddings.signals import vectors_changed
 
 
 class EmbeddingModel(models.Model):
@@ -36,30 +38,39 @@ class EmbeddingModel(models.Model):
         return cls.objects.filter(is_active=True).first()
 
     def activate(self) -> None:
+        self.ensure_index()
         with transaction.atomic():
             EmbeddingModel.objects.filter(is_active=True).exclude(pk=self.pk).update(is_active=False)
             EmbeddingModel.objects.filter(pk=self.pk).update(is_active=True)
+            transaction.on_commit(lambda: vectors_changed.send(sender=EmbeddingModel, model=self))
         self.is_active = True
 
     @property
     def hnsw_index_name(self) -> str:
         return f"artwork_embedding_hnsw_{self.pk}"
 
-    def ensure_index(self, m: int = 16, ef_construction: int = 64) -> None:
-        """Create this model's HNSW index (cosine) over its vectors alone.
+    def ensure_index(self, m: int | None = None, ef_construction: int | None = None) -> None:
+        """Create this model's HNSW index (cosine) over its vectors alone, unless it exists.
 
         One partial index per model keeps each model's graph separate, so search never mixes
-        models, and lets models of different dimensions share one table.
+        models, and lets models of different dimensions share one table. It is built when the model
+        goes live (``activate``, the lifecycle's switch): building it over a whole collection at
+        once is several times cheaper than inserting each vector into the graph as it is embedded.
+        The build holds off writes to the embeddings table until it ends.
         """
         table = ArtworkEmbedding._meta.db_table
-        # Only integers from our own rows are interpolated: identifiers cannot be parameters.
+        m = settings.HNSW_M if m is None else m
+        ef_construction = settings.HNSW_EF_CONSTRUCTION if ef_construction is None else ef_construction
+        # Only integers from our own rows and settings are interpolated: identifiers cannot be parameters.
         sql = (
             f"CREATE INDEX IF NOT EXISTS {self.hnsw_index_name} ON {table} "
             f"USING hnsw ((vector::vector({int(self.dimension)})) vector_cosine_ops) "
             f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) "
             f"WHERE model_id = {int(self.pk)}"
         )
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # The build is much faster while the graph fits in maintenance_work_mem (pgvector's advice).
+            cursor.execute(f"SET LOCAL maintenance_work_mem = '{int(settings.HNSW_BUILD_MEMORY_MB)}MB'")
             cursor.execute(sql)
 
     def drop_index(self) -> None:

@@ -13,8 +13,10 @@ import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
@@ -25,6 +27,7 @@ from catalog.models import Artwork
 from embeddings.clip import ImageEncoder, PendingVectors, Prepared, get_image_encoder
 from embeddings.image_cache import ImageCache, ImageError
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
+from embeddings.signals import vectors_changed
 from museum_site.celery import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -94,6 +97,7 @@ def embed_artworks(
                 _embed_in_batches(model, encoder, list(zip(artworks, loading, strict=True)), batch_size, result)
                 if result.embedded:
                     EmbeddingFailure.objects.filter(model=model, artwork_id__in=result.embedded).delete()
+                    transaction.on_commit(lambda: vectors_changed.send(sender=EmbeddingModel, model=model))
                 if result.failed:
                     record_failures(model, {a.pk: a.image_id for a in artworks}, result.failed)
         finally:
@@ -113,62 +117,80 @@ def _embed_in_batches(
     batch_size: int,
     result: BatchResult,
 ) -> None:
-    """Forward pass by forward pass; each batch is written while the device computes the next."""
-    previous: tuple[list[Artwork], PendingVectors] | None = None
-    for start in range(0, len(loading), batch_size):
-        ready: list[Artwork] = []
-        prepared: list[Prepared] = []
-        for artwork, future in loading[start : start + batch_size]:
-            outcome = future.result()
-            if isinstance(outcome, ImageError):
-                result.failed[artwork.pk] = outcome.reason
-            else:
-                ready.append(artwork)
-                prepared.append(outcome)
-        current = (ready, encoder.start(prepared)) if ready else None
-        if previous is not None:
-            _write(model, *previous, result)
-        previous = current
-    if previous is not None:
-        _write(model, *previous, result)
+    """Forward pass by forward pass; a writer thread stores each batch while the next is computed.
+
+    The writer uses this thread's database connection (inside its transaction), one statement at a
+    time; every write has finished when this returns, also after an error.
+    """
+    connection.ensure_connection()
+    raw = connection.connection
+    writes: list[Future[None]] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as writer:
+        try:
+            for start in range(0, len(loading), batch_size):
+                ready: list[Artwork] = []
+                prepared: list[Prepared] = []
+                for artwork, future in loading[start : start + batch_size]:
+                    outcome = future.result()
+                    if isinstance(outcome, ImageError):
+                        result.failed[artwork.pk] = outcome.reason
+                    else:
+                        ready.append(artwork)
+                        prepared.append(outcome)
+                if ready:
+                    writes.append(writer.submit(_write, raw, model, ready, encoder.start(prepared), result))
+                while writes and writes[0].done():
+                    writes.pop(0).result()  # a failed write stops the task now
+        except BaseException:
+            for write in writes:
+                write.cancel()
+            raise
+    for write in writes:
+        write.result()
 
 
-def _write(model: EmbeddingModel, artworks: list[Artwork], vectors: PendingVectors, result: BatchResult) -> None:
-    upsert_vectors(model, list(zip(artworks, vectors.result(), strict=True)))
+def _write(
+    raw: psycopg.Connection[Any],
+    model: EmbeddingModel,
+    artworks: list[Artwork],
+    vectors: PendingVectors,
+    result: BatchResult,
+) -> None:
+    upsert_vectors(model, list(zip(artworks, vectors.result(), strict=True)), raw=raw)
     result.embedded.extend(artwork.pk for artwork in artworks)
 
 
-def upsert_vectors(model: EmbeddingModel, embedded: list[tuple[Artwork, np.ndarray]]) -> None:
-    """Insert or replace these vectors under ``model``.
+def upsert_vectors(
+    model: EmbeddingModel, embedded: list[tuple[Artwork, np.ndarray]], raw: psycopg.Connection[Any] | None = None
+) -> None:
+    """Insert or replace these vectors under ``model`` (on ``raw``, or this thread's database connection).
 
-    The vectors travel as binary floats (COPY into a temporary table, then one INSERT … ON
-    CONFLICT): the ORM would print 512 decimals per vector in Python, about a millisecond each,
+    One INSERT … SELECT FROM unnest(…) ON CONFLICT with the vectors as one binary array
+    parameter: the ORM would print 512 decimals per vector in Python, about a millisecond each,
     which at GPU speed costs more than the forward pass.
     """
     table = ArtworkEmbedding._meta.db_table
-    connection.ensure_connection()
-    raw = connection.connection
+    if raw is None:
+        connection.ensure_connection()
+        raw = connection.connection
     vector_type = TypeInfo.fetch(raw, "vector")
-    # A cursor of the underlying psycopg connection: the vector adapters stay local to it.
-    with raw.cursor() as cursor:
-        register_vector_info(cursor, vector_type)
-        # Kept for the session (no catalog churn per batch) and emptied after each use.
-        cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS embedding_upload "
-            "(artwork_id bigint NOT NULL, image_id text NOT NULL, vector vector NOT NULL)"
-        )
-        with cursor.copy("COPY embedding_upload (artwork_id, image_id, vector) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["int8", "text", "vector"])
-            for artwork, vector in embedded:
-                copy.write_row((artwork.pk, artwork.image_id, np.asarray(vector, dtype=np.float32)))
+    # A server-side binding cursor of the underlying psycopg connection: binary parameters, and
+    # the vector adapters stay local to it.
+    with psycopg.Cursor(raw) as cursor:
+        register_vector_info(cursor, vector_type)  # type: ignore[arg-type]  # any adapt context works
         cursor.execute(
             f"INSERT INTO {table} (artwork_id, model_id, vector, image_id, created_at, updated_at) "
-            "SELECT artwork_id, %s, vector, image_id, now(), now() FROM embedding_upload "
+            "SELECT u.artwork_id, %b, u.vector, u.image_id, now(), now() "
+            "FROM unnest(%b::int8[], %b::text[], %b::vector[]) AS u(artwork_id, image_id, vector) "
             "ON CONFLICT (artwork_id, model_id) DO UPDATE "
             "SET vector = EXCLUDED.vector, image_id = EXCLUDED.image_id, updated_at = EXCLUDED.updated_at",
-            [model.pk],
+            [
+                model.pk,
+                [artwork.pk for artwork, _ in embedded],
+                [artwork.image_id for artwork, _ in embedded],
+                [np.asarray(vector, dtype=np.float32) for _, vector in embedded],
+            ],
         )
-        cursor.execute("DELETE FROM embedding_upload")
 
 
 def record_failures(model: EmbeddingModel, image_ids: dict[int, str], reasons: dict[int, str]) -> None:

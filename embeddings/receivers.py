@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
-from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from catalog.signals import artworks_need_embedding
@@ -23,9 +21,3 @@ def queue_for_active_model(sender: Any, artwork_ids: list[int], **kwargs: Any) -
         logger.info("no active model: %d artworks wait for `embed_missing`", len(artwork_ids))
         return
     enqueue_embedding(artwork_ids, model)
-
-
-@receiver(post_save, sender=EmbeddingModel)
-def create_hnsw_index(sender: Any, instance: EmbeddingModel, created: bool, **kwargs: Any) -> None:
-    if created:
-        instance.ensure_index(m=settings.HNSW_M, ef_construction=settings.HNSW_EF_CONSTRUCTION)

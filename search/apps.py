@@ -22,6 +22,8 @@ class SearchConfig(AppConfig):
     verbose_name = "Search"
 
     def ready(self) -> None:
+        from search import receivers  # noqa: F401  (connects them)
+
         # After every migrate and every flush (the tests'), so beat always has a harvest to schedule. Django
         # sends post_migrate once per app that has models; this app has none, so listen for beat's.
         post_migrate.connect(

@@ -49,6 +49,11 @@ QUERY_CACHE_LOOKUPS = Counter(
     "Query-vector cache lookups by result: hit, miss, or error (Redis unavailable).",
     ["result"],
 )
+RESULT_CACHE_LOOKUPS = Counter(
+    "museum_search_result_cache_lookups",
+    "Search response cache lookups by result: hit, miss, or error (Redis unavailable).",
+    ["result"],
+)
 
 # The Celery queues of settings.CELERY_TASK_ROUTES, plus the default one.
 QUEUES = ("embed", "sync", "default", "train")

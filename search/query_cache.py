@@ -39,7 +39,8 @@ def cache_key(model: EmbeddingModel, query: str) -> str:
     return f"{_KEY_PREFIX}:{model.pk}:{weights[:16]}:{text}"
 
 
-def _client() -> redis.Redis:
+def cache_client() -> redis.Redis:
+    """The Redis client of the search caches (SEARCH_QUERY_CACHE_URL), shared by the threads of a process."""
     url = settings.SEARCH_QUERY_CACHE_URL
     with _clients_lock:
         client = _clients.get(url)
@@ -52,7 +53,7 @@ def _client() -> redis.Redis:
 
 def _read(key: str, dimension: int) -> np.ndarray | None:
     try:
-        data = _client().get(key)
+        data = cache_client().get(key)
     except redis.RedisError as exc:
         QUERY_CACHE_LOOKUPS.labels(result="error").inc()
         logger.warning("query vector cache unavailable: %s", exc)
@@ -66,7 +67,7 @@ def _read(key: str, dimension: int) -> np.ndarray | None:
 
 def _write(key: str, vector: np.ndarray) -> None:
     try:
-        _client().set(key, vector.astype(np.float32).tobytes(), ex=settings.SEARCH_QUERY_CACHE_SECONDS)
+        cache_client().set(key, vector.astype(np.float32).tobytes(), ex=settings.SEARCH_QUERY_CACHE_SECONDS)
     except redis.RedisError as exc:
         logger.warning("query vector cache unavailable: %s", exc)
 

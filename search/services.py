@@ -17,6 +17,7 @@ from search.filters import SearchFilters
 from search.image_query import embed_image, read_upload
 from search.params import FilterParams, SearchParams
 from search.ranking import Hit, SearchError, SearchPage, active_model, nearest, search, similar_artworks
+from search.result_cache import cached, result_key
 
 MAX_AIC_ID = 2_147_483_647  # Artwork.aic_id is a PostgreSQL integer
 CC0 = "CC0 1.0 (https://creativecommons.org/publicdomain/zero/1.0/)"
@@ -89,17 +90,29 @@ def run_text_search(params: SearchParams) -> tuple[str, SearchPage]:
 
 
 def text_search_json(request: HttpRequest, params: SearchParams) -> dict[str, Any]:
-    query, result = run_text_search(params)
-    return {
-        "query": query,
-        "model": result.model.name if result.model else None,
-        "mode": result.mode,
-        "page": result.page,
-        "page_size": result.page_size,
-        "next": next_link(request, result.page, result.has_next),
-        "filters": result.filters.active(),
-        "results": hits_json(result.hits),
-    }
+    """The API's answer to a text search; a repeated search is answered from the result cache."""
+    query = params.query()
+    filters = params.filters()
+    shape = {"mode": params.mode, "sort": params.sort, "page": params.page, "size": params.size(), **filters.active()}
+
+    def compute() -> dict[str, Any]:
+        _, result = run_text_search(params)
+        return {
+            "query": query,
+            "model": result.model.name if result.model else None,
+            "mode": result.mode,
+            "page": result.page,
+            "page_size": result.page_size,
+            "has_next": result.has_next,
+            "filters": result.filters.active(),
+            "results": hits_json(result.hits),
+        }
+
+    answer = dict(cached(result_key(query, shape), compute))
+    answer["query"] = query  # the key ignores case: echo this request's spelling
+    # The link is the request's own (host, scheme): never cached.
+    answer["next"] = next_link(request, answer["page"], answer.pop("has_next"))
+    return answer
 
 
 def _paged_neighbours(request: HttpRequest, params: FilterParams, find: Any, aic_id: int | None) -> dict[str, Any]:

@@ -99,7 +99,9 @@ def test_the_fusion_weights_come_from_settings(
 def test_a_curator_boost_lifts_an_artwork_to_the_top(client: Client, collection: list[Artwork], mode: str) -> None:
     query = "Monet water lilies"
     tenth = _ids(client, q=query, mode=mode, k=10)[9]
-    Artwork.objects.filter(aic_id=tenth).update(boost=1.0)
+    artwork = Artwork.objects.get(aic_id=tenth)
+    artwork.boost = 1.0
+    artwork.save(update_fields=["boost"])  # as the admin saves a curator's edit
     assert _ids(client, q=query, mode=mode, k=10)[0] == tenth
 
 

@@ -1,0 +1,91 @@
+"""Whole search responses cached in Redis, so a repeated search costs one round trip.
+
+A response is keyed by everything that shapes it (normalised query, mode, filters, sort, page,
+page size) and stamped with the search generation: a counter that anything able to change
+results bumps (a harvest chunk, a curator's edit, vectors stored under the active model, a
+model switch; see ``search/receivers.py``). A response of an older generation is a miss, so
+a hidden artwork leaves every cached answer at once. SEARCH_RESULT_CACHE_SECONDS bounds
+an entry's life as a safety net; 0 turns the cache off.
+
+When Redis cannot be reached the search runs as if nothing were cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from django.conf import settings
+
+from search.metrics import RESULT_CACHE_LOOKUPS
+from search.query_cache import cache_client, normalise_query
+
+logger = logging.getLogger(__name__)
+
+GENERATION_KEY = "museum:search-generation"
+_KEY_PREFIX = "museum:search-result:v1"
+
+
+# Settings that shape a ranking: a deploy that changes one must not be answered from before it.
+_RANKING_SETTINGS = (
+    "SEARCH_KEYWORD_WEIGHT",
+    "SEARCH_SEMANTIC_WEIGHT",
+    "SEARCH_BOOST_WEIGHT",
+    "SEARCH_RRF_K",
+    "SEARCH_HYBRID_CANDIDATES",
+    "SEARCH_SORT_WINDOW",
+    "HNSW_EF_SEARCH",
+)
+
+
+def result_key(query: str, shape: dict[str, Any]) -> str:
+    """The key of one response: the normalised query, every other parameter that shapes the answer,
+    and the ranking settings."""
+    ranking = {name: getattr(settings, name) for name in _RANKING_SETTINGS}
+    described = json.dumps({"q": normalise_query(query), **shape, "ranking": ranking}, sort_keys=True, default=str)
+    return f"{_KEY_PREFIX}:{hashlib.sha256(described.encode()).hexdigest()}"
+
+
+def bump_generation() -> None:
+    """Every cached response is stale from now on."""
+    if settings.SEARCH_RESULT_CACHE_SECONDS <= 0:
+        return
+    try:
+        cache_client().incr(GENERATION_KEY)
+    except redis.RedisError as exc:
+        # Entries then expire by age alone; say so, since results may lag a change until then.
+        logger.error("search result cache: could not mark cached results stale: %s", exc)
+
+
+def cached(key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The response stored under ``key`` for the current generation, else ``compute()`` (then stored)."""
+    seconds = settings.SEARCH_RESULT_CACHE_SECONDS
+    if seconds <= 0:
+        return compute()
+    client = cache_client()
+    generation = b"0"
+    try:
+        current, stored = client.mget([GENERATION_KEY, key])
+        generation = current if isinstance(current, bytes) else b"0"
+        if isinstance(stored, bytes):
+            stamp, _, body = stored.partition(b"\n")
+            if stamp == generation:
+                RESULT_CACHE_LOOKUPS.labels(result="hit").inc()
+                found: dict[str, Any] = json.loads(body)
+                return found
+        RESULT_CACHE_LOOKUPS.labels(result="miss").inc()
+    except redis.RedisError as exc:
+        RESULT_CACHE_LOOKUPS.labels(result="error").inc()
+        logger.warning("search result cache unavailable: %s", exc)
+        return compute()
+    response = compute()
+    try:
+        # Stamped with the generation read before computing: a change meanwhile makes it stale at once.
+        client.set(key, generation + b"\n" + json.dumps(response).encode(), ex=seconds)
+    except redis.RedisError as exc:
+        logger.warning("search result cache unavailable: %s", exc)
+    return response
