@@ -14,6 +14,7 @@ first place in one more list (SEARCH_BOOST_WEIGHT scales it).
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -54,6 +55,21 @@ class Sort(StrEnum):
     RELEVANCE = "relevance"
     DATE = "date"  # oldest first
     DATE_DESC = "-date"  # newest first
+
+
+# What a list of results shows (search/services.py artwork_json, the result grid) and ranks by: a
+# candidate list loads these columns alone, not descriptions and records of kilobytes each.
+LISTED_FIELDS = (
+    "id",
+    "aic_id",
+    "title",
+    "artist_display",
+    "date_display",
+    "date_start",
+    "image_id",
+    "alt_text",
+    "boost",
+)
 
 
 @dataclass(frozen=True)
@@ -187,11 +203,17 @@ def nearest(
     return _by_score(hits)
 
 
+# Query embedding beside the request's own thread (one pool per process; the tower is shared).
+_text_tower_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="text-tower")
+
+
 def hybrid_hits(model: EmbeddingModel, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
     """Keyword and vector rankings fused by weighted reciprocal rank fusion, best first."""
     depth = max(k, settings.SEARCH_HYBRID_CANDIDATES)
+    # The text tower (torch) and the full-text query (PostgreSQL) both release the GIL: run side by side.
+    vector = _text_tower_threads.submit(embed_query, model, query)
     keyword = text_matches(query, depth, filters)
-    semantic = vector_neighbours(model, embed_query(model, query), depth, filters=filters)
+    semantic = vector_neighbours(model, vector.result(), depth, filters=filters)
     return fuse([artwork for artwork, _ in keyword], [artwork for artwork, _ in semantic])[:k]
 
 
@@ -207,7 +229,7 @@ def text_matches(query: str, k: int, filters: SearchFilters | None = None) -> li
         Artwork.objects.filter(MatchesQuery(F("search_document"), tsquery), filters.as_q(), is_hidden=False)
         # No length normalisation: a title that holds two query words outranks one that holds one.
         .annotate(rank=SearchRank(F("search_document"), tsquery))
-        .defer("raw", "search_document")
+        .only(*LISTED_FIELDS)
         .order_by("-rank", "aic_id")[:k]
     )
     return [(row, float(row.rank)) for row in rows]
@@ -235,7 +257,7 @@ def vector_neighbours(
         .annotate(distance=distance)
         .order_by("distance")
         .select_related("artwork")
-        .defer("vector", "artwork__raw", "artwork__search_document")
+        .only("id", "artwork", *(f"artwork__{name}" for name in LISTED_FIELDS))
     )
     if exclude is not None:
         queryset = queryset.exclude(artwork_id=exclude)
