@@ -5,8 +5,10 @@
 #   bash bench/gpu.sh            # from the repository root, on the GPU machine
 #
 # Each model runs bench.embed on CUDA (fp16 autocast, pinned memory, decoding threads ahead
-# of the model, binary COPY upserts into pgvector): the bare forward pass, the real task path,
-# and the task path in several worker processes sharing the GPU (as `celery worker -c P`).
+# of the model, binary upserts into pgvector from a writer thread): the bare forward pass, the
+# real task path, and the task path in several worker processes sharing the GPU (as
+# `celery worker -c P`), with the model's HNSW index (a live model) and without (a model being
+# embedded before it goes live).
 # Weights are random (seeded): the same arithmetic as the published ones. It needs the
 # project's Python environment (.venv, or PYTHON=...) with torch built for CUDA; PostgreSQL
 # is the embedded server (var/bench/pgdata) unless DATABASE_URL is set. Results: one JSON
@@ -56,6 +58,7 @@ run ViT-B-32 16384 256 4096 1 --without-index
 run ViT-B-32 16384 256 2048 4 --without-index
 run ViT-B-32 8192 256 2048 4
 run ViT-L-14 8192 256 2048 1 --without-index
+run ViT-L-14 8192 256 2048 2 --without-index
 
 echo
 echo "== summary (images/s end to end from the image cache; targets: ViT-B-32 ≥ 3000, ViT-L-14 ≥ 500)"

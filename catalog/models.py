@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, HashIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models.functions import Left
+from django.db.models.functions import Left, Upper
 
 
 class TextArrayToString(models.Func):
@@ -98,6 +98,10 @@ class Artwork(models.Model):
         ordering = ["aic_id"]
         indexes = [
             models.Index(fields=["department_title"]),
+            # The search filters compare these case-insensitively (upper(…) = upper(…)). Hash indexes
+            # hold 4-byte codes, so a title of any length is indexed (a B-tree row must fit in 8 kB).
+            HashIndex(Upper("department_title"), name="artwork_department_upper"),
+            HashIndex(Upper("artwork_type_title"), name="artwork_type_upper"),
             models.Index(fields=["aic_updated_at"]),
             GinIndex(fields=["search_document"], name="artwork_search_document_gin"),
         ]

@@ -229,6 +229,10 @@ SEARCH_QUERY_CACHE_SECONDS = env_int("SEARCH_QUERY_CACHE_SECONDS", 7 * 24 * 3600
 # Whole API responses, made stale at once by any change to the catalog or the active model's vectors
 # (search/result_cache.py); the lifetime is a safety net. 0 turns the cache off.
 SEARCH_RESULT_CACHE_SECONDS = env_int("SEARCH_RESULT_CACHE_SECONDS", 600, minimum=0)
+# A department or type filter that leaves at most this many artworks is answered by exact vector
+# search over them (search/ranking.py); 0 always walks the HNSW index. Exact search costs about
+# 20 µs per artwork from disk (BENCHMARKS.md: 272 ms for 17,000), the HNSW walk ~10 ms but may miss.
+SEARCH_EXACT_SCAN_MAX = env_int("SEARCH_EXACT_SCAN_MAX", 5_000, minimum=0)
 METRICS_TOKEN = env_secret("METRICS_TOKEN", "")
 
 # --- API rate limit (museum_site/middleware.py) ---------------------------------

@@ -17,12 +17,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.contrib.postgres.search import SearchQueryField, SearchRank
 from django.db import connection, transaction
-from django.db.models import BooleanField, F, Func, QuerySet, Value
+from django.db.models import BooleanField, ExpressionWrapper, F, FloatField, Func, QuerySet, Value
 from django.db.models.functions import Cast
 from pgvector.django import CosineDistance, VectorField
 
@@ -250,15 +251,7 @@ def vector_neighbours(
     filters = filters or SearchFilters()
     if filters.excludes_vectors:
         return []
-    # The cast matches the model's partial HNSW index expression, so the planner can use it.
-    distance = CosineDistance(Cast("vector", VectorField(dimensions=model.dimension)), vector)
-    queryset: QuerySet[ArtworkEmbedding] = (
-        ArtworkEmbedding.objects.filter(filters.as_q("artwork__"), model=model, artwork__is_hidden=False)
-        .annotate(distance=distance)
-        .order_by("distance")
-        .select_related("artwork")
-        .only("id", "artwork", *(f"artwork__{name}" for name in LISTED_FIELDS))
-    )
+    queryset = neighbour_rows(model, vector, filters, exact=few_enough_to_rank_all(filters))
     if exclude is not None:
         queryset = queryset.exclude(artwork_id=exclude)
     with transaction.atomic():
@@ -269,6 +262,47 @@ def vector_neighbours(
     # relaxed_order may return neighbours slightly out of order.
     ranked = [(row.artwork, 1.0 - float(row.distance)) for row in rows]  # type: ignore[attr-defined]
     return sorted(ranked, key=lambda pair: pair[1], reverse=True)
+
+
+def neighbour_rows(
+    model: EmbeddingModel, vector: np.ndarray, filters: SearchFilters, *, exact: bool
+) -> QuerySet[ArtworkEmbedding]:
+    """Vectors of visible artworks that pass ``filters``, nearest first, as ``distance``.
+
+    Walked through the model's HNSW index, or with ``exact`` every candidate ranked: the index
+    cannot order by a distance plus zero, so the planner finds the candidates through the
+    filters' own indexes instead.
+    """
+    # The cast matches the model's partial HNSW index expression, so the planner can use it.
+    distance: Any = CosineDistance(Cast("vector", VectorField(dimensions=model.dimension)), vector)
+    if exact:
+        distance = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
+    return (
+        ArtworkEmbedding.objects.filter(filters.as_q("artwork__"), model=model, artwork__is_hidden=False)
+        .annotate(distance=distance)
+        .order_by("distance")
+        .select_related("artwork")
+        .only("id", "artwork", *(f"artwork__{name}" for name in LISTED_FIELDS))
+    )
+
+
+def few_enough_to_rank_all(filters: SearchFilters) -> bool:
+    """Whether a department or type filter leaves at most SEARCH_EXACT_SCAN_MAX artworks.
+
+    Then vector search ranks every one of them: an HNSW walk, even an iterative one, reaches the
+    members of a small group late and can miss some (pgvector's advice for selective filters).
+    Other filters keep a large share of the catalog and stay on the index.
+    """
+    limit = settings.SEARCH_EXACT_SCAN_MAX
+    if limit <= 0 or not (filters.department or filters.artwork_type):
+        return False
+    # Counted through the upper(…) indexes, and never past the limit.
+    return candidate_artworks(filters)[: limit + 1].count() <= limit
+
+
+def candidate_artworks(filters: SearchFilters) -> QuerySet[Artwork]:
+    """The visible artworks that pass ``filters``, in no order (so an index on a filter can find them)."""
+    return Artwork.objects.filter(filters.as_q(), is_hidden=False).order_by()
 
 
 def fuse(keyword: list[Artwork], semantic: list[Artwork]) -> list[Hit]:
