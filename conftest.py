@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -160,30 +159,11 @@ class WorkerProcess:
 
     def start(self) -> None:
         from museum_site.celery import app
+        from museum_site.tests.processes import worker_command
 
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "museum_site",
-                "worker",
-                "-Q",
-                self.queues,
-                "-c",
-                "1",
-                "-P",
-                "prefork",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "INFO",
-                "-n",
-                f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
-            ],
+            worker_command(self.queues, 1, "test"),
             cwd=ROOT,
             env=self.env,
             stdout=handle,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,6 +161,9 @@ def _write(
     result.embedded.extend(artwork.pk for artwork in artworks)
 
 
+_vector_types: weakref.WeakKeyDictionary[psycopg.Connection[Any], TypeInfo | None] = weakref.WeakKeyDictionary()
+
+
 def upsert_vectors(
     model: EmbeddingModel, embedded: list[tuple[Artwork, np.ndarray]], raw: psycopg.Connection[Any] | None = None
 ) -> None:
@@ -173,7 +177,9 @@ def upsert_vectors(
     if raw is None:
         connection.ensure_connection()
         raw = connection.connection
-    vector_type = TypeInfo.fetch(raw, "vector")
+    vector_type = _vector_types.get(raw)
+    if vector_type is None:  # looked up once per connection, not once per batch
+        vector_type = _vector_types[raw] = TypeInfo.fetch(raw, "vector")
     # A server-side binding cursor of the underlying psycopg connection: binary parameters, and
     # the vector adapters stay local to it.
     with psycopg.Cursor(raw) as cursor:

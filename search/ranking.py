@@ -14,7 +14,6 @@ first place in one more list (SEARCH_BOOST_WEIGHT scales it).
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -204,17 +203,11 @@ def nearest(
     return _by_score(hits)
 
 
-# Query embedding beside the request's own thread (one pool per process; the tower is shared).
-_text_tower_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="text-tower")
-
-
 def hybrid_hits(model: EmbeddingModel, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
     """Keyword and vector rankings fused by weighted reciprocal rank fusion, best first."""
     depth = max(k, settings.SEARCH_HYBRID_CANDIDATES)
-    # The text tower (torch) and the full-text query (PostgreSQL) both release the GIL: run side by side.
-    vector = _text_tower_threads.submit(embed_query, model, query)
     keyword = text_matches(query, depth, filters)
-    semantic = vector_neighbours(model, vector.result(), depth, filters=filters)
+    semantic = vector_neighbours(model, embed_query(model, query), depth, filters=filters)
     return fuse([artwork for artwork, _ in keyword], [artwork for artwork, _ in semantic])[:k]
 
 

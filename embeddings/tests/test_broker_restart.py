@@ -7,7 +7,6 @@ queues on restart loses tasks whatever the workers do."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +25,6 @@ pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 BATCH_SIZE = 4
 OUTAGE_SECONDS = 3.0
 HARVEST_LIMIT = 100
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 def _worker(broker: RedisServer, aic: Any, database_url: str, folder: Path, queues: str) -> Worker:

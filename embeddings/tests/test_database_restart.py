@@ -29,14 +29,6 @@ def postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
     server.stop()
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_it_retries_through_a_database_restart_and_loses_nothing(
     postgres: EmbeddedPostgres, broker: RedisServer, aic: Any, clip_checkpoint: str, tmp_path: Path
 ) -> None:

@@ -29,14 +29,6 @@ VISIBILITY_TIMEOUT = 30
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def worker(broker: RedisServer, aic: Any, test_database_url: str, tmp_path: Path) -> Iterator[Worker]:
     env = worker_env(
         DATABASE_URL=test_database_url,

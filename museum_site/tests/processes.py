@@ -115,6 +115,15 @@ def worker_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def worker_command(queues: str, concurrency: int, name: str) -> list[str]:
+    """``celery worker`` for these queues, prefork, without the cluster chatter a test never needs."""
+    return [
+        sys.executable, "-m", "celery", "-A", "museum_site", "worker", "-Q", queues, "-c", str(concurrency),
+        "-P", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
+        "-n", f"{name}-{os.getpid()}-{time.monotonic_ns()}@%h",
+    ]  # fmt: skip
+
+
 class Worker:
     """``celery worker`` in its own process group: SIGKILL its pool process (an OOM kill) or the
     whole group (a machine lost), and start it again."""
@@ -130,27 +139,7 @@ class Worker:
     def start(self) -> None:
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "museum_site",
-                "worker",
-                "-Q",
-                self.queues,
-                "-c",
-                str(self.concurrency),
-                "-P",
-                "prefork",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "INFO",
-                "-n",
-                f"fault-{os.getpid()}-{time.monotonic_ns()}@%h",
-            ],
+            worker_command(self.queues, self.concurrency, "fault"),
             cwd=ROOT,
             env=self.env,
             stdout=handle,
