@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,16 +18,15 @@ from typing import Any
 import numpy as np
 import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
-from pgvector.psycopg.vector import register_vector_info
-from psycopg.types import TypeInfo
 
 from catalog.models import Artwork
 from embeddings.clip import ImageEncoder, PendingVectors, Prepared, get_image_encoder
 from embeddings.image_cache import ImageCache, ImageError
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 from embeddings.signals import vectors_changed
+from embeddings.vector_sql import raw_connection, vector_cursor
 from museum_site.celery import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -123,8 +121,7 @@ def _embed_in_batches(
     The writer uses this thread's database connection (inside its transaction), one statement at a
     time; every write has finished when this returns, also after an error.
     """
-    connection.ensure_connection()
-    raw = connection.connection
+    raw = raw_connection()
     writes: list[Future[None]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as writer:
         try:
@@ -161,9 +158,6 @@ def _write(
     result.embedded.extend(artwork.pk for artwork in artworks)
 
 
-_vector_types: weakref.WeakKeyDictionary[psycopg.Connection[Any], TypeInfo | None] = weakref.WeakKeyDictionary()
-
-
 def upsert_vectors(
     model: EmbeddingModel, embedded: list[tuple[Artwork, np.ndarray]], raw: psycopg.Connection[Any] | None = None
 ) -> None:
@@ -174,16 +168,7 @@ def upsert_vectors(
     which at GPU speed costs more than the forward pass.
     """
     table = ArtworkEmbedding._meta.db_table
-    if raw is None:
-        connection.ensure_connection()
-        raw = connection.connection
-    vector_type = _vector_types.get(raw)
-    if vector_type is None:  # looked up once per connection, not once per batch
-        vector_type = _vector_types[raw] = TypeInfo.fetch(raw, "vector")
-    # A server-side binding cursor of the underlying psycopg connection: binary parameters, and
-    # the vector adapters stay local to it.
-    with psycopg.Cursor(raw) as cursor:
-        register_vector_info(cursor, vector_type)  # type: ignore[arg-type]  # any adapt context works
+    with vector_cursor(raw or raw_connection()) as cursor:
         cursor.execute(
             f"INSERT INTO {table} (artwork_id, model_id, vector, image_id, created_at, updated_at) "
             "SELECT u.artwork_id, %b, u.vector, u.image_id, now(), now() "

