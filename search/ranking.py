@@ -263,7 +263,7 @@ def vector_neighbours(
     filters = filters or SearchFilters()
     if filters.excludes_vectors:
         return []
-    statement = _neighbour_statement(model, filters, few_enough_to_rank_all(filters), exclude, k)
+    statement = _neighbour_statement(model, model.dimension, filters, few_enough_to_rank_all(filters), exclude, k)
     raw = raw_connection()
     with vector_cursor(raw) as cursor:
         _use_hnsw_settings(raw, cursor, ef_search=min(_MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, k)))
@@ -299,8 +299,10 @@ def neighbour_rows(
 
 @functools.lru_cache(maxsize=256)
 def _neighbour_statement(
-    model: EmbeddingModel, filters: SearchFilters, exact: bool, exclude: int | None, k: int
+    model: EmbeddingModel, dimension: int, filters: SearchFilters, exact: bool, exclude: int | None, k: int
 ) -> ListingStatement:
+    # ``dimension`` is part of the key: a model instance compares by primary key alone.
+    assert dimension == model.dimension
     rows = neighbour_rows(model, Slot("vector", VectorField()), filters, exact=exact)
     if exclude is not None:
         rows = rows.exclude(artwork_id=exclude)

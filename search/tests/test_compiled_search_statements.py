@@ -85,7 +85,7 @@ def test_full_text_finds_what_the_orm_query_finds(indexed: list[Artwork], filter
                 .order_by("-rank", "aic_id")[:10]
             )
             assert [_shown(artwork) for artwork, _ in found] == [_shown(artwork) for artwork in expected]
-            assert [rank for _, rank in found] == pytest.approx([artwork.rank for artwork in expected])  # type: ignore[attr-defined]
+            assert [rank for _, rank in found] == pytest.approx([artwork.rank for artwork in expected])
             matched += len(found)
     assert matched > 0
 
