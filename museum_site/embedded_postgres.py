@@ -39,12 +39,11 @@ def ensure_running(pgdata: Path) -> str:
         was_running = _running(pgdata)
         # cleanup_mode=None: the server outlives this process; `stop()` below ends it.
         server = get_server(pgdata, cleanup_mode=None)
-        if _set_shared_buffers(str(server.get_uri()), shared_buffers_mb):
-            if was_running:  # other processes may be connected: the new size waits for the next start
-                logger.warning("embedded PostgreSQL: shared_buffers becomes %d MB when it restarts", shared_buffers_mb)
-            else:  # this process started it, a moment ago: nobody else is connected yet
-                server.stop()
-                server.start()
+        # Only the process that started it, a moment ago, resizes it: nobody else is connected yet.
+        # A running server keeps its size, and the processes that find it cost no extra connection.
+        if not was_running and _set_shared_buffers(str(server.get_uri()), shared_buffers_mb):
+            server.stop()
+            server.start()
     return str(server.get_uri())
 
 
@@ -56,7 +55,7 @@ def _running(pgdata: Path) -> bool:
 
 
 def _set_shared_buffers(url: str, megabytes: int) -> bool:
-    """Record the wanted shared_buffers for the server's next start; whether it differs from the running one."""
+    """Record the wanted shared_buffers for the server's next start; whether it differs from the running one's."""
     with psycopg.connect(url, autocommit=True) as connection:
         row = connection.execute(
             "SELECT pg_size_bytes(current_setting('shared_buffers')) = %s::bigint * 1024 * 1024", [megabytes]

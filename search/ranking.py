@@ -264,9 +264,8 @@ def vector_neighbours(
     if filters.excludes_vectors:
         return []
     statement = _neighbour_statement(model, model.dimension, filters, few_enough_to_rank_all(filters), exclude, k)
-    raw = raw_connection()
-    with vector_cursor(raw) as cursor:
-        _use_hnsw_settings(raw, cursor, ef_search=min(_MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, k)))
+    with vector_cursor(raw_connection()) as cursor:
+        _use_hnsw_settings(cursor, ef_search=min(_MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, k)))
         ranked = [
             (artwork, 1.0 - distance)
             for artwork, distance in statement.run(cursor, vector=np.asarray(vector, dtype=np.float32))
@@ -313,12 +312,14 @@ def _neighbour_statement(
 _session_ef_search: weakref.WeakKeyDictionary[psycopg.Connection[Any], int] = weakref.WeakKeyDictionary()
 
 
-def _use_hnsw_settings(raw: psycopg.Connection[Any], cursor: psycopg.Cursor[Any], *, ef_search: int) -> None:
-    """Make the next index scan on ``raw`` walk ``ef_search`` candidates, iteratively in relaxed order.
+def _use_hnsw_settings(cursor: psycopg.Cursor[Any], *, ef_search: int) -> None:
+    """Make the next index scan on the cursor's connection walk ``ef_search`` candidates, iteratively
+    in relaxed order.
 
     Outside a transaction the settings are made once for the connection's session (a transaction
     and two SET LOCALs per search cost about a millisecond); inside one they last until it ends.
     """
+    raw = cursor.connection
     if _session_ef_search.get(raw) == ef_search:
         return
     for_session = connection.get_autocommit()

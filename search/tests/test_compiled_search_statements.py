@@ -122,23 +122,17 @@ def test_inside_a_transaction_the_settings_end_with_it(
 
 
 def test_a_lost_connection_is_djangos_error_and_the_next_search_reconnects(
-    indexed: list[Artwork], embedding_model: Any
+    indexed: list[Artwork], embedding_model: Any, test_database_url: str
 ) -> None:
     vector = _query(embedding_model, "a portrait")
     expected = [artwork.pk for artwork, _ in vector_neighbours(embedding_model, vector, 5)]
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
-    with psycopg.connect(**_params(), autocommit=True) as admin:
+    with psycopg.connect(test_database_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])
     with pytest.raises(OperationalError):  # Django's class: its request cycle then drops the connection
         vector_neighbours(embedding_model, vector, 5)
     assert connection.errors_occurred
     connection.close_if_unusable_or_obsolete()  # what Django does when the request ends
     assert [artwork.pk for artwork, _ in vector_neighbours(embedding_model, vector, 5)] == expected
-
-
-def _params() -> dict[str, Any]:
-    """How to reach the test database on a connection of one's own."""
-    params = connection.get_connection_params()
-    return {key: params[key] for key in ("dbname", "user", "password", "host", "port") if key in params}
