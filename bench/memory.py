@@ -5,9 +5,10 @@
 Each probe is a fresh Python process that sets Django up, loads what that kind of process
 loads and runs it once (one query, or one batch of eight images); it then reports its resident
 set (VmRSS, after garbage collection) and its peak (VmHWM). "full" is a process that holds the
-whole model, as ``create_clip`` loads it. "baseline" imports the same code without a model:
-the part of every process that no tower choice can save. "web_before" and "worker_before" load
-the towers as the site did before: the whole model with its weights, then one tower dropped.
+whole model, as ``create_clip`` loads it. "baseline" imports the web code without a model.
+"web" encodes with the text tower's ONNX export (the default, SEARCH_TEXT_RUNTIME=onnx) and
+"web_torch" with open_clip's text tower. "web_before" and "worker_before" load the towers as
+the site did before: the whole model with its weights, then one tower dropped.
 Target: web ≤ 0.6 x full.
 """
 
@@ -21,7 +22,7 @@ import subprocess
 import sys
 from typing import Any
 
-PROBES = ("baseline", "web", "worker", "full", "web_before", "worker_before")
+PROBES = ("baseline", "web", "web_torch", "worker", "full", "web_before", "worker_before")
 
 
 def _status() -> dict[str, float]:
@@ -43,18 +44,21 @@ def probe(kind: str, architecture: str) -> dict[str, Any]:
 
     from bench.images import SAMPLE_IMAGES
     from bench.models import random_checkpoint
-    from embeddings.clip import Spec, create_clip, get_image_encoder, get_text_encoder
+    from embeddings.encoders import Spec, get_text_encoder
 
     spec = Spec(architecture, str(random_checkpoint(architecture)))
     images = [SAMPLE_IMAGES / name for name in sorted(os.listdir(SAMPLE_IMAGES))[:8]]
-    if kind in ("web", "baseline"):
+    if kind in ("web", "web_torch", "baseline"):
         get_wsgi_application()  # what gunicorn imports: every view, the API, the middleware
     else:
-        import embeddings.tasks  # noqa: F401  (what a Celery worker imports)
-    if kind == "web":
+        import embeddings.pipeline
+        import embeddings.tasks  # noqa: F401
+    if kind in ("web", "web_torch"):
         get_text_encoder(spec).encode(["a stormy sea at night"])
     elif kind == "worker":
         from PIL import Image
+
+        from embeddings.clip import get_image_encoder
 
         encoder = get_image_encoder(spec)
         encoder.encode_prepared([encoder.prepare(Image.open(path).convert("RGB")) for path in images])
@@ -63,6 +67,8 @@ def probe(kind: str, architecture: str) -> dict[str, Any]:
         import open_clip
         import torch
         from PIL import Image
+
+        from embeddings.clip import create_clip
 
         model, preprocess = create_clip(spec)
         with torch.inference_mode():
@@ -80,12 +86,15 @@ def probe(kind: str, architecture: str) -> dict[str, Any]:
         import torch
         from PIL import Image
 
+        from embeddings.clip import create_clip
+
         model, preprocess = create_clip(spec)
         with torch.inference_mode():
             model.encode_text(open_clip.get_tokenizer(architecture)(["a stormy sea at night"]))
             model.encode_image(torch.stack([preprocess(Image.open(path).convert("RGB")) for path in images]))
     gc.collect()
-    return {"probe": kind, "model": architecture, **{key: round(value, 1) for key, value in _status().items()}}
+    measured = {key: round(value, 1) for key, value in _status().items()}
+    return {"probe": kind, "model": architecture, "torch_imported": "torch" in sys.modules, **measured}
 
 
 def measure(architecture: str) -> dict[str, Any]:
@@ -93,6 +102,7 @@ def measure(architecture: str) -> dict[str, Any]:
     for kind in PROBES:
         completed = subprocess.run(
             [sys.executable, "-m", "bench.memory", "--probe", kind, "--model", architecture],
+            env={**os.environ, "SEARCH_TEXT_RUNTIME": "torch" if kind == "web_torch" else "onnx"},
             capture_output=True,
             text=True,
             check=False,
@@ -112,6 +122,10 @@ def measure(architecture: str) -> dict[str, Any]:
         # What the model itself adds on top of the code every process imports.
         "ratio_web_to_full_above_baseline": round((web - base) / (full - base), 3),
         "ratio_worker_to_full_above_baseline": round((worker - base) / (full - base), 3),
+        # The web process with open_clip's text tower instead of its ONNX export (SEARCH_TEXT_RUNTIME=torch).
+        "web_torch_rss_mb": found["web_torch"]["VmRSS"],
+        "ratio_web_torch_to_full": round(found["web_torch"]["VmRSS"] / full, 3),
+        "torch_imported": {kind: found[kind]["torch_imported"] for kind in PROBES},
         # Loading the whole model and dropping a tower, as before.
         "web_before_rss_mb": found["web_before"]["VmRSS"],
         "worker_before_rss_mb": found["worker_before"]["VmRSS"],
@@ -135,11 +149,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from bench.environment import configure, machine, print_table
     from bench.models import random_checkpoint
+    from embeddings.encoders import Spec
+    from embeddings.onnx_export import export_text_tower
 
     configure(migrate=False)
     results = []
     for architecture in models:
-        random_checkpoint(architecture)  # written once, outside the probes
+        export_text_tower(Spec(architecture, str(random_checkpoint(architecture))))  # once, outside the probes
         results.append(measure(architecture))
     for result in results:
         print_table(
@@ -149,6 +165,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 (
                     "web (text tower)",
                     f"{result['web_rss_mb']:8.0f}  = {result['ratio_web_to_full']:.3f} x full  (target ≤ 0.60)",
+                ),
+                (
+                    "web, PyTorch text tower",
+                    f"{result['web_torch_rss_mb']:8.0f}  = {result['ratio_web_torch_to_full']:.3f} x full",
                 ),
                 (
                     "embed worker (image tower)",

@@ -8,7 +8,6 @@ from django.http import HttpRequest
 
 from catalog.admin import ArtworkAdmin
 from catalog.models import Artwork
-from embeddings.clip import embedding_dimension
 from embeddings.indexing import enqueue_embedding, index_counts
 from embeddings.lifecycle import ActivationError, activation_status, prune_vectors, request_activation
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
@@ -89,6 +88,8 @@ class EmbeddingModelAdmin(admin.ModelAdmin[EmbeddingModel]):
 
     def save_model(self, request: HttpRequest, obj: EmbeddingModel, form: Any, change: bool) -> None:
         if not change:
+            from embeddings.clip import embedding_dimension
+
             obj.dimension = embedding_dimension(obj.architecture)
         super().save_model(request, obj, form, change)
 

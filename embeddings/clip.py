@@ -14,9 +14,8 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 import open_clip
@@ -26,6 +25,11 @@ from open_clip.transform import PreprocessCfg, image_transform_v2
 from PIL import Image
 from torchvision import transforms
 
+from embeddings.encoders import ModelLoadError as ModelLoadError
+from embeddings.encoders import ModelSpec as ModelSpec
+from embeddings.encoders import Spec as Spec
+from embeddings.encoders import cached_encoder
+
 logger = logging.getLogger(__name__)
 
 MODEL_CONFIG_DIR = Path(__file__).resolve().parent / "model_configs"
@@ -34,26 +38,6 @@ _registered = False
 _register_lock = threading.Lock()
 
 Tower = Literal["image", "text"]
-
-
-class ModelSpec(Protocol):
-    """What identifies a model's weights (EmbeddingModel satisfies it)."""
-
-    @property
-    def architecture(self) -> str: ...
-
-    @property
-    def pretrained(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class Spec:
-    architecture: str
-    pretrained: str
-
-
-class ModelLoadError(RuntimeError):
-    """The architecture is unknown or its weights cannot be loaded."""
 
 
 def register_model_configs() -> None:
@@ -325,6 +309,8 @@ def _draft_size(preprocess: Any) -> tuple[int, int] | None:
 class TextEncoder:
     """The text tower of one model: strings in, L2-normalised float32 vectors out."""
 
+    runtime = "torch"
+
     def __init__(self, spec: ModelSpec, device: torch.device | None = None) -> None:
         self.device = device or resolve_device(settings.SEARCH_DEVICE)
         self.model, _ = create_tower(spec, "text", self.device)
@@ -346,9 +332,13 @@ class TextEncoder:
 
     def _encode_trimmed(self, tokens: torch.Tensor) -> torch.Tensor:
         """CLIP.encode_text on the tokens up to the last end-of-text token."""
-        model = self.model
         length = int(tokens.argmax(dim=-1).max()) + 1
-        tokens = tokens[:, :length]
+        return self.encode_tokens(tokens[:, :length])
+
+    def encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """CLIP.encode_text on tokens that end at the last end-of-text token (what ONNX exports run)."""
+        model = self.model
+        length = tokens.shape[1]
         cast_dtype = model.transformer.get_cast_dtype()
         x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:length].to(cast_dtype)
         x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
@@ -361,30 +351,7 @@ class TextEncoder:
         return torch.nn.functional.normalize(x, dim=-1)
 
 
-_encoders: dict[tuple[str, str, str], Any] = {}
-_encoders_lock = threading.Lock()
-
-
 def get_image_encoder(spec: ModelSpec) -> ImageEncoder:
     """This process's image encoder for ``spec``, loaded on first use."""
-    return _cached("image", spec, ImageEncoder)
-
-
-def get_text_encoder(spec: ModelSpec) -> TextEncoder:
-    """This process's text encoder for ``spec``, loaded on first use."""
-    return _cached("text", spec, TextEncoder)
-
-
-def _cached(kind: str, spec: ModelSpec, factory: Any) -> Any:
-    key = (kind, spec.architecture, spec.pretrained)
-    with _encoders_lock:
-        encoder = _encoders.get(key)
-        if encoder is None:
-            encoder = factory(Spec(spec.architecture, spec.pretrained))
-            _encoders[key] = encoder
-        return encoder
-
-
-def loaded_encoders() -> list[tuple[str, str, str]]:
-    with _encoders_lock:
-        return list(_encoders)
+    encoder: ImageEncoder = cached_encoder("image", spec, ImageEncoder)
+    return encoder

@@ -31,11 +31,10 @@ from django.db.models import Exists, OuterRef
 from django.dispatch import Signal
 
 from catalog.models import Artwork
-from embeddings.clip import ModelLoadError
+from embeddings.encoders import ModelLoadError
 from embeddings.image_cache import ImageCache
 from embeddings.indexing import enqueue_embedding
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
-from embeddings.pipeline import embed_artworks
 from embeddings.rate_limit import redis_client
 
 logger = logging.getLogger(__name__)
@@ -213,6 +212,10 @@ def run_step(
         if _more_to_embed(candidate, resume_after):
             return StepResult(status, resume_after, finished=False)
         report("switching", "coverage is complete: switching")
+        # Web processes encode the new model's queries from its ONNX export: it is there before they switch.
+        from embeddings.onnx_export import export_for_web_processes
+
+        export_for_web_processes(candidate, candidate.name)
         previous = switch_to(candidate)
         message = f"replaced {previous.name}" if previous else "no model was active before"
         if previous is not None and prune:
@@ -271,6 +274,8 @@ def embed_pass(
     """Embed missing artworks after ``resume_after``, batch by batch; returns the last pk handled."""
     started = time.monotonic()
     status.embedding_since = status.embedding_since or time.time()
+    from embeddings.pipeline import embed_artworks  # PyTorch: in the worker that embeds, not in web processes
+
     cache = ImageCache.from_settings()
     batch_size = settings.EMBED_BATCH_SIZE
     while budget_seconds is None or time.monotonic() - started < budget_seconds:

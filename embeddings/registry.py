@@ -9,7 +9,11 @@ from embeddings.models import EmbeddingModel
 def register_model(
     name: str, architecture: str, pretrained: str, *, check_weights: bool = True, notes: str = ""
 ) -> EmbeddingModel:
-    """Create (or update) an inactive model entry, after checking that its weights load."""
+    """Create (or update) an inactive model entry, after checking that its weights load.
+
+    Its text tower is exported to ONNX for the web processes (SEARCH_TEXT_RUNTIME=onnx); a model
+    whose tower cannot be exported is still registered, and searched with PyTorch.
+    """
     if check_weights:
         create_clip(Spec(architecture, pretrained))
     model, _ = EmbeddingModel.objects.update_or_create(
@@ -21,4 +25,7 @@ def register_model(
             "notes": notes,
         },
     )
+    from embeddings.onnx_export import export_for_web_processes
+
+    export_for_web_processes(model, name)
     return model

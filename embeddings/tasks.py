@@ -4,13 +4,15 @@ from celery import shared_task
 
 from embeddings.lifecycle import activation_step
 from embeddings.models import EmbeddingModel
-from embeddings.pipeline import embed_artworks
 from museum_site.celery import RETRY_TRANSIENT_ERRORS
 
 
 @shared_task(**RETRY_TRANSIENT_ERRORS)
 def embed_artworks_task(artwork_ids: list[int], model_id: int) -> dict[str, object]:
     """Embed one batch of artworks under one model (idempotent: redelivery and retries are safe)."""
+    # Imported here, so that the processes that only queue this task (the site) never load PyTorch.
+    from embeddings.pipeline import embed_artworks
+
     model = EmbeddingModel.objects.filter(pk=model_id).first()
     if model is None:
         return {"skipped": "model was deleted"}

@@ -8,7 +8,16 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from museum_site.env import env_bool, env_float, env_int, env_list, env_secret, env_str, secret_key_problem
+from museum_site.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    secret_key_problem,
+)
 
 # Lets admin and queryset classes be subscripted at run time, as the type stubs declare them.
 django_stubs_ext.monkeypatch()
@@ -273,3 +282,8 @@ LOGGING = {
 # Extra folders of open_clip JSON model configs (comma-separated), besides embeddings/model_configs.
 CLIP_MODEL_CONFIG_DIRS = env_list("CLIP_MODEL_CONFIG_DIRS", [])
 SEARCH_DEVICE = env_str("SEARCH_DEVICE", "cpu")
+# How web processes encode queries: "onnx" runs the text tower's ONNX export (written when a model is
+# registered) with ONNX Runtime, and never loads PyTorch for it; "torch" runs open_clip on SEARCH_DEVICE.
+SEARCH_TEXT_RUNTIME = env_choice("SEARCH_TEXT_RUNTIME", "onnx", ("onnx", "torch"))
+# ONNX Runtime threads per web process for one query (0: one per core).
+SEARCH_TEXT_THREADS = env_int("SEARCH_TEXT_THREADS", 0, minimum=0)

@@ -18,7 +18,6 @@ from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest
 from PIL import Image, UnidentifiedImageError
 
-from embeddings.clip import get_image_encoder
 from embeddings.image_cache import ImageError, decode_image
 from embeddings.models import EmbeddingModel
 from search.ranking import SearchError
@@ -112,5 +111,8 @@ def read_upload(data: bytes) -> Image.Image:
 
 def embed_image(model: EmbeddingModel, image: Image.Image) -> np.ndarray:
     """The L2-normalised image vector of ``image`` under ``model``, as the pipeline embeds artworks."""
+    # Imported here: a web process loads PyTorch only once someone searches by image.
+    from embeddings.clip import get_image_encoder
+
     encoder = get_image_encoder(model)
     return np.asarray(encoder.encode(encoder.preprocess_image(image).unsqueeze(0))[0], dtype=np.float32)

@@ -16,7 +16,7 @@ import numpy as np
 import redis
 from django.conf import settings
 
-from embeddings.clip import get_text_encoder
+from embeddings.encoders import get_text_encoder
 from embeddings.models import EmbeddingModel
 from search.metrics import QUERY_CACHE_LOOKUPS, TEXT_TOWER_SECONDS
 

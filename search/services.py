@@ -10,7 +10,7 @@ from django.db import connection
 from django.http import Http404, HttpRequest
 
 from catalog.models import Artwork
-from embeddings.clip import loaded_encoders
+from embeddings.encoders import loaded_encoders
 from embeddings.indexing import index_counts
 from embeddings.models import EmbeddingModel
 from search.filters import SearchFilters
@@ -175,15 +175,14 @@ def health_checks() -> dict[str, Any]:
         checks["model"] = {"status": "error: no active model"}
         healthy = False
     else:
-        loaded = any(
-            key[0] == "text" and key[1:] == (model.architecture, model.pretrained) for key in loaded_encoders()
-        )
+        text_encoder = loaded_encoders().get(("text", model.architecture, model.pretrained))
         checks["model"] = {
             "status": "ok",
             "name": model.name,
             "architecture": model.architecture,
             "dimension": model.dimension,
-            "loaded_in_this_process": loaded,
+            "loaded_in_this_process": text_encoder is not None,
+            "text_runtime": getattr(text_encoder, "runtime", None),
         }
         checks["index"] = index_counts(model).as_dict()
     checks["status"] = "ok" if healthy else "unhealthy"

@@ -13,10 +13,10 @@ from django.utils.safestring import SafeString
 
 from embeddings.admin import EmbeddingModelAdmin
 from embeddings.models import EmbeddingModel
-from training.contrastive import TrainingError, TrainOptions
 from training.datasets import DatasetError, check_caption_template
 from training.jobs import queue_job, requeue_job
 from training.models import EvaluationReport, TrainingJob
+from training.options import TrainingError, TrainOptions
 
 _SUMMARY_METRICS = ("t2i_recall@1", "t2i_recall@5", "t2i_recall@10", "i2t_recall@5", "t2i_median_rank")
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 from catalog.models import Artwork
 from embeddings.image_cache import ImageCache, ImageError, decode_image
-from training.contrastive import Example as Example  # re-exported: datasets are lists of these
+from training.options import Example as Example  # re-exported: datasets are lists of these
 
 CSV_IMAGE_COLUMN = "filepath"
 CSV_CAPTION_COLUMN = "title"

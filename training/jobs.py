@@ -12,9 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from embeddings.models import EmbeddingModel
-from training.contrastive import TrainingProgress, TrainOptions
-from training.finetune import finetune
 from training.models import TrainingJob
+from training.options import TrainingProgress, TrainOptions
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +53,9 @@ def run_job(job_id: int) -> TrainingJob | None:
     job = TrainingJob.objects.get(pk=job_id)
     reporter = ProgressWriter(job.pk)
     out_dir = Path(job.out_dir) if job.out_dir else Path(settings.TRAINING_DIR) / f"job-{job.pk}"
+    # Imported here: the site's web processes import this module and never train.
+    from training.finetune import finetune
+
     try:
         report = finetune(
             architecture=job.architecture,

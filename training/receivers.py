@@ -8,10 +8,12 @@ from django.dispatch import receiver
 
 from embeddings.lifecycle import activation_gate
 from embeddings.models import EmbeddingModel
-from training.model_evaluation import recall_gate
 
 
 @receiver(activation_gate)
 def refuse_a_worse_model(sender: Any, candidate: EmbeddingModel, active: EmbeddingModel, **kwargs: Any) -> str | None:
     """Refuse a candidate whose test text-to-image recall@5 is below the active model's."""
+    # Imported here: PyTorch stays out of web processes until a model is activated.
+    from training.model_evaluation import recall_gate
+
     return recall_gate(candidate, active)

@@ -13,7 +13,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F, Value
 
 from catalog.models import Artwork
-from embeddings.clip import get_text_encoder
+from embeddings.encoders import get_text_encoder
 from search.filters import SearchFilters
 from search.ranking import AnyWordQuery, MatchesQuery, neighbour_rows, text_matches, vector_neighbours
 

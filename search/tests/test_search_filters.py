@@ -11,7 +11,7 @@ from django.test import Client
 from pgvector.django import CosineDistance, VectorField
 
 from catalog.models import Artwork
-from embeddings.clip import get_text_encoder
+from embeddings.encoders import get_text_encoder
 from embeddings.models import ArtworkEmbedding
 from search.filters import SearchFilters
 from search.ranking import vector_neighbours

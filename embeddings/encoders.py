@@ -1,0 +1,92 @@
+"""Which encoder a process uses for a model, loaded once per process; no PyTorch here.
+
+A web process encodes queries with the text tower exported to ONNX (``embeddings.text_onnx``)
+when the export is there, and never imports PyTorch for it; otherwise, and wherever
+SEARCH_TEXT_RUNTIME is "torch", with open_clip (``embeddings.clip``). Image towers are
+always open_clip's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+class ModelSpec(Protocol):
+    """What identifies a model's weights (EmbeddingModel satisfies it)."""
+
+    @property
+    def architecture(self) -> str: ...
+
+    @property
+    def pretrained(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Spec:
+    architecture: str
+    pretrained: str
+
+
+class ModelLoadError(RuntimeError):
+    """The architecture is unknown or its weights cannot be loaded."""
+
+
+class TextEncoding(Protocol):
+    runtime: str
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+_encoders: dict[tuple[str, str, str], Any] = {}
+_encoders_lock = threading.Lock()
+_missing_exports: set[tuple[str, str]] = set()
+
+
+def cached_encoder(kind: str, spec: ModelSpec, factory: Callable[[Spec], Any]) -> Any:
+    """This process's ``kind`` encoder for ``spec``, made by ``factory`` on first use."""
+    key = (kind, spec.architecture, spec.pretrained)
+    with _encoders_lock:
+        encoder = _encoders.get(key)
+        if encoder is None:
+            encoder = factory(Spec(spec.architecture, spec.pretrained))
+            _encoders[key] = encoder
+        return encoder
+
+
+def loaded_encoders() -> dict[tuple[str, str, str], Any]:
+    """The encoders this process holds, by (kind, architecture, pretrained)."""
+    with _encoders_lock:
+        return dict(_encoders)
+
+
+def get_text_encoder(spec: ModelSpec) -> TextEncoding:
+    """This process's text encoder for ``spec``: the ONNX export where there is one, else open_clip."""
+    if settings.SEARCH_TEXT_RUNTIME == "onnx":
+        from embeddings.text_onnx import OnnxTextEncoder, find_export
+
+        export = find_export(spec)
+        if export is not None:
+            encoder: TextEncoding = cached_encoder("text", spec, lambda _: OnnxTextEncoder(export))
+            return encoder
+        key = (spec.architecture, spec.pretrained)
+        if key not in _missing_exports:
+            _missing_exports.add(key)
+            logger.warning(
+                "no ONNX export of the %s text tower (%s): queries are encoded with PyTorch, which this "
+                "process now loads; run `manage.py export_text_tower` to export it",
+                spec.architecture,
+                spec.pretrained,
+            )
+    from embeddings.clip import TextEncoder
+
+    torch_encoder: TextEncoding = cached_encoder("text", spec, TextEncoder)
+    return torch_encoder

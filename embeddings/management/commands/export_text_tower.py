@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from embeddings.encoders import ModelLoadError
+from embeddings.models import EmbeddingModel
+
+
+class Command(BaseCommand):
+    help = (
+        "Export models' text towers to ONNX, for web processes to encode queries without PyTorch "
+        "(done at registration; this is for models registered before, or after a failure)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("names", nargs="*", help="model names (default: the active model)")
+        parser.add_argument("--all", action="store_true", help="every registered model")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from embeddings.onnx_export import ExportError, export_text_tower
+        from embeddings.text_onnx import find_export
+
+        if options["all"]:
+            models = list(EmbeddingModel.objects.order_by("name"))
+        elif options["names"]:
+            models = list(EmbeddingModel.objects.filter(name__in=options["names"]).order_by("name"))
+            missing = set(options["names"]) - {model.name for model in models}
+            if missing:
+                raise CommandError(f"no model named {', '.join(sorted(missing))}")
+        else:
+            models = list(EmbeddingModel.objects.filter(is_active=True))
+            if not models:
+                raise CommandError("no model is active: name one, or use --all")
+        failed = []
+        for model in models:
+            had = find_export(model) is not None
+            try:
+                export = export_text_tower(model)
+            except (ExportError, ModelLoadError) as exc:
+                failed.append(model.name)
+                self.stderr.write(f"{model.name}: not exported: {exc}")
+                continue
+            state = "already exported" if had else "exported"
+            self.stdout.write(f"{model.name}: {state} to {export.folder}")
+        if failed:
+            raise CommandError(f"{len(failed)} of {len(models)} text towers not exported: {', '.join(failed)}")

@@ -1,0 +1,185 @@
+"""The text tower exported to ONNX and run by ONNX Runtime: how a web process encodes a query.
+
+A query is a few words: for ViT-B-32 ONNX Runtime turns them into a vector in about a third of
+the time PyTorch takes on a CPU (BENCHMARKS.md, section 3), and a process that never imports
+PyTorch, torchvision or open_clip holds a fraction of the memory. The export is written once per
+model weights by ``embeddings.onnx_export`` (when a model is registered, or by
+``manage.py export_text_tower``) into MODEL_CACHE_DIR, which every process of a site shares.
+
+An export is a folder: the graph (token ids up to the end-of-text token in, L2-normalised
+vectors out), CLIP's byte-pair vocabulary, and ``tower.json``. The tokenizer below is open_clip's
+``SimpleTokenizer`` (from OpenAI's CLIP, MIT licence) with its "lower" cleaning, minus PyTorch.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import html
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import ftfy
+import numpy as np
+import regex
+from django.conf import settings
+
+from embeddings.encoders import ModelSpec
+
+EXPORT_FORMAT = 1
+GRAPH_FILE = "text_tower.onnx"
+VOCABULARY_FILE = "bpe_simple_vocab_16e6.txt.gz"
+DESCRIPTION_FILE = "tower.json"
+
+
+@dataclass(frozen=True)
+class TextTowerExport:
+    folder: Path
+    context_length: int
+    dimension: int
+
+    @property
+    def graph(self) -> Path:
+        return self.folder / GRAPH_FILE
+
+    @property
+    def vocabulary(self) -> Path:
+        return self.folder / VOCABULARY_FILE
+
+
+def weights_identity(spec: ModelSpec) -> str:
+    """What names these weights: a checkpoint file's path, size and time, or an open_clip tag."""
+    path = Path(spec.pretrained)
+    if path.is_file():
+        stat = path.stat()
+        return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    return spec.pretrained
+
+
+def export_folder(spec: ModelSpec) -> Path:
+    digest = hashlib.sha256(f"{spec.architecture}\0{weights_identity(spec)}".encode()).hexdigest()[:20]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", spec.architecture)
+    return Path(settings.MODEL_CACHE_DIR) / "text-towers" / f"{name}-{digest}"
+
+
+def find_export(spec: ModelSpec) -> TextTowerExport | None:
+    """The export of these weights' text tower, or None where there is none (or an older format)."""
+    folder = export_folder(spec)
+    try:
+        description = json.loads((folder / DESCRIPTION_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if description.get("format") != EXPORT_FORMAT:
+        return None
+    return TextTowerExport(folder, int(description["context_length"]), int(description["dimension"]))
+
+
+class OnnxTextEncoder:
+    """Strings in, L2-normalised float32 vectors out, as ``embeddings.clip.TextEncoder`` gives them."""
+
+    runtime = "onnxruntime"
+
+    def __init__(self, export: TextTowerExport) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = settings.SEARCH_TEXT_THREADS
+        # Spinning threads between queries take the cores from the database and the other workers.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = onnxruntime.InferenceSession(str(export.graph), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = ClipTokenizer(export.vocabulary, export.context_length)
+        self.dimension = export.dimension
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        tokens = self.tokenizer(texts)
+        # The end-of-text token has the largest id; nothing after it changes the vector (causal mask).
+        length = int(tokens.argmax(axis=1).max()) + 1
+        (vectors,) = self.session.run(None, {"tokens": tokens[:, :length]})
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@lru_cache
+def _bytes_to_unicode() -> dict[int, str]:
+    """Printable stand-ins for the 256 byte values, so that BPE never sees whitespace or control bytes."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    codes = printable[:]
+    extra = 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            codes.append(256 + extra)
+            extra += 1
+    return dict(zip(printable, (chr(code) for code in codes), strict=True))
+
+
+def _clean(text: str) -> str:
+    text = html.unescape(html.unescape(ftfy.fix_text(text))).strip()
+    return " ".join(text.split()).lower()
+
+
+class ClipTokenizer:
+    """CLIP's byte-pair tokenizer: texts in, a (texts, context length) int64 array of ids out."""
+
+    def __init__(self, vocabulary: Path | str, context_length: int) -> None:
+        with gzip.open(vocabulary) as compressed:
+            merges_text = compressed.read().decode("utf-8").split("\n")
+        merges = [tuple(line.split()) for line in merges_text[1 : 49152 - 256 - 2 + 1]]
+        symbols = list(_bytes_to_unicode().values())
+        vocab = [*symbols, *(symbol + "</w>" for symbol in symbols), *("".join(merge) for merge in merges)]
+        special = ["<start_of_text>", "<end_of_text>"]
+        vocab.extend(special)
+        self.encoder = {token: index for index, token in enumerate(vocab)}
+        self.bpe_ranks = {merge: rank for rank, merge in enumerate(merges)}
+        self.byte_encoder = _bytes_to_unicode()
+        self.cache = {token: token for token in special}
+        self.pattern = regex.compile(
+            "|".join(special) + r"""|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
+            regex.IGNORECASE,
+        )
+        self.sot, self.eot = self.encoder[special[0]], self.encoder[special[1]]
+        self.context_length = context_length
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        result = np.zeros((len(texts), self.context_length), dtype=np.int64)
+        for row, text in enumerate(texts):
+            ids = [self.sot, *self.encode(text), self.eot]
+            if len(ids) > self.context_length:
+                ids = ids[: self.context_length]
+                ids[-1] = self.eot
+            result[row, : len(ids)] = ids
+        return result
+
+    def encode(self, text: str) -> list[int]:
+        ids: list[int] = []
+        for word in self.pattern.findall(_clean(text)):
+            symbols = "".join(self.byte_encoder[byte] for byte in word.encode("utf-8"))
+            ids.extend(self.encoder[piece] for piece in self._bpe(symbols).split(" "))
+        return ids
+
+    def _bpe(self, token: str) -> str:
+        if token in self.cache:
+            return self.cache[token]
+        word = (*token[:-1], token[-1] + "</w>")
+        while len(word) > 1:
+            pairs = set(itertools.pairwise(word))
+            first, second = min(pairs, key=lambda pair: self.bpe_ranks.get(pair, len(self.bpe_ranks)))
+            if (first, second) not in self.bpe_ranks:
+                break
+            merged: list[str] = []
+            index = 0
+            while index < len(word):
+                if index < len(word) - 1 and word[index] == first and word[index + 1] == second:
+                    merged.append(first + second)
+                    index += 2
+                else:
+                    merged.append(word[index])
+                    index += 1
+            word = tuple(merged)
+        joined = " ".join(word)
+        if len(self.cache) < 100_000:  # queries are open-ended: the cache must not grow without bound
+            self.cache[token] = joined
+        return joined

@@ -1,0 +1,84 @@
+"""The production web process (gunicorn) answers text searches with the ONNX export of the text tower:
+the ranking is the one open_clip's vectors give, and the process never maps PyTorch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+import torch
+
+from catalog.models import Artwork
+from embeddings.clip import Spec, TextEncoder
+from embeddings.models import ArtworkEmbedding
+from museum_site.tests.processes import ROOT, free_port, wait_for, worker_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+QUERIES = ["a stormy sea at night", "portrait of a woman", "flowers in a vase"]
+
+
+@pytest.fixture
+def web(test_database_url: str, indexed: list[Artwork], tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """gunicorn with one worker, as the production image runs it; yields (url, the worker's pid)."""
+    port = free_port()
+    env = worker_env(
+        DATABASE_URL=test_database_url,
+        ALLOWED_HOSTS="127.0.0.1",
+        # Every query is encoded by the web process itself, none read from Redis.
+        SEARCH_QUERY_CACHE_SECONDS="0",
+        SEARCH_RESULT_CACHE_SECONDS="0",
+    )
+    log = tmp_path / "gunicorn.log"
+    command = [sys.executable, "-m", "gunicorn", "museum_site.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    process = subprocess.Popen(
+        [*command, "--workers", "1", "--threads", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return requests.get(f"{url}/healthz", timeout=5).status_code in (200, 503)
+        except requests.RequestException:
+            return process.poll() is not None
+
+    try:
+        wait_for(answers, 60, "gunicorn answering")
+        assert process.poll() is None, log.read_text()[-3000:]
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert len(children) == 1
+        yield url, int(children[0])
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _exact_ranking(model: Any, query: str) -> list[int]:
+    vector = TextEncoder(Spec(model.architecture, model.pretrained), torch.device("cpu")).encode([query])[0]
+    rows = list(ArtworkEmbedding.objects.filter(model=model).select_related("artwork"))
+    scores = np.array([float(np.dot(np.asarray(row.vector), vector)) for row in rows])
+    return [rows[index].artwork.aic_id for index in np.argsort(-scores)]
+
+
+def test_gunicorn_ranks_as_open_clip_does_and_never_loads_pytorch(web: tuple[str, int], embedding_model: Any) -> None:
+    url, worker = web
+    for query in QUERIES:
+        response = requests.get(f"{url}/api/search", params={"q": query, "k": 5, "mode": "semantic"}, timeout=60)
+        assert response.status_code == 200, response.text
+        assert [hit["id"] for hit in response.json()["results"]] == _exact_ranking(embedding_model, query)[:5]
+    health = requests.get(f"{url}/healthz", timeout=10).json()
+    assert health["model"]["loaded_in_this_process"] is True
+    assert health["model"]["text_runtime"] == "onnxruntime"
+    mapped = Path(f"/proc/{worker}/maps").read_text()
+    assert "onnxruntime" in mapped
+    assert "libtorch" not in mapped and "libtriton" not in mapped
