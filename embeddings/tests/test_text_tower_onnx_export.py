@@ -129,3 +129,19 @@ def test_the_command_names_a_model_that_does_not_exist(embedding_model: Any) -> 
 
     with pytest.raises(CommandError, match="no model named nowhere"):
         call_command("export_text_tower", "nowhere")
+
+
+def test_activating_a_model_registered_without_an_export_exports_it_before_the_switch(
+    settings: Any, clip_checkpoint: str, tmp_path: Any
+) -> None:
+    from embeddings.lifecycle import activate
+    from embeddings.registry import register_model
+
+    checkpoint = tmp_path / "later.pt"
+    shutil.copyfile(clip_checkpoint, checkpoint)
+    settings.SEARCH_TEXT_RUNTIME = "torch"
+    model = register_model("later", TEST_MODEL_ARCH, str(checkpoint))
+    assert find_export(model) is None
+    settings.SEARCH_TEXT_RUNTIME = "onnx"
+    assert activate(model).state == "active"
+    assert find_export(model) is not None
