@@ -272,10 +272,10 @@ def embed_pass(
     on_batch: Callable[[], None],
 ) -> int:
     """Embed missing artworks after ``resume_after``, batch by batch; returns the last pk handled."""
-    started = time.monotonic()
-    status.embedding_since = status.embedding_since or time.time()
     from embeddings.pipeline import embed_artworks  # PyTorch: in the worker that embeds, not in web processes
 
+    started = time.monotonic()
+    status.embedding_since = status.embedding_since or time.time()
     cache = ImageCache.from_settings()
     batch_size = settings.EMBED_BATCH_SIZE
     while budget_seconds is None or time.monotonic() - started < budget_seconds:
