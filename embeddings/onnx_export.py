@@ -103,9 +103,10 @@ def export_text_tower(spec: ModelSpec) -> TextTowerExport:
         _check(encoder, TextTowerExport(partial, context_length, dimension))
         try:
             partial.rename(folder)
-        except OSError:  # another process exported the same weights first: theirs is as good
-            if find_export(spec) is None:
-                raise
+        except OSError:
+            if find_export(spec) is None:  # not another process's export: an older format, or a damaged one
+                shutil.rmtree(folder)
+                partial.rename(folder)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     logger.info("exported the %s text tower to %s in %.1f s", spec.architecture, folder, time.monotonic() - started)

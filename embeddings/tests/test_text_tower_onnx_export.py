@@ -145,3 +145,14 @@ def test_activating_a_model_registered_without_an_export_exports_it_before_the_s
     settings.SEARCH_TEXT_RUNTIME = "onnx"
     assert activate(model).state == "active"
     assert find_export(model) is not None
+
+
+def test_an_export_of_an_older_format_is_replaced(embedding_model: Any) -> None:
+    export = find_export(embedding_model)
+    assert export is not None
+    description = export.folder / "tower.json"
+    description.write_text(json.dumps({**json.loads(description.read_text()), "format": 0}))
+    assert find_export(embedding_model) is None
+    call_command("export_text_tower")
+    replaced = find_export(embedding_model)
+    assert replaced is not None and replaced.folder == export.folder
