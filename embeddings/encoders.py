@@ -48,7 +48,6 @@ class TextEncoding(Protocol):
 
 _encoders: dict[tuple[str, str, str], Any] = {}
 _encoders_lock = threading.Lock()
-_missing_exports: set[tuple[str, str]] = set()
 
 
 def cached_encoder(kind: str, spec: ModelSpec, factory: Callable[[Spec], Any]) -> Any:
@@ -70,23 +69,23 @@ def loaded_encoders() -> dict[tuple[str, str, str], Any]:
 
 def get_text_encoder(spec: ModelSpec) -> TextEncoding:
     """This process's text encoder for ``spec``: the ONNX export where there is one, else open_clip."""
+    encoder: TextEncoding = cached_encoder("text", spec, _new_text_encoder)
+    return encoder
+
+
+def _new_text_encoder(spec: Spec) -> TextEncoding:
     if settings.SEARCH_TEXT_RUNTIME == "onnx":
         from embeddings.text_onnx import OnnxTextEncoder, find_export
 
         export = find_export(spec)
         if export is not None:
-            encoder: TextEncoding = cached_encoder("text", spec, lambda _: OnnxTextEncoder(export))
-            return encoder
-        key = (spec.architecture, spec.pretrained)
-        if key not in _missing_exports:
-            _missing_exports.add(key)
-            logger.warning(
-                "no ONNX export of the %s text tower (%s): queries are encoded with PyTorch, which this "
-                "process now loads; run `manage.py export_text_tower` to export it",
-                spec.architecture,
-                spec.pretrained,
-            )
+            return OnnxTextEncoder(export)
+        logger.warning(
+            "no ONNX export of the %s text tower (%s): queries are encoded with PyTorch, which this "
+            "process now loads; run `manage.py export_text_tower` to export it",
+            spec.architecture,
+            spec.pretrained,
+        )
     from embeddings.clip import TextEncoder
 
-    torch_encoder: TextEncoding = cached_encoder("text", spec, TextEncoder)
-    return torch_encoder
+    return TextEncoder(spec)

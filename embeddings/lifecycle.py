@@ -215,7 +215,7 @@ def run_step(
         # Web processes encode the new model's queries from its ONNX export: it is there before they switch.
         from embeddings.onnx_export import export_for_web_processes
 
-        export_for_web_processes(candidate, candidate.name)
+        export_for_web_processes(candidate)
         previous = switch_to(candidate)
         message = f"replaced {previous.name}" if previous else "no model was active before"
         if previous is not None and prune:

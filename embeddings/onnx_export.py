@@ -20,8 +20,9 @@ import torch
 from django.conf import settings
 from open_clip.tokenizer import SimpleTokenizer, default_bpe
 
-from embeddings.clip import TextEncoder
+from embeddings.clip import TextEncoder, embedding_dimension
 from embeddings.encoders import ModelSpec
+from embeddings.models import EmbeddingModel
 from embeddings.text_onnx import (
     DESCRIPTION_FILE,
     EXPORT_FORMAT,
@@ -51,15 +52,17 @@ class ExportError(RuntimeError):
     """This model's text tower cannot be exported, or its export does not match open_clip."""
 
 
-def export_for_web_processes(spec: ModelSpec, name: str) -> TextTowerExport | None:
+def export_for_web_processes(model: EmbeddingModel) -> TextTowerExport | None:
     """The export web processes will use (SEARCH_TEXT_RUNTIME=onnx), made if it is missing; None if it
     cannot be made: the model is then searched with PyTorch, and the log says why."""
     if settings.SEARCH_TEXT_RUNTIME != "onnx":
         return None
     try:
-        return export_text_tower(spec)
+        return export_text_tower(model)
     except ExportError as exc:
-        logger.warning("model %s: its text tower is not exported to ONNX (%s); web processes use PyTorch", name, exc)
+        logger.warning(
+            "model %s: its text tower is not exported to ONNX (%s); web processes use PyTorch", model.name, exc
+        )
         return None
 
 
@@ -89,7 +92,7 @@ def export_text_tower(spec: ModelSpec) -> TextTowerExport:
     try:
         _write_graph(encoder, context_length, partial / GRAPH_FILE)
         shutil.copyfile(default_bpe(), partial / VOCABULARY_FILE)
-        dimension = int(encoder.encode(["x"]).shape[1])
+        dimension = embedding_dimension(spec.architecture)
         description = {
             "format": EXPORT_FORMAT,
             "architecture": spec.architecture,

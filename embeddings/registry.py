@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from embeddings.clip import Spec, create_clip, embedding_dimension
 from embeddings.models import EmbeddingModel
+from embeddings.onnx_export import export_for_web_processes
 
 
 def register_model(
@@ -25,7 +26,5 @@ def register_model(
             "notes": notes,
         },
     )
-    from embeddings.onnx_export import export_for_web_processes
-
-    export_for_web_processes(model, name)
+    export_for_web_processes(model)
     return model

@@ -92,7 +92,6 @@ class OnnxTextEncoder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(export.graph), options, providers=["CPUExecutionProvider"])
         self.tokenizer = ClipTokenizer(export.vocabulary, export.context_length)
-        self.dimension = export.dimension
 
     def encode(self, texts: list[str]) -> np.ndarray:
         tokens = self.tokenizer(texts)

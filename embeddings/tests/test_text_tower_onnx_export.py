@@ -36,7 +36,6 @@ QUERIES = [
 def fresh_encoders() -> Any:
     """No encoder held by this process yet, before and after the test."""
     encoders._encoders.clear()
-    encoders._missing_exports.clear()
     yield
     encoders._encoders.clear()
 
