@@ -34,11 +34,19 @@ def _run_tasks(ids: list[int], model_id: int, task_size: int) -> None:
             raise SystemExit(f"pipeline failed on some images: {outcome['failed']}")
 
 
+def _decoders_per_process(args: argparse.Namespace) -> int:
+    """EMBED_DECODE_PROCESSES of each of several embedding processes: the option, or a share of the cores on CUDA."""
+    if args.decode_processes != "auto":
+        return int(args.decode_processes)
+    return max(1, len(os.sched_getaffinity(0)) // args.processes) if args.device == "cuda" else 0
+
+
 def _pipeline_in_processes(args: argparse.Namespace, ids: list[int]) -> float:
     """Images/s of ``args.processes`` worker processes sharing the device, as ``celery worker -c P`` runs."""
     share = -(-len(ids) // args.processes)
     env = dict(os.environ)
     env["EMBED_DECODE_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // args.processes))
+    env["EMBED_DECODE_PROCESSES"] = str(_decoders_per_process(args))
     children = []
     for start in range(0, len(ids), share):
         command = [
@@ -111,9 +119,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         action="store_true",
         help="drop the model's HNSW index for the run (the cost of inserting into it, measured by its absence)",
     )
+    parser.add_argument(
+        "--decode-processes",
+        default="auto",
+        help="decoding processes per embedding process (EMBED_DECODE_PROCESSES; 0: threads decode)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ["EMBED_DEVICE"] = args.device
+    if args.decode_processes != "auto" and not args.child:
+        os.environ["EMBED_DECODE_PROCESSES"] = args.decode_processes
     if args.child:
         _child(args)
         return {}
@@ -130,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from embeddings.clip import _autocast, get_image_encoder
     from embeddings.image_cache import ImageCache
     from embeddings.models import ArtworkEmbedding
-    from embeddings.pipeline import decode_threads
+    from embeddings.pipeline import decode_processes, decode_threads
     from embeddings.tasks import embed_artworks_task
 
     settings.EMBED_FORWARD_BATCH_SIZE = args.batch_size
@@ -235,7 +250,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "processes": args.processes,
         "hnsw_index": not args.without_index,
         "min_cosine_pipeline_to_bare": agreement,
-        "decode_threads": decode_threads(args.task_size),
+        "decode_processes": decode_processes(encoder) if args.processes == 1 else _decoders_per_process(args),
+        "decode_threads": decode_threads(args.task_size, decode_processes(encoder)),
         "torch_threads": torch.get_num_threads(),
         "rounds": len(round_ratios),
         "median_round_ratio": round(statistics.median(round_ratios), 3) if round_ratios else None,
@@ -243,6 +259,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # CPU seconds per image (the pipeline's include the database server's): work, not waiting.
         "bare_cpu_ms_per_image": round(bare_cpu / args.n * 1000, 2),
         "pipeline_cpu_ms_per_image": round(pipeline_cpu / args.n * 1000, 2) if pipeline_cpu else None,
+        # Decoding and preprocessing one image in one thread (the bare pass's tensors): what decoding costs.
+        "serial_prepare_ms_per_image": round(prepare_seconds / ready_count * 1000, 2),
         "load_average_before": round(load_before, 2),
         "machine": machine(),
     }
@@ -261,7 +279,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ),
             (
                 "preparing the bare tensors",
-                f"{prepare_seconds / args.n * 1000:8.2f} ms/image (decode + preprocess, untimed)",
+                f"{figures['serial_prepare_ms_per_image']:8.2f} ms/image (decode + preprocess, one thread, untimed)",
             ),
             (
                 "rounds (bare, then one task)",

@@ -21,10 +21,12 @@ import numpy as np
 import open_clip
 import torch
 from django.conf import settings
-from open_clip.transform import PreprocessCfg, image_transform_v2
+from open_clip.transform import MaybeConvertMode, PreprocessCfg, image_transform_v2
 from PIL import Image
 from torchvision import transforms
+from torchvision.transforms.functional import pil_modes_mapping
 
+from embeddings.decoding import ResizeCrop
 from embeddings.encoders import ModelLoadError as ModelLoadError
 from embeddings.encoders import ModelSpec as ModelSpec
 from embeddings.encoders import Spec as Spec
@@ -218,6 +220,8 @@ class ImageEncoder:
         self.device = device or resolve_device()
         self.model, self.preprocess = create_tower(spec, "image", self.device)
         self._resize_crop, normalize = _split_preprocess(self.preprocess)
+        # The same steps without torchvision, for decoding processes (and threads alike).
+        self.recipe = _resize_crop_recipe(self._resize_crop)
         self.draft_size = _draft_size(self.preprocess)
         self._mean: torch.Tensor | None = None
         self._std: torch.Tensor | None = None
@@ -230,6 +234,8 @@ class ImageEncoder:
 
     def prepare(self, image: Image.Image) -> Prepared:
         """Resize and crop: an HxWx3 uint8 array (or the model's own float tensor for unusual transforms)."""
+        if self.recipe is not None:
+            return np.asarray(self.recipe.apply(image))
         if self._resize_crop is None:
             return self.preprocess(image)
         return np.asarray(self._resize_crop(image))
@@ -289,6 +295,30 @@ def _split_preprocess(preprocess: Any) -> tuple[Any, transforms.Normalize | None
     ):
         return None, None
     return transforms.Compose(steps[:-2]), steps[-1]
+
+
+def _resize_crop_recipe(resize_crop: Any) -> ResizeCrop | None:
+    """The ResizeCrop of ``Resize[, CenterCrop][, convert to RGB]`` (PIL steps), or None for any other shape."""
+    steps = list(getattr(resize_crop, "transforms", []))
+    if steps and isinstance(steps[-1], MaybeConvertMode) and steps[-1].mode == "RGB":
+        steps = steps[:-1]
+    if not steps or not isinstance(steps[0], transforms.Resize):
+        return None
+    resize = steps[0]
+    size = [resize.size] if isinstance(resize.size, int) else list(resize.size)
+    if resize.max_size is not None or len(size) not in (1, 2) or resize.interpolation not in pil_modes_mapping:
+        return None
+    if len(steps) == 2 and isinstance(steps[1], transforms.CenterCrop):
+        crop = (int(steps[1].size[0]), int(steps[1].size[1]))
+    elif len(steps) == 1 and len(size) == 2:  # "squash": the resize alone gives the model's size
+        crop = (int(size[0]), int(size[1]))
+    else:
+        return None
+    return ResizeCrop(
+        size=tuple(int(side) for side in size),
+        interpolation=int(pil_modes_mapping[resize.interpolation]),
+        crop=crop,
+    )
 
 
 def _draft_size(preprocess: Any) -> tuple[int, int] | None:

@@ -2,38 +2,27 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import random
 import re
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 from django.conf import settings
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
+from embeddings.decoding import ImageError as ImageError
+from embeddings.decoding import check_image_bytes, decode_image
 from embeddings.rate_limit import SharedRateLimiter, iiif_rate_limiter
 
 logger = logging.getLogger(__name__)
 
 _IMAGE_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
 _RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
-_EXIF_ORIENTATION = 0x0112
-_QUARTER_TURNS = {5, 6, 7, 8}
-
-
-class ImageError(RuntimeError):
-    """The image cannot be had; ``reason`` is what an operator sees."""
-
-    def __init__(self, reason: str, *, transient: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.transient = transient
 
 
 @dataclass
@@ -134,52 +123,3 @@ class ImageCache:
                     raise ImageError(f"image is over {self.max_bytes} bytes")
                 chunks.append(chunk)
             return b"".join(chunks), 200
-
-
-def check_image_bytes(data: bytes, max_pixels: int) -> None:
-    decode_image(data, max_pixels)
-
-
-def decode_image(data: bytes, max_pixels: int, draft_size: tuple[int, int] | None = None) -> Image.Image:
-    """Decode to an RGB image, refusing empty, non-image, truncated and oversized inputs.
-
-    With ``draft_size`` a JPEG decodes at the smallest DCT scale that keeps both sides at least
-    that large (PIL's ``draft``); other formats decode in full.
-    """
-    if not data:
-        raise ImageError("image is empty (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image: Image.Image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageError(f"image is {width}x{height} pixels (limit {max_pixels})")
-            image.seek(0)  # animated images: the first frame
-            if draft_size is not None and image.format == "JPEG":
-                if image.getexif().get(_EXIF_ORIENTATION, 1) in _QUARTER_TURNS:
-                    draft_size = (draft_size[1], draft_size[0])  # the sides swap when it is turned upright
-                image.draft(image.mode, draft_size)
-            image.load()
-    except ImageError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"image is too large: {exc}") from None
-    except Image.DecompressionBombWarning as exc:
-        raise ImageError(f"image is too large: {exc}") from None
-    except UnidentifiedImageError:
-        raise ImageError("not an image (unrecognised format)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"image cannot be decoded: {exc}") from None
-    image = ImageOps.exif_transpose(image)
-    if image.mode != "RGB":
-        # Composite transparency on white, as a page shows it, rather than on black.
-        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-            rgba = image.convert("RGBA")
-            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(background, rgba).convert("RGB")
-        elif image.mode in ("I;16", "I;16B", "I;16L", "I"):
-            image = image.point(lambda value: value / 256).convert("L").convert("RGB")
-        else:
-            image = image.convert("RGB")
-    return image

@@ -3,7 +3,9 @@
 A thread pool reads, decodes and resizes every image of the batch ahead of the model
 (file reads, JPEG decoding and resizing release the GIL). The model runs on one forward
 batch of EMBED_FORWARD_BATCH_SIZE images while the threads prepare the next, so once images
-are cached a worker runs at the speed of its model, not of its decoder.
+are cached a worker runs at the speed of its model, not of its decoder. In front of a GPU
+the threads hand cached images to decoding processes (``decoder_pool``): one interpreter
+cannot decode as fast as a GPU embeds.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from django.db.models import F
 
 from catalog.models import Artwork
 from embeddings.clip import ImageEncoder, PendingVectors, Prepared, get_image_encoder
+from embeddings.decoder_pool import MISSING, DecoderPool, decoder_pool
 from embeddings.image_cache import ImageCache, ImageError
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 from embeddings.signals import vectors_changed
@@ -42,10 +45,26 @@ class BatchResult:
         return {"embedded": len(self.embedded), "failed": self.failed, "skipped": len(self.skipped)}
 
 
-def decode_threads(images: int) -> int:
-    """Threads that prepare images: EMBED_DECODE_THREADS, or one per CPU core (never more than images)."""
-    wanted = settings.EMBED_DECODE_THREADS or len(os.sched_getaffinity(0))
+# Most images per request to a decoding process: few enough that the first forward batch starts
+# soon, enough that the pixels cross in large reads.
+PROCESS_CHUNK = 16
+
+
+def decode_threads(images: int, processes: int = 0) -> int:
+    """Threads that prepare images (never more than images): one per decoding process if there are
+    any, else EMBED_DECODE_THREADS, or one per CPU core."""
+    wanted = processes or settings.EMBED_DECODE_THREADS or len(os.sched_getaffinity(0))
     return max(1, min(wanted, images))
+
+
+def decode_processes(encoder: ImageEncoder) -> int:
+    """Decoding processes for this encoder: EMBED_DECODE_PROCESSES, or ("auto") one per CPU core on a
+    GPU and none on a CPU. None either where the model's preprocessing has no ResizeCrop recipe."""
+    if encoder.recipe is None:
+        return 0
+    if settings.EMBED_DECODE_PROCESSES is not None:
+        return int(settings.EMBED_DECODE_PROCESSES)
+    return len(os.sched_getaffinity(0)) if encoder.device.type == "cuda" else 0
 
 
 def embed_artworks(
@@ -73,6 +92,8 @@ def embed_artworks(
     batch_size = batch_size or settings.EMBED_FORWARD_BATCH_SIZE
     # Decoding uses every core, but AIC sees no more than IIIF_FETCH_CONCURRENCY downloads at once.
     download_slots = threading.BoundedSemaphore(settings.IIIF_FETCH_CONCURRENCY)
+    processes = decode_processes(encoder)
+    pool = decoder_pool(processes) if processes else None
 
     def load(artwork: Artwork) -> Prepared | ImageError:
         try:
@@ -88,19 +109,34 @@ def embed_artworks(
             logger.exception("preprocessing artwork %s failed", artwork.pk)
             return ImageError(f"preprocessing failed: {type(exc).__name__}: {exc}")
 
-    with ThreadPoolExecutor(max_workers=decode_threads(len(artworks)), thread_name_prefix="decode") as pool:
+    def load_chunk(chunk: list[Artwork]) -> list[Prepared | ImageError]:
+        """Cached images through a decoding process (if there are any), the others fetched and decoded here."""
+        if pool is None:
+            return [load(artwork) for artwork in chunk]
+        outcomes = _prepare_in_process(pool, cache, encoder, [artwork.image_id for artwork in chunk])
+        return [load(artwork) if outcome is None else outcome for artwork, outcome in zip(chunk, outcomes, strict=True)]
+
+    # Every decoding process gets work, up to PROCESS_CHUNK images per request.
+    chunk_size = min(PROCESS_CHUNK, -(-len(artworks) // processes)) if pool is not None else 1
+    chunks = [artworks[start : start + chunk_size] for start in range(0, len(artworks), chunk_size)]
+    with ThreadPoolExecutor(max_workers=decode_threads(len(chunks), processes), thread_name_prefix="decode") as threads:
         # Everything is submitted now, in order: the threads run ahead while the model works.
-        loading = [pool.submit(load, artwork) for artwork in artworks]
+        futures = [threads.submit(load_chunk, chunk) for chunk in chunks]
+        loading = [
+            (artwork, future, index)
+            for chunk, future in zip(chunks, futures, strict=True)
+            for index, artwork in enumerate(chunk)
+        ]
         try:
             with transaction.atomic():
-                _embed_in_batches(model, encoder, list(zip(artworks, loading, strict=True)), batch_size, result)
+                _embed_in_batches(model, encoder, loading, batch_size, result)
                 if result.embedded:
                     EmbeddingFailure.objects.filter(model=model, artwork_id__in=result.embedded).delete()
                     transaction.on_commit(lambda: vectors_changed.send(sender=EmbeddingModel, model=model))
                 if result.failed:
                     record_failures(model, {a.pk: a.image_id for a in artworks}, result.failed)
         finally:
-            for future in loading:  # after an error, images not yet started are not worth decoding
+            for future in futures:  # after an error, images not yet started are not worth decoding
                 future.cancel()
     if result.failed:
         logger.warning(
@@ -109,10 +145,29 @@ def embed_artworks(
     return result
 
 
+def _prepare_in_process(
+    pool: DecoderPool, cache: ImageCache, encoder: ImageEncoder, image_ids: list[str]
+) -> list[Prepared | ImageError | None]:
+    """These images prepared by a decoding process; None for those not in the cache."""
+    assert encoder.recipe is not None
+    paths = [cache.path_for(image_id) for image_id in image_ids]
+    outcomes = pool.prepare(paths, cache.max_pixels, encoder.draft_size, encoder.recipe)
+    prepared: list[Prepared | ImageError | None] = []
+    for path, outcome in zip(paths, outcomes, strict=True):
+        if outcome is MISSING:
+            prepared.append(None)
+        elif isinstance(outcome, ImageError):
+            path.unlink(missing_ok=True)  # never keep an undecodable file in the cache
+            prepared.append(outcome)
+        else:
+            prepared.append(outcome)
+    return prepared
+
+
 def _embed_in_batches(
     model: EmbeddingModel,
     encoder: ImageEncoder,
-    loading: list[tuple[Artwork, Future[Prepared | ImageError]]],
+    loading: list[tuple[Artwork, Future[list[Prepared | ImageError]], int]],
     batch_size: int,
     result: BatchResult,
 ) -> None:
@@ -128,8 +183,8 @@ def _embed_in_batches(
             for start in range(0, len(loading), batch_size):
                 ready: list[Artwork] = []
                 prepared: list[Prepared] = []
-                for artwork, future in loading[start : start + batch_size]:
-                    outcome = future.result()
+                for artwork, future, index in loading[start : start + batch_size]:
+                    outcome = future.result()[index]
                     if isinstance(outcome, ImageError):
                         result.failed[artwork.pk] = outcome.reason
                     else:

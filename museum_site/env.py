@@ -50,6 +50,14 @@ def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int
     return value
 
 
+def env_int_or_auto(name: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
+    """An integer, or None where NAME is unset, empty or "auto" (the caller decides)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip().lower() in ("", "auto"):
+        return None
+    return env_int(name, 0, minimum=minimum, maximum=maximum)
+
+
 def env_float(name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":

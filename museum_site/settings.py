@@ -13,6 +13,7 @@ from museum_site.env import (
     env_choice,
     env_float,
     env_int,
+    env_int_or_auto,
     env_list,
     env_secret,
     env_str,
@@ -218,6 +219,9 @@ HNSW_BUILD_MEMORY_MB = env_int("HNSW_BUILD_MEMORY_MB", 1024, minimum=64, maximum
 EMBED_FORWARD_BATCH_SIZE = env_int("EMBED_FORWARD_BATCH_SIZE", 32, minimum=1, maximum=4096)
 # Threads that read, decode and resize images ahead of the model; 0 means one per CPU core.
 EMBED_DECODE_THREADS = env_int("EMBED_DECODE_THREADS", 0, minimum=0, maximum=256)
+# Processes that decode cached images instead (embeddings/decoder_pool.py); "auto": one per CPU core
+# when the image tower runs on a GPU (threads cannot feed it), none on a CPU (the model uses the cores).
+EMBED_DECODE_PROCESSES = env_int_or_auto("EMBED_DECODE_PROCESSES", minimum=0, maximum=256)
 
 # --- Search -------------------------------------------------------------------
 SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 300, minimum=1)

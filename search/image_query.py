@@ -18,7 +18,7 @@ from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest
 from PIL import Image, UnidentifiedImageError
 
-from embeddings.image_cache import ImageError, decode_image
+from embeddings.decoding import ImageError, decode_image
 from embeddings.models import EmbeddingModel
 from search.ranking import SearchError
 

@@ -17,7 +17,8 @@ from typing import Any
 from PIL import Image
 
 from catalog.models import Artwork
-from embeddings.image_cache import ImageCache, ImageError, decode_image
+from embeddings.decoding import decode_image
+from embeddings.image_cache import ImageCache, ImageError
 from training.options import Example as Example  # re-exported: datasets are lists of these
 
 CSV_IMAGE_COLUMN = "filepath"

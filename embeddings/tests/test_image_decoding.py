@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from embeddings.image_cache import ImageError, decode_image
+from embeddings.decoding import ImageError, decode_image
 
 MAX_PIXELS = 40_000_000
 

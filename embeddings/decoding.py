@@ -1,0 +1,127 @@
+"""Decoding image files into what a model's preprocessing starts from, with PIL alone.
+
+Nothing here imports Django or PyTorch: decoding processes (``decoder_pool``) run it without
+either, and the threads of an embedding task run the same functions, so a vector never
+depends on which of them decoded its image.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+_EXIF_ORIENTATION = 0x0112
+_QUARTER_TURNS = {5, 6, 7, 8}
+
+
+class ImageError(RuntimeError):
+    """The image cannot be had; ``reason`` is what an operator sees."""
+
+    def __init__(self, reason: str, *, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+
+
+def check_image_bytes(data: bytes, max_pixels: int) -> None:
+    decode_image(data, max_pixels)
+
+
+def decode_image(data: bytes, max_pixels: int, draft_size: tuple[int, int] | None = None) -> Image.Image:
+    """Decode to an RGB image, refusing empty, non-image, truncated and oversized inputs.
+
+    With ``draft_size`` a JPEG decodes at the smallest DCT scale that keeps both sides at least
+    that large (PIL's ``draft``); other formats decode in full.
+    """
+    if not data:
+        raise ImageError("image is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image: Image.Image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageError(f"image is {width}x{height} pixels (limit {max_pixels})")
+            image.seek(0)  # animated images: the first frame
+            if draft_size is not None and image.format == "JPEG":
+                if image.getexif().get(_EXIF_ORIENTATION, 1) in _QUARTER_TURNS:
+                    draft_size = (draft_size[1], draft_size[0])  # the sides swap when it is turned upright
+                image.draft(image.mode, draft_size)
+            image.load()
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"image is too large: {exc}") from None
+    except Image.DecompressionBombWarning as exc:
+        raise ImageError(f"image is too large: {exc}") from None
+    except UnidentifiedImageError:
+        raise ImageError("not an image (unrecognised format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"image cannot be decoded: {exc}") from None
+    image = ImageOps.exif_transpose(image)
+    if image.mode != "RGB":
+        # Composite transparency on white, as a page shows it, rather than on black.
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(background, rgba).convert("RGB")
+        elif image.mode in ("I;16", "I;16B", "I;16L", "I"):
+            image = image.point(lambda value: value / 256).convert("L").convert("RGB")
+        else:
+            image = image.convert("RGB")
+    return image
+
+
+@dataclass(frozen=True)
+class ResizeCrop:
+    """A model's resize and centre crop (then RGB), pixel for pixel as torchvision does them on PIL images.
+
+    ``size``: (side,) resizes the shorter side to ``side`` keeping the aspect ratio (the long side
+    truncated, as torchvision computes it); (height, width) resizes to exactly that. ``crop``:
+    (height, width) of the centred crop, zero-padded where the image is smaller.
+    ``interpolation``: a PIL resampling filter number.
+    """
+
+    size: tuple[int, ...]
+    interpolation: int
+    crop: tuple[int, int]
+
+    def apply(self, image: Image.Image) -> Image.Image:
+        width, height = image.size
+        if len(self.size) == 1:
+            short, long = (width, height) if width <= height else (height, width)
+            new_short, new_long = self.size[0], int(self.size[0] * long / short)
+            new_width, new_height = (new_short, new_long) if width <= height else (new_long, new_short)
+        else:
+            new_height, new_width = self.size
+        if (new_width, new_height) != (width, height):
+            image = image.resize((new_width, new_height), self.interpolation)
+        cropped = _center_crop(image, self.crop)
+        return cropped if cropped.mode == "RGB" else cropped.convert("RGB")
+
+    def as_dict(self) -> dict[str, object]:
+        return {"size": list(self.size), "interpolation": self.interpolation, "crop": list(self.crop)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list[int] | int]) -> ResizeCrop:
+        size, crop, interpolation = data["size"], data["crop"], data["interpolation"]
+        assert isinstance(size, list) and isinstance(crop, list) and isinstance(interpolation, int)
+        return cls(size=tuple(size), interpolation=interpolation, crop=(crop[0], crop[1]))
+
+
+def _center_crop(image: Image.Image, crop: tuple[int, int]) -> Image.Image:
+    crop_height, crop_width = crop
+    width, height = image.size
+    # torchvision pads a side the crop is larger than (left/top get the smaller half), then crops
+    # at offset round((side - crop) / 2) with Python's rounding; PIL's crop fills outside with 0.
+    left = -((crop_width - width) // 2) if crop_width > width else round((width - crop_width) / 2.0)
+    top = -((crop_height - height) // 2) if crop_height > height else round((height - crop_height) / 2.0)
+    return image.crop((left, top, left + crop_width, top + crop_height))
+
+
+def prepare_file(data: bytes, max_pixels: int, draft_size: tuple[int, int] | None, recipe: ResizeCrop) -> Image.Image:
+    """An image file's bytes, decoded, resized and cropped: an RGB image of ``recipe.crop``."""
+    return recipe.apply(decode_image(data, max_pixels, draft_size))
