@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from museum_site.env import env_bool, env_float, env_int, env_list, env_secret
+from museum_site.env import env_bool, env_float, env_int, env_int_or_auto, env_list, env_secret
 
 
 def test_it_reads_typed_values(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -18,6 +18,10 @@ def test_it_reads_typed_values(monkeypatch: pytest.MonkeyPatch) -> None:
     assert env_float("X_FLOAT", 1.0) == 0.5
     assert env_list("X_LIST", []) == ["a", "b", "c"]
     assert env_int("X_UNSET", 7) == 7
+    assert env_int_or_auto("X_INT", maximum=100) == 42
+    assert env_int_or_auto("X_UNSET") is None
+    monkeypatch.setenv("X_AUTO", " Auto ")
+    assert env_int_or_auto("X_AUTO") is None
 
 
 @pytest.mark.parametrize(
@@ -28,6 +32,8 @@ def test_it_reads_typed_values(monkeypatch: pytest.MonkeyPatch) -> None:
         ("X_INT", "0", lambda: env_int("X_INT", 1, minimum=1), "below the minimum"),
         ("X_INT", "101", lambda: env_int("X_INT", 1, maximum=100), "above the maximum"),
         ("X_FLOAT", "fast", lambda: env_float("X_FLOAT", 1.0), "not a number"),
+        ("X_COUNT", "many", lambda: env_int_or_auto("X_COUNT", minimum=0), "not an integer"),
+        ("X_COUNT", "-1", lambda: env_int_or_auto("X_COUNT", minimum=0), "below the minimum"),
     ],
 )
 def test_it_fails_loudly_on_bad_values(
