@@ -23,8 +23,7 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -72,7 +71,7 @@ class Decoder:
     ) -> list[Outcome]:
         """Each image as a (height, width, 3) uint8 array, an ImageError, or MISSING; DecoderDied if the
         process ended meanwhile."""
-        import numpy as np
+        import numpy as np  # here, not at the top: the decoding processes import this module without numpy
 
         assert self.process.stdin is not None and self.process.stdout is not None
         request = json.dumps(
@@ -123,14 +122,6 @@ class DecoderPool:
         for _ in range(size):
             self._idle.put(None)  # started when first borrowed
 
-    @contextmanager
-    def _borrowed(self) -> Iterator[list[Decoder | None]]:
-        slot = [self._idle.get()]
-        try:
-            yield slot
-        finally:
-            self._idle.put(slot[0])
-
     def prepare(
         self, paths: list[Path], max_pixels: int, draft_size: tuple[int, int] | None, recipe: ResizeCrop
     ) -> list[Outcome]:
@@ -139,23 +130,26 @@ class DecoderPool:
         A process that dies is replaced, and its images tried again one by one in new ones: an
         image that kills a second process fails with that reason, and the pool goes on.
         """
-        with self._borrowed() as slot:
+        decoder = self._idle.get()
+        try:
             try:
-                decoder = slot[0] = slot[0] or Decoder()
+                decoder = decoder or Decoder()
                 return decoder.prepare(paths, max_pixels, draft_size, recipe)
             except DecoderDied as died:
                 logger.error("decoding %d images: %s; starting another decoding process", len(paths), died)
-                slot[0] = None
+                decoder = None
             outcomes: list[Outcome] = []
             for path in paths:
                 try:
-                    decoder = slot[0] = slot[0] or Decoder()
+                    decoder = decoder or Decoder()
                     outcomes.extend(decoder.prepare([path], max_pixels, draft_size, recipe))
                 except DecoderDied as died:
                     logger.error("decoding %s: %s", path, died)
-                    slot[0] = None
+                    decoder = None
                     outcomes.append(ImageError(f"decoding this image ends the decoding process ({died})"))
             return outcomes
+        finally:
+            self._idle.put(decoder)  # None where it died: the next borrower starts another
 
     def close(self) -> None:
         for _ in range(self.size):

@@ -152,16 +152,10 @@ def _prepare_in_process(
     assert encoder.recipe is not None
     paths = [cache.path_for(image_id) for image_id in image_ids]
     outcomes = pool.prepare(paths, cache.max_pixels, encoder.draft_size, encoder.recipe)
-    prepared: list[Prepared | ImageError | None] = []
     for path, outcome in zip(paths, outcomes, strict=True):
-        if outcome is MISSING:
-            prepared.append(None)
-        elif isinstance(outcome, ImageError):
+        if isinstance(outcome, ImageError):
             path.unlink(missing_ok=True)  # never keep an undecodable file in the cache
-            prepared.append(outcome)
-        else:
-            prepared.append(outcome)
-    return prepared
+    return [None if outcome is MISSING else outcome for outcome in outcomes]
 
 
 def _embed_in_batches(

@@ -2,10 +2,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from catalog.harvest import sync_from_api
+from catalog.models import Artwork
 from museum_site.tests.processes import RedisServer
+
+
+def harvest_artworks(limit: int) -> list[Artwork]:
+    """Harvest ``limit`` records from the fake AIC; the artworks with an image, in primary-key order."""
+    sync_from_api(limit=limit)
+    return list(Artwork.objects.exclude(image_id="").order_by("pk"))
+
+
+@pytest.fixture
+def harvested(aic: Any) -> list[Artwork]:
+    return harvest_artworks(12)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from catalog.harvest import sync_from_api
 from catalog.models import Artwork
 from conftest import ROOT, WorkerProcess, wait_until
 from embeddings.image_cache import ImageCache
@@ -23,12 +22,6 @@ from embeddings.pipeline import embed_artworks
 from embeddings.tasks import embed_artworks_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def harvested(aic: Any) -> list[Artwork]:
-    sync_from_api(limit=12)
-    return list(Artwork.objects.exclude(image_id="").order_by("pk"))
 
 
 def _vectors(model: EmbeddingModel) -> dict[int, np.ndarray]:

@@ -7,18 +7,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from catalog.harvest import sync_from_api
 from catalog.models import Artwork
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure
 from embeddings.pipeline import embed_artworks
+from embeddings.tests.conftest import harvest_artworks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def harvested(aic: Any) -> list[Artwork]:
-    sync_from_api(limit=14)
-    return list(Artwork.objects.exclude(image_id="").order_by("pk"))
+    return harvest_artworks(14)
 
 
 def _vectors(model: Any) -> dict[int, np.ndarray]:

@@ -5,7 +5,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from catalog.harvest import sync_from_api
 from catalog.models import Artwork
 from embeddings.image_cache import ImageCache
 from embeddings.indexing import index_counts
@@ -13,12 +12,6 @@ from embeddings.models import ArtworkEmbedding, EmbeddingFailure
 from embeddings.pipeline import embed_artworks
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def harvested(aic: Any) -> list[Artwork]:
-    sync_from_api(limit=12)
-    return list(Artwork.objects.exclude(image_id="").order_by("pk"))
 
 
 def test_it_embeds_a_batch_as_unit_vectors(harvested: list[Artwork], embedding_model: Any) -> None:
