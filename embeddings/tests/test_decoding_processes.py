@@ -29,7 +29,10 @@ def _vectors(model: EmbeddingModel) -> dict[int, np.ndarray]:
 
 
 def _decoders_of(pid: int) -> set[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    # Linux lists a child under the thread that started it (or took it over when that thread ended).
+    children = [
+        child for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+    ]
     return {
         int(child) for child in children if b"embeddings.decoder_pool" in Path(f"/proc/{child}/cmdline").read_bytes()
     }
