@@ -1,7 +1,8 @@
 """Ranking artworks for a query: full-text, CLIP vectors (pgvector HNSW), and their fusion.
 
 - keyword: PostgreSQL full-text search over Artwork.search_document (title A, artist B,
-  description, medium and subject terms C), any word of the query, ranked by ts_rank.
+  description, medium and subject terms C): artworks holding more of the query's words first,
+  then by ts_rank, so a page of them ranks only the few that hold the most words.
 - semantic: the query's CLIP text vector against the artworks' image vectors, nearest first.
 - hybrid (the default): both lists fused by weighted reciprocal rank fusion,
   score = Σ weight / (SEARCH_RRF_K + rank), so an artwork near the top of either list ranks
@@ -14,6 +15,8 @@ first place in one more list (SEARCH_BOOST_WEIGHT scales it).
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -23,6 +26,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchQueryField, SearchRank
 from django.db import connection
 from django.db.models import (
@@ -173,18 +177,6 @@ def sort_by_date(hits: list[Hit], *, newest_first: bool) -> list[Hit]:
     return dated + undated
 
 
-class AnyWordQuery(Func):
-    """A tsquery that matches a document holding any word of the text (plainto_tsquery's ANDs become ORs).
-
-    plainto_tsquery reads the text as words only (no operators from the user), stems them and
-    drops stop words; its output joins terms with " & ", and no lexeme holds a space.
-    """
-
-    # SEARCH_CONFIG is our constant, not input: the query text itself is a parameter.
-    template = f"replace(plainto_tsquery('{SEARCH_CONFIG}'::regconfig, %(expressions)s)::text, ' & ', ' | ')::tsquery"
-    output_field = SearchQueryField()
-
-
 class MatchesQuery(Func):
     """document @@ tsquery: whether a full-text document matches a query."""
 
@@ -194,7 +186,7 @@ class MatchesQuery(Func):
 
 
 def keyword_hits(query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
-    """The k visible artworks whose text best matches any word of ``query``, best first (boosts added)."""
+    """The k visible artworks whose text best matches ``query``, best first (boosts added)."""
     ranked = text_matches(query, k, filters)
     hits = [Hit(artwork, rank + artwork.boost, keyword_rank=i) for i, (artwork, rank) in enumerate(ranked, 1)]
     return _by_score(hits)
@@ -231,21 +223,77 @@ def _by_score(hits: list[Hit]) -> list[Hit]:
 
 
 def text_matches(query: str, k: int, filters: SearchFilters | None = None) -> list[tuple[Artwork, float]]:
-    """(artwork, ts_rank) of the k visible artworks that best match any word of ``query``, best first."""
+    """(artwork, keyword score) of the k visible artworks that best match ``query``, best first.
+
+    Artworks holding more of the query's distinct words rank first, ts_rank orders those holding
+    as many; the score, in [0, 1), says both: (words held + rank / (rank + 1)) / (words + 1).
+    Ranking every artwork that holds any word costs a page visit each, tens of thousands for
+    a common word in a large catalog, so the statement first asks for artworks holding all the
+    words, then all but one, and so on (``coverage_tiers``), until one answer fills the k: the
+    order is the same as ranking them all, and only the artworks it needs are read.
+    """
     with psycopg.Cursor(raw_connection()) as cursor:
-        return _text_statement(filters or SearchFilters(), k).run(cursor, query=query)
+        terms = query_terms(cursor, query)
+        if not terms:
+            return []
+        statement = _text_statement(filters or SearchFilters(), k)
+        any_word = words_tsquery(terms, 1)
+        for held in coverage_tiers(len(terms)):
+            ranked = statement.run(
+                cursor, tier=words_tsquery(terms, held), any_word=any_word, terms=terms, words=float(len(terms))
+            )
+            if len(ranked) >= k:
+                break
+        return ranked
+
+
+def query_terms(cursor: psycopg.Cursor[Any], query: str) -> list[str]:
+    """The distinct lexemes full-text search reads from ``query`` (stemmed, stop words dropped)."""
+    with connection.wrap_database_errors:
+        cursor.execute("SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s))", [SEARCH_CONFIG, query])
+        row = cursor.fetchone()
+    return list(row[0]) if row else []
+
+
+# A tier's tsquery lists every set of that many words; past this many sets the tier is skipped
+# (the next one down asks for fewer words, and the last, any word, is one set per word).
+MAX_TIER_WORD_SETS = 64
+
+
+def coverage_tiers(words: int) -> list[int]:
+    """How many of the query's ``words`` each successive statement asks an artwork to hold."""
+    return [held for held in range(words, 0, -1) if held in (1, words) or math.comb(words, held) <= MAX_TIER_WORD_SETS]
+
+
+def words_tsquery(terms: list[str], held: int) -> str:
+    """tsquery text matching documents that hold at least ``held`` of the lexemes ``terms``."""
+    quoted = ["'" + term.replace("\\", "\\\\").replace("'", "''") + "'" for term in terms]
+    if held == 1:
+        return " | ".join(quoted)
+    return " | ".join("(" + " & ".join(words) + ")" for words in itertools.combinations(quoted, held))
+
+
+def words_held(document: F, terms: Expression) -> Expression:
+    """How many of the lexemes ``terms`` (a text[]) the tsvector ``document`` holds."""
+    lexemes = functools.partial(Func, function="length", output_field=FloatField())
+    without_terms = Func(document, Cast(terms, ArrayField(TextField())), function="ts_delete")
+    return lexemes(document) - lexemes(without_terms)
 
 
 @functools.lru_cache(maxsize=256)
 def _text_statement(filters: SearchFilters, k: int) -> ListingStatement:
-    tsquery = AnyWordQuery(Slot("query", TextField()))
+    tier = Cast(Slot("tier", TextField()), SearchQueryField())
+    # ts_rank without length normalisation: a long description does not dilute the words it holds.
+    rank = SearchRank(F("search_document"), Cast(Slot("any_word", TextField()), SearchQueryField()))
+    held = words_held(F("search_document"), Slot("terms", TextField()))
+    words = Slot("words", FloatField())
     rows = (
-        Artwork.objects.filter(MatchesQuery(F("search_document"), tsquery), filters.as_q(), is_hidden=False)
-        # No length normalisation: a title that holds two query words outranks one that holds one.
-        .annotate(rank=SearchRank(F("search_document"), tsquery))
-        .order_by("-rank", "aic_id")[:k]
+        Artwork.objects.filter(MatchesQuery(F("search_document"), tier), filters.as_q(), is_hidden=False)
+        .annotate(rank=rank)
+        .annotate(score=(held + F("rank") / (F("rank") + 1.0)) / (words + 1.0))
+        .order_by("-score", "aic_id")[:k]
     )
-    return ListingStatement.compile(rows, "rank", LISTED_FIELDS)
+    return ListingStatement.compile(rows, "score", LISTED_FIELDS)
 
 
 def vector_neighbours(
