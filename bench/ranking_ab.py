@@ -14,17 +14,38 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import random
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.environment import configure, machine, percentile, print_table
+from bench.environment import ROOT, configure, machine, percentile, print_table
 from bench.search import SEARCH_DATABASE, text_queries
 
 # What is compared (the full-text list alone needs no HNSW index: a collection of artworks will do).
-CASES = ("nearest, k = 10", "full-text list, k = 100", "vector list, k = 100", "hybrid, 25 results")
+CASES = (
+    "nearest, k = 10",
+    "full-text list, k = 100",
+    "full-text list, k = 100, words of one title",
+    "vector list, k = 100",
+    "hybrid, 25 results",
+)
+
+
+def title_queries(count: int, seed: int) -> list[str]:
+    """Queries whose words occur together: three words of a sample record's title (the collection's
+    titles are the sample's, numbered), as someone looking for a known work types them."""
+    titles = set()
+    for path in sorted((ROOT / "sample_data" / "aic" / "records").glob("*.json")):
+        record = json.loads(path.read_bytes())
+        words = str(record.get("data", record).get("title") or "").split()
+        if len(words) >= 3:
+            titles.add(" ".join(words[:3]))
+    ordered = sorted(titles)
+    random.Random(seed).shuffle(ordered)
+    return ordered[:count]
 
 
 def _load_ranking(checkout: Path) -> Any:
@@ -79,6 +100,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cases: dict[str, tuple[list[Any], Callable[[Any, Any], object]]] = {
         "nearest, k = 10": (query_vectors, lambda module, vector: module.nearest(model, vector, 10)),
         "full-text list, k = 100": (texts, lambda module, text: module.text_matches(text, 100)),
+        "full-text list, k = 100, words of one title": (
+            title_queries(args.queries, 0),
+            lambda module, text: module.text_matches(text, 100),
+        ),
         "vector list, k = 100": (
             texts,
             lambda module, text: module.vector_neighbours(model, text_vectors[text], 100),

@@ -227,24 +227,35 @@ def text_matches(query: str, k: int, filters: SearchFilters | None = None) -> li
 
     Artworks holding more of the query's distinct words rank first, ts_rank orders those holding
     as many; the score, in [0, 1), says both: (words held + rank / (rank + 1)) / (words + 1).
-    Ranking every artwork that holds any word costs a page visit each, tens of thousands for
-    a common word in a large catalog, so the statement first asks for artworks holding all the
-    words, then all but one, and so on (``coverage_tiers``), until one answer fills the k: the
-    order is the same as ranking them all, and only the artworks it needs are read.
+    Ranking every artwork that holds any word costs a row read each, tens of thousands for a
+    common word in a large catalog, so the artworks are read tier by tier: those holding all the
+    words, then those holding all but one (and not all), and so on (``coverage_tiers``), until
+    the k are found: the order is the same as ranking them all, and a tier below is never read.
     """
+    filters = filters or SearchFilters()
+    found: list[tuple[Artwork, float]] = []
     with psycopg.Cursor(raw_connection()) as cursor:
         terms = query_terms(cursor, query)
-        if not terms:
-            return []
-        statement = _text_statement(filters or SearchFilters(), k)
+        tiers = coverage_tiers(len(terms)) if terms else []
         any_word = words_tsquery(terms, 1)
-        for held in coverage_tiers(len(terms)):
+        for above, held in zip([len(terms) + 1, *tiers], tiers, strict=False):
+            # A tier below a skipped one holds artworks with different counts of words: count them.
+            statement = _text_statement(filters, k, counts_words=above - held > 1)
+            # A tier matches the fewer than k artworks found above it too (cheaper than excluding
+            # them row by row), so its k best hold at least the k still missing.
+            seen = {artwork.pk for artwork, _ in found}
             ranked = statement.run(
-                cursor, tier=words_tsquery(terms, held), any_word=any_word, terms=terms, words=float(len(terms))
+                cursor,
+                tier=words_tsquery(terms, held),
+                any_word=any_word,
+                terms=terms,
+                held=float(held),
+                words=float(len(terms)),
             )
-            if len(ranked) >= k:
+            found += [(artwork, score) for artwork, score in ranked if artwork.pk not in seen][: k - len(found)]
+            if len(found) >= k:
                 break
-        return ranked
+    return found
 
 
 def query_terms(cursor: psycopg.Cursor[Any], query: str) -> list[str]:
@@ -281,16 +292,20 @@ def words_held(document: F, terms: Expression) -> Expression:
 
 
 @functools.lru_cache(maxsize=256)
-def _text_statement(filters: SearchFilters, k: int) -> ListingStatement:
-    tier = Cast(Slot("tier", TextField()), SearchQueryField())
-    # ts_rank without length normalisation: a long description does not dilute the words it holds.
-    rank = SearchRank(F("search_document"), Cast(Slot("any_word", TextField()), SearchQueryField()))
-    held = words_held(F("search_document"), Slot("terms", TextField()))
-    words = Slot("words", FloatField())
+def _text_statement(filters: SearchFilters, k: int, *, counts_words: bool) -> ListingStatement:
+    """The best k artworks holding at least ``held`` words, scored as holding ``held`` or, with
+    ``counts_words``, as many as they hold."""
+    matches = MatchesQuery(F("search_document"), Cast(Slot("tier", TextField()), SearchQueryField()))
+    # ts_rank without length normalisation (a long description does not dilute the words it holds),
+    # as rank / (rank + 1) (normalisation 32): in [0, 1), computed once per row.
+    rank = SearchRank(F("search_document"), Cast(Slot("any_word", TextField()), SearchQueryField()), normalization=32)
+    if counts_words:
+        held: Expression = words_held(F("search_document"), Slot("terms", TextField()))
+    else:
+        held = Slot("held", FloatField())
     rows = (
-        Artwork.objects.filter(MatchesQuery(F("search_document"), tier), filters.as_q(), is_hidden=False)
-        .annotate(rank=rank)
-        .annotate(score=(held + F("rank") / (F("rank") + 1.0)) / (words + 1.0))
+        Artwork.objects.filter(matches, filters.as_q(), is_hidden=False)
+        .annotate(score=(held + rank) / (Slot("words", FloatField()) + 1.0))
         .order_by("-score", "aic_id")[:k]
     )
     return ListingStatement.compile(rows, "score", LISTED_FIELDS)

@@ -26,6 +26,8 @@ QUERIES = [
     "portrait of a woman in a red dress",
     "a landscape painting with water, trees and a river at sunset",
     "street",
+    # Nine words: the tiers of three to six words list too many sets and are read as one, counted.
+    "portrait of a woman in a red dress with flowers, a hat, a fan and a garden landscape",
     "no such wordzz",
 ]
 
@@ -107,6 +109,7 @@ def test_tiers_skip_those_with_too_many_sets_of_words() -> None:
     assert coverage_tiers(1) == [1]
     assert coverage_tiers(3) == [3, 2, 1]
     assert coverage_tiers(8) == [8, 7, 6, 5, 3, 2, 1]  # four of eight: 70 sets
+    assert coverage_tiers(9) == [9, 8, 7, 2, 1]
     assert coverage_tiers(40) == [40, 39, 1]
 
 
