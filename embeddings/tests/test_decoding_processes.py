@@ -30,12 +30,18 @@ def _vectors(model: EmbeddingModel) -> dict[int, np.ndarray]:
 
 def _decoders_of(pid: int) -> set[int]:
     # Linux lists a child under the thread that started it (or took it over when that thread ended).
-    children = [
-        child for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
-    ]
-    return {
-        int(child) for child in children if b"embeddings.decoder_pool" in Path(f"/proc/{child}/cmdline").read_bytes()
-    }
+    children: list[str] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += _read_proc(task / "children").split()
+    return {int(child) for child in children if "embeddings.decoder_pool" in _read_proc(Path(f"/proc/{child}/cmdline"))}
+
+
+def _read_proc(path: Path) -> str:
+    """A /proc file's text, empty when its thread or process has ended since it was listed."""
+    try:
+        return path.read_bytes().decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
 
 
 def test_processes_give_the_vectors_threads_give(

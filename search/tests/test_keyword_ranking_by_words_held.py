@@ -151,3 +151,13 @@ def test_quotes_backslashes_and_operators_in_a_query_are_words(catalog: None) ->
     ]:
         found = [artwork.aic_id for artwork, _ in text_matches(query, 5)]
         assert found[:1] == ([expected] if expected else []), query
+
+
+def test_a_query_of_sixty_distinct_words_is_answered(catalog: None) -> None:
+    # The API's longest query (300 characters) holds about sixty words: tiers of all, all but one, any.
+    words = ["portrait", "landscape", "river"] + [f"zq{index:02d}x" for index in range(57)]
+    query = " ".join(words)
+    assert len(_terms(query)) == 60
+    found = text_matches(query, 10)
+    assert len(found) == 10
+    assert all(0 < score < 1 for _, score in found)
