@@ -8,6 +8,7 @@ serves.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
@@ -20,7 +21,17 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(os.environ.get("BENCH_DIR", ROOT / "var" / "bench")).resolve()
 BENCH_DATABASE = "museum_bench"
+SAMPLE_RECORDS = ROOT / "sample_data" / "aic" / "records"
 _configured = False
+
+
+def sample_records() -> list[dict[str, Any]]:
+    """The bundled sample's AIC records (an API response's ``data``, or the record itself), by file name."""
+    records = []
+    for path in sorted(SAMPLE_RECORDS.glob("*.json")):
+        record = json.loads(path.read_bytes())
+        records.append(record["data"] if isinstance(record.get("data"), dict) else record)
+    return records
 
 
 def configure(*, migrate: bool = True, database: str = BENCH_DATABASE) -> str:

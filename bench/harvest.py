@@ -24,17 +24,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.environment import ROOT
+from bench.environment import sample_records
 
-SAMPLE_RECORDS = ROOT / "sample_data" / "aic" / "records"
 DUMP_AIC_ID_BASE = 500_000_000  # its own range: other benchmarks' artworks stay
 
 
 def _templates() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    records = []
-    for path in sorted(SAMPLE_RECORDS.glob("*.json")):
-        record = json.loads(path.read_bytes())
-        records.append(record.get("data", record) if isinstance(record.get("data"), dict) else record)
+    records = sample_records()
     full = [record for record in records if len(record) >= 60]
     thin = [record for record in records if len(record) < 60]
     return full, thin

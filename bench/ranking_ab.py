@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.environment import ROOT, configure, machine, percentile, print_table
+from bench.environment import configure, machine, percentile, print_table, sample_records
 from bench.search import SEARCH_DATABASE, text_queries
 
 # What is compared (the full-text list alone needs no HNSW index: a collection of artworks will do).
@@ -38,9 +38,8 @@ def title_queries(count: int, seed: int) -> list[str]:
     """Queries whose words occur together: three words of a sample record's title (the collection's
     titles are the sample's, numbered), as someone looking for a known work types them."""
     titles = set()
-    for path in sorted((ROOT / "sample_data" / "aic" / "records").glob("*.json")):
-        record = json.loads(path.read_bytes())
-        words = str(record.get("data", record).get("title") or "").split()
+    for record in sample_records():
+        words = str(record.get("title") or "").split()
         if len(words) >= 3:
             titles.add(" ".join(words[:3]))
     ordered = sorted(titles)

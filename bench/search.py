@@ -42,7 +42,7 @@ from urllib.parse import quote
 import numpy as np
 
 from bench import vectors
-from bench.environment import ROOT
+from bench.environment import ROOT, sample_records
 
 SEARCH_DATABASE = "museum_bench_search"
 SEARCH_AIC_ID_BASE = 100_000_000
@@ -144,10 +144,7 @@ def _load_corpus(model: Any, n: int, seed: int) -> dict[str, float]:
     spread = rng.choice(len(names), size=n, p=shares / shares.sum())
     department = np.where(rng.random(n) < 0.5, cluster_department[labels], spread)
     public_domain = rng.random(n) < 0.45
-    templates = []
-    for path in sorted((ROOT / "sample_data" / "aic" / "records").glob("*.json")):
-        record = json.loads(path.read_bytes())
-        templates.append(parse_record(record.get("data", record) if isinstance(record.get("data"), dict) else record))
+    templates = [parse_record(record) for record in sample_records()]
 
     model.drop_index()
     started = time.perf_counter()

@@ -229,8 +229,8 @@ def text_matches(query: str, k: int, filters: SearchFilters | None = None) -> li
     as many; the score, in [0, 1), says both: (words held + rank / (rank + 1)) / (words + 1).
     Ranking every artwork that holds any word costs a row read each, tens of thousands for a
     common word in a large catalog, so the artworks are read tier by tier: those holding all the
-    words, then those holding all but one (and not all), and so on (``coverage_tiers``), until
-    the k are found: the order is the same as ranking them all, and a tier below is never read.
+    words, then those holding at least all but one, and so on (``coverage_tiers``), until the k
+    are found: the order is the same as ranking them all, and a tier below is never read.
     """
     filters = filters or SearchFilters()
     found: list[tuple[Artwork, float]] = []
