@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import redis
@@ -25,6 +27,8 @@ logger = logging.getLogger(__name__)
 _KEY_PREFIX = "museum:query-vector:v1"
 _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
+_encoding_threads: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked child starts its own
+_encoding_threads_lock = threading.Lock()
 
 
 def normalise_query(query: str) -> str:
@@ -85,3 +89,16 @@ def embed_query(model: EmbeddingModel, query: str) -> np.ndarray:
     if enabled:
         _write(key, vector)
     return vector
+
+
+def embed_query_meanwhile(model: EmbeddingModel, query: str) -> Future[np.ndarray]:
+    """``embed_query`` on one of this process's encoding threads, so the caller can query the database
+    while the text tower runs (both release the GIL: ONNX Runtime, or PyTorch, and the socket wait)."""
+    global _encoding_threads
+    with _encoding_threads_lock:
+        if _encoding_threads is None or _encoding_threads[0] != os.getpid():
+            # More encodings at once than cores would only share the cores.
+            pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="query-encoding")
+            _encoding_threads = (os.getpid(), pool)
+        pool = _encoding_threads[1]
+    return pool.submit(embed_query, model, query)

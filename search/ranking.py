@@ -48,7 +48,7 @@ from embeddings.models import ArtworkEmbedding, EmbeddingModel
 from embeddings.vector_sql import raw_connection, vector_cursor
 from search.filters import SearchFilters
 from search.metrics import SEARCH_SECONDS
-from search.query_cache import embed_query
+from search.query_cache import embed_query, embed_query_meanwhile
 from search.statements import ListingStatement, Slot
 
 # pgvector refuses hnsw.ef_search above 1000; iterative scans go on past it.
@@ -213,8 +213,10 @@ def nearest(
 def hybrid_hits(model: EmbeddingModel, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
     """Keyword and vector rankings fused by weighted reciprocal rank fusion, best first."""
     depth = max(k, settings.SEARCH_HYBRID_CANDIDATES)
+    # The text tower encodes the query while the database ranks the keyword list, which needs no vector.
+    query_vector = embed_query_meanwhile(model, query)
     keyword = text_matches(query, depth, filters)
-    semantic = vector_neighbours(model, embed_query(model, query), depth, filters=filters)
+    semantic = vector_neighbours(model, query_vector.result(), depth, filters=filters)
     return fuse([artwork for artwork, _ in keyword], [artwork for artwork, _ in semantic])[:k]
 
 
