@@ -358,6 +358,10 @@ def _database_figures(model: Any, n: int, seed: int, query_count: int) -> dict[s
     return figures
 
 
+# What the model's HNSW index orders by (EmbeddingModel.index_distance), as SQL.
+_INDEX_ORDER = "e.vector::halfvec({dimension}) <=> %(query)s::halfvec({dimension})"
+
+
 def _department_variants(model: Any, query_vectors: np.ndarray, truth: list[set[int]]) -> dict[str, Any]:
     """Recall of the department-filtered scan in hand-written SQL, three ways: as ``nearest`` asks
     (relaxed order, LIMIT k), in strict order, and relaxed with 4 k candidates re-ranked."""
@@ -368,10 +372,10 @@ def _department_variants(model: Any, query_vectors: np.ndarray, truth: list[set[
     from bench.environment import percentile
 
     base = (
-        f"SELECT a.aic_id, e.vector::vector({model.dimension}) <=> %s AS distance "
+        f"SELECT a.aic_id, e.vector::vector({model.dimension}) <=> %(query)s AS distance "
         "FROM embeddings_artworkembedding e JOIN catalog_artwork a ON a.id = e.artwork_id "
-        "WHERE e.model_id = %s AND NOT a.is_hidden AND upper(a.department_title) = upper(%s) "
-        "ORDER BY distance LIMIT %s"
+        "WHERE e.model_id = %(model)s AND NOT a.is_hidden AND upper(a.department_title) = upper(%(department)s) "
+        f"ORDER BY {_INDEX_ORDER.format(dimension=int(model.dimension))} LIMIT %(limit)s"
     )
     variants = {
         "relaxed_limit_k": ("relaxed_order", base, K),
@@ -391,7 +395,8 @@ def _department_variants(model: Any, query_vectors: np.ndarray, truth: list[set[
             recalls, times = [], []
             for query, expected in zip(query_vectors, truth, strict=True):
                 started = time.perf_counter()
-                rows = connection.execute(sql, [query, model.pk, FILTER_DEPARTMENT, limit]).fetchall()
+                values = {"query": query, "model": model.pk, "department": FILTER_DEPARTMENT, "limit": limit}
+                rows = connection.execute(sql, values).fetchall()
                 times.append((time.perf_counter() - started) * 1000)
                 recalls.append(len({aic_id - SEARCH_AIC_ID_BASE for aic_id, _ in rows[:K]} & expected) / K)
             found[name] = {
@@ -409,9 +414,10 @@ def _bare_sql_times(model: Any, query_vectors: np.ndarray) -> list[float]:
     from pgvector.psycopg import register_vector
 
     sql = (
-        f"SELECT e.artwork_id, e.vector::vector({model.dimension}) <=> %s AS distance "
+        f"SELECT e.artwork_id, e.vector::vector({model.dimension}) <=> %(query)s AS distance "
         "FROM embeddings_artworkembedding e JOIN catalog_artwork a ON a.id = e.artwork_id "
-        "WHERE e.model_id = %s AND NOT a.is_hidden ORDER BY distance LIMIT %s"
+        f"WHERE e.model_id = %(model)s AND NOT a.is_hidden "
+        f"ORDER BY {_INDEX_ORDER.format(dimension=int(model.dimension))} LIMIT %(limit)s"
     )
     times = []
     with psycopg.connect(os.environ["DATABASE_URL"]) as connection:
@@ -421,7 +427,7 @@ def _bare_sql_times(model: Any, query_vectors: np.ndarray) -> list[float]:
         connection.commit()
         for index, query in enumerate(query_vectors):
             started = time.perf_counter()
-            connection.execute(sql, [query, model.pk, K]).fetchall()
+            connection.execute(sql, {"query": query, "model": model.pk, "limit": K}).fetchall()
             if index >= 20:  # the first ones warm the pages
                 times.append((time.perf_counter() - started) * 1000)
     return times

@@ -335,7 +335,7 @@ def vector_neighbours(
             (artwork, 1.0 - distance)
             for artwork, distance in statement.run(cursor, vector=np.asarray(vector, dtype=np.float32))
         ]
-    # relaxed_order may return neighbours slightly out of order.
+    # relaxed_order, and the index's half precision, may return neighbours slightly out of float32's order.
     return sorted(ranked, key=lambda pair: pair[1], reverse=True)
 
 
@@ -346,16 +346,17 @@ def neighbour_rows(
 
     Walked through the model's HNSW index, or with ``exact`` every candidate ranked: the index
     cannot order by a distance plus zero, so the planner finds the candidates through the
-    filters' own indexes instead.
+    filters' own indexes instead. The walk orders by the index's half-precision distance; the
+    ``distance`` given is float32's either way.
     """
-    # The cast matches the model's partial HNSW index expression, so the planner can use it.
     distance: Any = CosineDistance(Cast("vector", VectorField(dimensions=model.dimension)), vector)
     if exact:
         distance = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
+    order = "distance" if exact else model.index_distance(vector)
     return (
         ArtworkEmbedding.objects.filter(filters.as_q("artwork__"), model=model, artwork__is_hidden=False)
         .annotate(distance=distance)
-        .order_by("distance")
+        .order_by(order)
         .select_related("artwork")
         .only("id", "artwork", *(f"artwork__{name}" for name in LISTED_FIELDS))
     )

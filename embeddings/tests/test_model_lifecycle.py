@@ -101,7 +101,7 @@ def test_vectors_of_512_and_768_dimensions_coexist_each_with_its_own_index(
         rows = list(ArtworkEmbedding.objects.filter(model=model))
         assert len(rows) == len(catalog)
         assert {len(row.vector) for row in rows} == {dimension}
-        assert f"vector({dimension})" in (_index_definition(model) or "")
+        assert f"halfvec({dimension})" in (_index_definition(model) or "")
         # A nearest-neighbour query under each model finds an artwork's own vector first.
         probe = rows[3]
         nearest = (
@@ -162,7 +162,7 @@ def test_it_prunes_the_replaced_models_vectors_but_never_the_active_ones(
     call_command("prune_model_vectors", "second", stdout=output)
     assert f"pruned {len(catalog)} vectors of second" in output.getvalue()
     assert ArtworkEmbedding.objects.filter(model=first).count() == len(catalog)
-    assert "vector(512)" in (_index_definition(first) or "")
+    assert "halfvec(512)" in (_index_definition(first) or "")
 
 
 def test_it_says_so_when_the_model_is_already_active(catalog: list[Artwork], checkpoints: dict[str, str]) -> None:

@@ -6,9 +6,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
-from django.db.models.functions import Cast
 from django.test import Client
-from pgvector.django import CosineDistance, VectorField
 
 from catalog.models import Artwork
 from embeddings.encoders import get_text_encoder
@@ -74,7 +72,7 @@ def test_a_selective_filter_still_gets_k_results_from_the_hnsw_index(
     settings.HNSW_EF_SEARCH = 5
     settings.SEARCH_EXACT_SCAN_MAX = 0  # the index answers even this small a department
     vector = get_text_encoder(embedding_model).encode(["a portrait"])[0]
-    distance = CosineDistance(Cast("vector", VectorField(dimensions=embedding_model.dimension)), vector)
+    distance = embedding_model.index_distance(vector)
     filtered = ArtworkEmbedding.objects.filter(model=embedding_model, artwork__department_title=EUROPE)
     exact = [row.artwork.aic_id for row in filtered.annotate(d=distance).order_by("d").select_related("artwork")]
     assert len(exact) == 7
