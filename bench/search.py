@@ -448,9 +448,10 @@ def _free_port() -> int:
 class Gunicorn:
     """The site under gunicorn, as the production image runs it, on a loopback port."""
 
-    def __init__(self, log: Path, **environment: str) -> None:
+    def __init__(self, log: Path, root: Path = ROOT, **environment: str) -> None:
         self.port = _free_port()
         self.log = log
+        self.root = root  # the checkout it serves
         self.environment = environment
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -470,7 +471,12 @@ class Gunicorn:
             "--workers", "2", "--threads", "4", "--log-level", "warning",
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=self.root,
+            env=env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -69,8 +69,8 @@ class EmbeddingModel(models.Model):
         The build holds off writes to the embeddings table until it ends.
 
         The graph holds the vectors in half precision (pgvector's halfvec): half the memory of
-        float32 for the same recall, as a CLIP vector's values need no more than 3 significant
-        digits to be ordered right; the table keeps float32 and search scores with it.
+        float32 and a faster walk at the same recall (BENCHMARKS.md); the table keeps float32,
+        and search scores with it.
         """
         table = ArtworkEmbedding._meta.db_table
         m = settings.HNSW_M if m is None else m

@@ -210,7 +210,7 @@ HNSW_M = env_int("HNSW_M", 16, minimum=2, maximum=100)
 HNSW_EF_CONSTRUCTION = env_int("HNSW_EF_CONSTRUCTION", 64, minimum=4, maximum=1000)
 # 300 keeps recall@10 ≥ 0.95 at a million artworks, filtered searches too (100 gives 0.90; BENCHMARKS.md).
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 300, minimum=1, maximum=1000)
-# maintenance_work_mem of a model's index build (a million 512-d vectors make a 2.7 GB graph).
+# maintenance_work_mem of a model's index build (a million 512-d vectors make a 1.4 GB graph in half precision).
 HNSW_BUILD_MEMORY_MB = env_int("HNSW_BUILD_MEMORY_MB", 1024, minimum=64, maximum=1_048_576)
 
 # --- Embedding throughput (embeddings/pipeline.py) ------------------------------
