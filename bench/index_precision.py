@@ -1,13 +1,15 @@
 """Side by side: an HNSW index over float32 vectors against one over half-precision vectors (halfvec).
 
-    python -m bench.index_precision [--n 1000000] [--queries 300] [--rounds 3]
+    python -m bench.index_precision [--n 1000000] [--queries 300] [--rounds 3] [--inserts 5000]
 
 One table of ``n`` benchmark vectors (bench.vectors) holds both indexes (m 16, ef_construction 64,
 as the site builds them); each is queried alone, as a site has one, for ``--queries`` text-like
 queries at the site's ef_search after 50 warm-up queries, for ``--rounds`` rounds alternating which
 goes first. The statement is the site's: float32 distance selected, the index's expression ordered by.
-Prints a table and, last, one JSON object: build seconds, index sizes, and per round p50/p99 ms and
-recall@10 against exact search.
+With ``--inserts``, each index is also built alone over a copy of the collection and timed while
+that many new vectors go in (one backend, as a worker writes under a live model). Prints a table and,
+last, one JSON object: build seconds, index sizes, per round p50/p99 ms and recall@10 against exact
+search, and the insert rates.
 """
 
 from __future__ import annotations
@@ -58,11 +60,35 @@ def _load(connection: Any, n: int, collection: np.ndarray) -> dict[str, Any]:
     return built
 
 
+def _insert_rates(connection: Any, name: str, inserts: int) -> dict[str, Any]:
+    """Vectors per second added to a copy of the collection with only the ``name`` index, in one
+    backend: what an embedding worker's writes cost while its model is live."""
+    table = f"bench_inserts_{name}"
+    connection.execute(f"DROP TABLE IF EXISTS {table}")
+    connection.execute(f"CREATE TABLE {table} (id integer PRIMARY KEY, v vector)")
+    connection.execute(f"ALTER TABLE {table} ALTER COLUMN v SET STORAGE MAIN")
+    connection.execute(f"INSERT INTO {table} SELECT id, v FROM bench_vectors")
+    connection.execute(f"CREATE INDEX ON {table} USING hnsw ({INDEXES[name]}) WITH (m = 16, ef_construction = 64)")
+    added, _ = vectors.collection(inserts, 1)  # new vectors of the same kind
+    first = connection.execute(f"SELECT max(id) + 1 FROM {table}").fetchone()
+    started = time.perf_counter()
+    with connection.cursor().copy(f"COPY {table} (id, v) FROM STDIN WITH (FORMAT BINARY)") as copy:
+        copy.set_types(["int4", "vector"])
+        for row, vector in enumerate(added, first[0] if first else 0):
+            copy.write_row((row, vector))
+    seconds = time.perf_counter() - started
+    connection.execute(f"DROP TABLE {table}")
+    return {"inserted": inserts, "seconds": round(seconds, 2), "per_s": round(inserts / seconds, 1)}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--inserts", type=int, default=0, help="also time this many vectors added under each index alone"
+    )
     args = parser.parse_args(argv)
 
     url = configure(database=DATABASE, migrate=False)
@@ -108,6 +134,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "recall_at_10": round(float(np.mean(recalls)), 4),
                 }
             figures["rounds"].append(measured)
+        if args.inserts:
+            figures["inserts"] = {name: _insert_rates(connection, name, args.inserts) for name in INDEXES}
     figures["machine"] = machine()
     rows = [
         (f"build, size: {name}", f"{built['build_s']} s, {built['index_mb']:,} MB")
@@ -118,6 +146,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             (f"round {number}: {name}", f"p50 {m['p50_ms']} / p99 {m['p99_ms']} ms, recall {m['recall_at_10']}")
             for name, m in measured.items()
         ]
+    rows += [
+        (f"inserts: {name}", f"{rate['per_s']:,} vectors/s ({rate['inserted']:,} in {rate['seconds']} s)")
+        for name, rate in figures.get("inserts", {}).items()
+    ]
     print_table(f"HNSW over float32 and halfvec, {args.n:,} vectors, shared_buffers {figures['shared_buffers']}", rows)
     print(json.dumps(figures))
     return figures
