@@ -323,20 +323,24 @@ def vector_neighbours(
     """(artwork, cosine similarity) of the k visible artworks nearest to ``vector``, best first.
 
     pgvector 0.8's iterative index scan keeps walking the HNSW graph while filters drop
-    candidates, so a selective filter still gets k results (up to hnsw.max_scan_tuples).
+    candidates, so a selective filter still gets k results (up to hnsw.max_scan_tuples). A walk
+    for a department or type reaches its members late and out of order, so it goes on for
+    SEARCH_FILTER_EXTRA_CANDIDATES more, and the k nearest of them are kept.
     """
     filters = filters or SearchFilters()
     if filters.excludes_vectors:
         return []
-    statement = _neighbour_statement(model, model.dimension, filters, few_enough_to_rank_all(filters), exclude, k)
+    exact = few_enough_to_rank_all(filters)
+    walked = k + settings.SEARCH_FILTER_EXTRA_CANDIDATES if is_selective(filters) and not exact else k
+    statement = _neighbour_statement(model, model.dimension, filters, exact, exclude, walked)
     with vector_cursor(raw_connection()) as cursor:
-        _use_hnsw_settings(cursor, ef_search=min(_MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, k)))
+        _use_hnsw_settings(cursor, ef_search=min(_MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, walked)))
         ranked = [
             (artwork, 1.0 - distance)
             for artwork, distance in statement.run(cursor, vector=np.asarray(vector, dtype=np.float32))
         ]
     # relaxed_order, and the index's half precision, may return neighbours slightly out of float32's order.
-    return sorted(ranked, key=lambda pair: pair[1], reverse=True)
+    return sorted(ranked, key=lambda pair: pair[1], reverse=True)[:k]
 
 
 def neighbour_rows(
@@ -398,6 +402,11 @@ def _use_hnsw_settings(cursor: psycopg.Cursor[Any], *, ef_search: int) -> None:
         _session_ef_search[raw] = ef_search
 
 
+def is_selective(filters: SearchFilters) -> bool:
+    """Whether ``filters`` name a department or type: a small share of a catalog, not a half of it."""
+    return bool(filters.department or filters.artwork_type)
+
+
 def few_enough_to_rank_all(filters: SearchFilters) -> bool:
     """Whether a department or type filter leaves at most SEARCH_EXACT_SCAN_MAX artworks.
 
@@ -406,7 +415,7 @@ def few_enough_to_rank_all(filters: SearchFilters) -> bool:
     Other filters keep a large share of the catalog and stay on the index.
     """
     limit = settings.SEARCH_EXACT_SCAN_MAX
-    if limit <= 0 or not (filters.department or filters.artwork_type):
+    if limit <= 0 or not is_selective(filters):
         return False
     # Counted through the upper(…) indexes, and never past the limit.
     return candidate_artworks(filters)[: limit + 1].count() <= limit
