@@ -14,6 +14,7 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -134,3 +135,34 @@ def print_table(title: str, rows: list[tuple[str, str]]) -> None:
     print("-" * len(title))
     for label, value in rows:
         print(f"{label.ljust(width)}  {value}")
+
+
+def paired_times(
+    items: list[Any], run: Callable[[Any, Any], object], other: Any, this: Any, warm_up: int = 20
+) -> tuple[list[float], list[float]]:
+    """Milliseconds of ``run(side, item)`` for each item, on the other side and on this one, the first
+    ``warm_up`` items run once before (pages into shared buffers, statements compiled). Which side goes
+    first alternates item by item, so a busy neighbour slows both alike."""
+    for item in items[:warm_up]:
+        run(other, item)
+        run(this, item)
+    times: dict[str, list[float]] = {"other": [], "this": []}
+    for index, item in enumerate(items):
+        sides = [("other", other), ("this", this)]
+        for name, side in sides if index % 2 else sides[::-1]:
+            started = time.perf_counter()
+            run(side, item)
+            times[name].append((time.perf_counter() - started) * 1000)
+    return times["other"], times["this"]
+
+
+def paired_figures(other: list[float], this: list[float]) -> dict[str, float]:
+    """Medians, 90th percentiles and the ratio of the medians (this / other) of two paired timings."""
+    other_ms, this_ms = round(percentile(other, 0.5), 2), round(percentile(this, 0.5), 2)
+    return {
+        "other_p50_ms": other_ms,
+        "this_p50_ms": this_ms,
+        "ratio": round(this_ms / other_ms, 3),
+        "other_p90_ms": round(percentile(other, 0.9), 2),
+        "this_p90_ms": round(percentile(this, 0.9), 2),
+    }

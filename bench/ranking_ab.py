@@ -16,12 +16,11 @@ import importlib.util
 import json
 import random
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.environment import configure, machine, percentile, print_table, sample_records
+from bench.environment import configure, machine, paired_figures, paired_times, print_table, sample_records
 from bench.search import SEARCH_DATABASE, text_queries
 
 # What is compared (the full-text list alone needs no HNSW index: a collection of artworks will do).
@@ -57,23 +56,6 @@ def _load_ranking(checkout: Path) -> Any:
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
-
-
-def _pair(
-    items: list[Any], run: Callable[[Any, Any], object], other: Any, this: Any
-) -> tuple[list[float], list[float]]:
-    """Milliseconds of ``run(module, item)`` for each item, with the other module and with this one."""
-    for item in items[:20]:  # warm-up: pages into shared buffers, statements compiled
-        run(other, item)
-        run(this, item)
-    times: dict[str, list[float]] = {"other": [], "this": []}
-    for index, item in enumerate(items):
-        modules = [("other", other), ("this", this)]
-        for name, module in modules if index % 2 else modules[::-1]:
-            started = time.perf_counter()
-            run(module, item)
-            times[name].append((time.perf_counter() - started) * 1000)
-    return times["other"], times["this"]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -125,16 +107,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = []
     for name in args.case or CASES:
         items, run = cases[name]
-        before, after = _pair(items, run, other, ranking)
-        other_ms, this_ms = round(percentile(before, 0.5), 2), round(percentile(after, 0.5), 2)
-        figures[name] = {
-            "other_p50_ms": other_ms,
-            "this_p50_ms": this_ms,
-            "ratio": round(this_ms / other_ms, 3),
-            "other_p90_ms": round(percentile(before, 0.9), 2),
-            "this_p90_ms": round(percentile(after, 0.9), 2),
-        }
-        rows.append((name, f"{other_ms:.2f} → {this_ms:.2f} ms p50  (ratio {this_ms / other_ms:.3f})"))
+        paired = figures[name] = paired_figures(*paired_times(items, run, other, ranking))
+        rows.append(
+            (name, f"{paired['other_p50_ms']:.2f} → {paired['this_p50_ms']:.2f} ms p50  (ratio {paired['ratio']:.3f})")
+        )
     figures["machine"] = machine()
     print_table(f"search/ranking.py: {args.checkout} → this checkout, {args.n:,} artworks", rows)
     print(json.dumps(figures))
