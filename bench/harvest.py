@@ -9,6 +9,10 @@ title and dates that vary, so no two hash alike. Then ``catalog.harvest.import_d
 code behind ``manage.py import_aic_dump``) reads it into an empty range of the catalog, with
 an active model, so the embedding tasks it queues are part of the cost; and once more, when
 nothing has changed. Target: ≥ 2,000 records/s.
+
+Then the keyword lists are rebuilt (``catalog.word_leaders``, timed), and the dump is imported
+twice more with every record changed: once with the trigger that keeps the lists off, once with it
+on, for the trigger's cost on a harvest that changes every record.
 """
 
 from __future__ import annotations
@@ -36,8 +40,11 @@ def _templates() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return full, thin
 
 
-def generate_dump(folder: Path, count: int, seed: int = 0) -> int:
-    """Write ``count`` records as ``<id>.json`` into ``folder``; returns the bytes written."""
+def generate_dump(folder: Path, count: int, seed: int = 0, edition: int = 0) -> int:
+    """Write ``count`` records as ``<id>.json`` into ``folder``; returns the bytes written.
+
+    Another ``edition`` changes every record's title (the same ids, so a harvest updates them all).
+    """
     full, thin = _templates()
     rng = random.Random(seed)
     written = 0
@@ -48,6 +55,8 @@ def generate_dump(folder: Path, count: int, seed: int = 0) -> int:
         record["id"] = aic_id
         record["api_link"] = f"https://api.artic.edu/api/v1/artworks/{aic_id}"
         record["title"] = f"{template.get('title') or 'Untitled'} ({index % 97 + 1})"
+        if edition:
+            record["title"] += f", state {edition}"
         start = rng.randint(1400, 2020)
         record["date_start"] = start
         record["date_end"] = start + rng.randint(0, 10)
@@ -76,6 +85,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from bench.models import register_random_model
     from catalog.harvest import import_dump
     from catalog.models import Artwork
+    from catalog.word_leaders import rebuild_word_leaders
     from embeddings.rate_limit import redis_client
 
     model: Any = register_random_model("bench-vit-b-32", "ViT-B-32", activate=True)
@@ -114,7 +124,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         second = import_dump(folder)
         second_seconds = time.perf_counter() - started
         stored = Artwork.objects.filter(aic_id__gte=DUMP_AIC_ID_BASE, aic_id__lt=DUMP_AIC_ID_BASE + 100_000_000).count()
+
+        leaders = rebuild_word_leaders()
+        changed_seconds: dict[str, float] = {}
+        for edition, trigger in enumerate(("DISABLE", "ENABLE"), 1):
+            generate_dump(folder, args.records, edition=edition)
+            os.sync()
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER TABLE catalog_artwork {trigger} TRIGGER catalog_artwork_word_leaders_update")
+            started = time.perf_counter()
+            changed = import_dump(folder)
+            changed_seconds[trigger] = time.perf_counter() - started
+            if changed.updated != args.records:
+                raise SystemExit(f"the changed dump went wrong: {changed}")
     finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE catalog_artwork ENABLE TRIGGER catalog_artwork_word_leaders_update")
         shutil.rmtree(folder, ignore_errors=True)
         redis_client().delete("embed")  # nothing consumes the benchmark's queue
     if first.created != args.records or stored != args.records or second.unchanged != args.records:
@@ -132,6 +157,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "database_cpu_ms_per_record": round(database_cpu / args.records * 1000, 3),
         "idle_estimate_records_per_s": round(args.records / max(python_cpu, database_cpu, 1e-9), 1),
         "embedding_tasks_queued": queued_tasks,
+        "word_leaders": {"words": leaders.words, "leaders": leaders.leaders, "rebuild_s": round(leaders.seconds, 2)},
+        "changed_records_per_s": round(args.records / changed_seconds["ENABLE"], 1),
+        "changed_records_per_s_lists_not_kept": round(args.records / changed_seconds["DISABLE"], 1),
+        "ratio_changed_lists_kept_to_not": round(changed_seconds["DISABLE"] / changed_seconds["ENABLE"], 3),
         "active_model": model.name,
         "machine": machine(),
     }
@@ -152,6 +181,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 f"(alone on 2 cores: ≈ {figures['idle_estimate_records_per_s']:,.0f} records/s)",
             ),
             ("embedding tasks queued", f"{queued_tasks:10,d}  (model {model.name} active)"),
+            (
+                "keyword lists rebuilt",
+                f"{leaders.seconds:10.1f} s  ({leaders.words:,} frequent words, {leaders.leaders:,} rows)",
+            ),
+            (
+                "every record changed: lists kept / not",
+                f"{figures['changed_records_per_s']:10,.0f} / {figures['changed_records_per_s_lists_not_kept']:,.0f} "
+                f"records/s  (ratio {figures['ratio_changed_lists_kept_to_not']})",
+            ),
         ],
     )
     print(json.dumps(figures))

@@ -131,6 +131,46 @@ class Artwork(models.Model):
         return f"{head}. {body}" if body else head
 
 
+class FrequentWord(models.Model):
+    """A word (a lexeme of the full-text document) held by more artworks than one list of leaders.
+
+    Its ``WordLeader`` rows are every artwork holding it that ranks at or above the floor: a
+    higher impact, or the floor's impact and an AIC id no higher than ``floor_aic_id``.
+    """
+
+    lexeme = models.TextField(primary_key=True)
+    floor_impact = models.FloatField()
+    floor_aic_id = models.IntegerField()
+
+    def __str__(self) -> str:
+        return self.lexeme
+
+
+class WordLeader(models.Model):
+    """One of the artworks ranked best for a frequent word alone, by ``impact`` then AIC id.
+
+    ``impact`` is ts_rank(search_document, the word, 0): how much the word adds to an artwork's
+    full-text rank. Rows are written by ``catalog.word_leaders`` and by triggers on the artwork
+    table (migration 0004), like an index: the ORM only reads them.
+    """
+
+    pk = models.CompositePrimaryKey("lexeme", "artwork")
+    lexeme = models.TextField()
+    artwork = models.ForeignKey(Artwork, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    aic_id = models.IntegerField()
+    impact = models.FloatField()
+
+    class Meta:
+        indexes = [
+            # A word's leaders best first, read in order and stopped after a page.
+            models.Index(fields=["lexeme", "-impact", "aic_id"], name="word_leader_rank"),
+            models.Index(fields=["artwork"], name="word_leader_artwork"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lexeme}: {self.aic_id}"
+
+
 class SyncRun(models.Model):
     """One harvest: where it started, what it saw, and every record it could not store."""
 

@@ -249,6 +249,9 @@ SEARCH_EXACT_SCAN_MAX = env_int("SEARCH_EXACT_SCAN_MAX", 5_000, minimum=0)
 # A department or type filter above that walks the index this many members past the k asked for,
 # and keeps the k nearest (recall 0.98 instead of 0.91 at a million artworks, BENCHMARKS.md).
 SEARCH_FILTER_EXTRA_CANDIDATES = env_int("SEARCH_FILTER_EXTRA_CANDIDATES", 30, minimum=0, maximum=1000)
+# Each word held by more artworks than this keeps a list of that many it ranks best (catalog/word_leaders.py),
+# so the keyword list reads a page of them instead of ranking every artwork holding the word; 0: no lists.
+KEYWORD_LEADERS_PER_WORD = env_int("KEYWORD_LEADERS_PER_WORD", 1_000, minimum=0, maximum=100_000)
 METRICS_TOKEN = env_secret("METRICS_TOKEN", "")
 
 # --- API rate limit (museum_site/middleware.py) ---------------------------------

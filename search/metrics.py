@@ -54,6 +54,12 @@ RESULT_CACHE_LOOKUPS = Counter(
     "Search response cache lookups by result: hit, miss, or error (Redis unavailable).",
     ["result"],
 )
+KEYWORD_LEADER_READS = Counter(
+    "museum_search_keyword_leader_reads",
+    "Keyword lists whose one-word matches came from frequent words' leader lists (read), or were ranked "
+    "in full because a list held too few artworks passing the filters (ran_out).",
+    ["outcome"],
+)
 
 # The Celery queues of settings.CELERY_TASK_ROUTES, plus the default one.
 QUEUES = ("embed", "sync", "default", "train")

@@ -4,20 +4,15 @@ the same list as ranking every artwork that holds any word."""
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Any
-
 import pytest
-from django.contrib.postgres.search import SearchQueryField, SearchRank
 from django.db import connection
-from django.db.models import F, Value
-from django.db.models.functions import Cast
 
 from catalog.harvest import import_dump
-from catalog.models import SEARCH_CONFIG, Artwork
+from catalog.models import Artwork
 from conftest import SAMPLE_DIR
 from search.filters import SearchFilters
-from search.ranking import MatchesQuery, coverage_tiers, text_matches, words_tsquery
+from search.ranking import coverage_tiers, text_matches, words_tsquery
+from search.tests.full_text import every_match_ranked, matching, terms_of, words_held
 
 pytestmark = pytest.mark.django_db
 
@@ -37,51 +32,15 @@ def catalog() -> None:
     import_dump(SAMPLE_DIR / "records")
 
 
-def _terms(query: str) -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s))", [SEARCH_CONFIG, query])
-        return list(cursor.fetchone()[0])
-
-
-def _matching(tsquery: str, filters: SearchFilters) -> Any:
-    return Artwork.objects.filter(
-        MatchesQuery(F("search_document"), Cast(Value(tsquery), SearchQueryField())), filters.as_q(), is_hidden=False
-    )
-
-
-def _words_held(terms: list[str], filters: SearchFilters) -> Counter[int]:
-    """For each artwork, how many of the terms its document holds: one match query per term."""
-    held: Counter[int] = Counter()
-    for term in terms:
-        held.update(_matching(words_tsquery([term], 1), filters).values_list("pk", flat=True))
-    return held
-
-
-def _every_match_ranked(query: str, filters: SearchFilters) -> list[tuple[int, float]]:
-    """(aic_id, score) of every artwork holding any word of the query, best first."""
-    terms = _terms(query)
-    if not terms:
-        return []
-    any_word = words_tsquery(terms, 1)
-    held = _words_held(terms, filters)
-    rows = _matching(any_word, filters).annotate(
-        rank=SearchRank(F("search_document"), Cast(Value(any_word), SearchQueryField()))
-    )
-    scored = [
-        (artwork.aic_id, (held[artwork.pk] + artwork.rank / (artwork.rank + 1)) / (len(terms) + 1)) for artwork in rows
-    ]
-    return sorted(scored, key=lambda pair: (-pair[1], pair[0]))
-
-
 @pytest.mark.parametrize("filters", [SearchFilters(), SearchFilters(is_public_domain=True)])
-def test_any_k_gets_the_first_k_of_every_match_ranked(catalog: None, filters: SearchFilters) -> None:
+def test_any_k_gets_the_first_k_ofevery_match_ranked(catalog: None, filters: SearchFilters) -> None:
     for query in QUERIES:
-        everything = _every_match_ranked(query, filters)
+        everything = every_match_ranked(query, filters)
         for k in (1, 3, 10, 40, 400):
             found = text_matches(query, k, filters)
             assert [artwork.aic_id for artwork, _ in found] == [aic_id for aic_id, _ in everything[:k]], (query, k)
             assert [score for _, score in found] == pytest.approx([score for _, score in everything[:k]])
-    assert len(_every_match_ranked("portrait of a woman in a red dress", filters)) > 25  # deep enough to tell
+    assert len(every_match_ranked("portrait of a woman in a red dress", filters)) > 25  # deep enough to tell
 
 
 def test_more_words_held_rank_first_then_ts_rank(catalog: None) -> None:
@@ -97,11 +56,11 @@ def test_more_words_held_rank_first_then_ts_rank(catalog: None) -> None:
 
 def test_a_tier_matches_the_artworks_holding_at_least_that_many_words(catalog: None) -> None:
     query = "a landscape painting with water, trees and a river at sunset"
-    terms = _terms(query)
-    held = _words_held(terms, SearchFilters())
+    terms = terms_of(query)
+    held = words_held(terms, SearchFilters())
     assert max(held.values()) >= 3  # the tiers below are not all empty
     for words in coverage_tiers(len(terms)):
-        matched = set(_matching(words_tsquery(terms, words), SearchFilters()).values_list("pk", flat=True))
+        matched = set(matching(words_tsquery(terms, words), SearchFilters()).values_list("pk", flat=True))
         assert matched == {pk for pk, count in held.items() if count >= words}, words
 
 
@@ -133,8 +92,8 @@ def test_a_search_reads_only_the_tiers_it_needs(catalog: None) -> None:
             return int(cursor.fetchone()[0]) - int(before)
 
     query = "portrait of a woman in a red dress"
-    terms = _terms(query)
-    held = _words_held(terms, SearchFilters())
+    terms = terms_of(query)
+    held = words_held(terms, SearchFilters())
     most = max(held.values())
     best = sum(1 for count in held.values() if count == most)
     assert artworks_read(query, best) <= best
@@ -157,7 +116,7 @@ def test_a_query_of_sixty_distinct_words_is_answered(catalog: None) -> None:
     # The API's longest query (300 characters) holds about sixty words: tiers of all, all but one, any.
     words = ["portrait", "landscape", "river"] + [f"zq{index:02d}x" for index in range(57)]
     query = " ".join(words)
-    assert len(_terms(query)) == 60
+    assert len(terms_of(query)) == 60
     found = text_matches(query, 10)
     assert len(found) == 10
     assert all(0 < score < 1 for _, score in found)
