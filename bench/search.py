@@ -688,6 +688,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         figures: dict[str, Any] = {
             "n": args.n,
             **_api_figures(model, args.api_queries, args.seed),
+            "load_timings_s": {key: round(value, 1) for key, value in timings.items()},
             "machine": machine(),
         }
         print_table(f"/api/search over {args.n:,} artworks", _api_rows(figures))

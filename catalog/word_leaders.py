@@ -10,7 +10,7 @@ Every word held by more than KEYWORD_LEADERS_PER_WORD artworks (a ``FrequentWord
 ``WordLeader`` rows, hidden artworks included (search filters them as it reads). The list's last
 row is its floor. Triggers on the artwork table (migration 0004) keep the promise that every artwork
 ranking at or above the floor is listed: an inserted or changed document joins each list it reaches,
-a changed or deleted one leaves the lists it was on. Lists grow as better artworks arrive; a rebuild
+a changed or deleted one leaves the lists it was on. With no lists (a new site) the triggers are off. Lists grow as better artworks arrive; a rebuild
 trims them and lists the words that have become frequent since (until then those are ranked in full).
 """
 
@@ -30,6 +30,14 @@ logger = logging.getLogger(__name__)
 _ARTWORKS = Artwork._meta.db_table
 _WORDS = FrequentWord._meta.db_table
 _LEADERS = WordLeader._meta.db_table
+# The artwork table's triggers that keep the lists (migration 0004).
+TRIGGERS = (
+    "catalog_artwork_word_leaders_insert",
+    "catalog_artwork_word_leaders_update",
+    "catalog_artwork_word_leaders_delete",
+)
+_ENABLE_TRIGGERS = f"ALTER TABLE {_ARTWORKS} " + ", ".join(f"ENABLE TRIGGER {name}" for name in TRIGGERS)
+_DISABLE_TRIGGERS = f"ALTER TABLE {_ARTWORKS} " + ", ".join(f"DISABLE TRIGGER {name}" for name in TRIGGERS)
 
 
 @dataclass(frozen=True)
@@ -42,13 +50,15 @@ class WordLeaderCounts:
 def rebuild_word_leaders(per_word: int | None = None) -> WordLeaderCounts:
     """List the ``per_word`` (default KEYWORD_LEADERS_PER_WORD) best artworks of every word held by more.
 
-    Writers wait while it runs (a SHARE lock on the artworks, so no trigger races the rebuild);
-    searches go on, reading the old lists until the new ones commit.
+    Writers wait while it runs, so no trigger races the rebuild; searches go on, reading the old
+    lists until the new ones commit. The triggers that keep the lists are switched on when there
+    are lists, off when there are none.
     """
     per_word = settings.KEYWORD_LEADERS_PER_WORD if per_word is None else per_word
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {_ARTWORKS} IN SHARE MODE")
+        # Readers go on; writers, and another rebuild, wait.
+        cursor.execute(f"LOCK TABLE {_ARTWORKS} IN SHARE ROW EXCLUSIVE MODE")
         # One sort of every posting of the frequent words (millions at a million artworks).
         cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(f"DELETE FROM {_LEADERS}")
@@ -88,6 +98,9 @@ def rebuild_word_leaders(per_word: int | None = None) -> WordLeaderCounts:
                 WHERE floor.lexeme = word.lexeme
                 """
             )
+        # The triggers collect every written row of a statement (its transition table: about 8 % of a
+        # first import's time, BENCHMARKS.md), so they run only while there are lists to keep.
+        cursor.execute(_ENABLE_TRIGGERS if FrequentWord.objects.exists() else _DISABLE_TRIGGERS)
         counts = WordLeaderCounts(
             words=FrequentWord.objects.count(),
             leaders=WordLeader.objects.count(),

@@ -16,7 +16,7 @@ AS $$ SELECT ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''')
 # The list rows one artwork's document earns: for each frequent word it holds, a row when it ranks at
 # or above the word's floor (a higher impact, or the floor's impact and an AIC id no higher).
 LEADER_ROWS = """
-CREATE FUNCTION catalog_word_leader_rows(candidate_id bigint, candidate_aic_id integer, document tsvector)
+CREATE OR REPLACE FUNCTION catalog_word_leader_rows(candidate_id bigint, candidate_aic_id integer, document tsvector)
 RETURNS TABLE (lexeme text, artwork_id bigint, aic_id integer, impact double precision)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -24,8 +24,12 @@ AS $$
     FROM (
         SELECT word.lexeme, word.floor_impact, word.floor_aic_id,
                ts_rank(document, catalog_lexeme_tsquery(word.lexeme), 0)::double precision AS impact
-        FROM unnest(tsvector_to_array(document)) AS held(lexeme)
+        FROM unnest(document) AS held(lexeme, positions, weights)
         JOIN catalog_frequentword AS word ON word.lexeme = held.lexeme
+        -- A word's impact is below 1.608 times its best weight (ts_rank's D 0.1, C 0.2, B 0.4, A 1.0):
+        -- a word whose best weight cannot reach the floor is not ranked.
+        WHERE 1.61 * CASE WHEN 'A' = ANY (held.weights) THEN 1.0 WHEN 'B' = ANY (held.weights) THEN 0.4
+                          WHEN 'C' = ANY (held.weights) THEN 0.2 ELSE 0.1 END >= word.floor_impact
     ) AS ranked
     WHERE ranked.impact > ranked.floor_impact
        OR (ranked.impact = ranked.floor_impact AND candidate_aic_id <= ranked.floor_aic_id)
@@ -35,10 +39,12 @@ $$
 # Statement-level triggers with transition tables: one set-based pass per statement, so a harvest
 # writing a thousand records runs it once, not a thousand times.
 TRIGGERS = """
-CREATE FUNCTION catalog_artwork_word_leaders() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION catalog_artwork_word_leaders() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- Rows leave by their artwork's id through its index (= ANY of an array: a transition table has
+    -- no statistics, and a join with it may scan every list instead).
     IF TG_OP = 'DELETE' THEN
-        DELETE FROM catalog_wordleader AS leader USING old_rows AS deleted WHERE leader.artwork_id = deleted.id;
+        DELETE FROM catalog_wordleader WHERE artwork_id = ANY (ARRAY(SELECT id FROM old_rows));
         RETURN NULL;
     END IF;
     IF NOT EXISTS (SELECT FROM catalog_frequentword) THEN
@@ -50,15 +56,26 @@ BEGIN
         CROSS JOIN LATERAL catalog_word_leader_rows(inserted.id, inserted.aic_id, inserted.search_document) AS leader;
         RETURN NULL;
     END IF;
-    -- Only rows whose document changed: a boost or a hidden flag leaves the lists as they are.
-    DELETE FROM catalog_wordleader AS leader
-    USING new_rows AS updated JOIN old_rows AS previous ON previous.id = updated.id
-    WHERE leader.artwork_id = updated.id
-      AND (updated.search_document IS DISTINCT FROM previous.search_document OR updated.aic_id <> previous.aic_id);
-    INSERT INTO catalog_wordleader (lexeme, artwork_id, aic_id, impact)
-    SELECT leader.* FROM new_rows AS updated JOIN old_rows AS previous ON previous.id = updated.id
-    CROSS JOIN LATERAL catalog_word_leader_rows(updated.id, updated.aic_id, updated.search_document) AS leader
-    WHERE updated.search_document IS DISTINCT FROM previous.search_document OR updated.aic_id <> previous.aic_id;
+    -- Only rows whose document changed: a boost or a hidden flag leaves the lists as they are. Of a
+    -- changed artwork's rows, those it no longer earns leave, and only new or changed impacts are written.
+    WITH changed AS (
+        SELECT updated.id, updated.aic_id, updated.search_document
+        FROM new_rows AS updated JOIN old_rows AS previous ON previous.id = updated.id
+        WHERE updated.search_document IS DISTINCT FROM previous.search_document OR updated.aic_id <> previous.aic_id
+    ), earned AS MATERIALIZED (
+        SELECT leader.* FROM changed
+        CROSS JOIN LATERAL catalog_word_leader_rows(changed.id, changed.aic_id, changed.search_document) AS leader
+    ), lost AS (
+        DELETE FROM catalog_wordleader AS listed
+        WHERE listed.artwork_id = ANY (ARRAY(SELECT id FROM changed))
+          AND NOT EXISTS (
+              SELECT FROM earned WHERE earned.lexeme = listed.lexeme AND earned.artwork_id = listed.artwork_id
+          )
+    )
+    INSERT INTO catalog_wordleader AS listed (lexeme, artwork_id, aic_id, impact)
+    SELECT * FROM earned
+    ON CONFLICT (lexeme, artwork_id) DO UPDATE SET impact = excluded.impact, aic_id = excluded.aic_id
+    WHERE (listed.impact, listed.aic_id) IS DISTINCT FROM (excluded.impact, excluded.aic_id);
     RETURN NULL;
 END
 $$;
@@ -69,6 +86,10 @@ CREATE TRIGGER catalog_artwork_word_leaders_update AFTER UPDATE ON catalog_artwo
     FOR EACH STATEMENT EXECUTE FUNCTION catalog_artwork_word_leaders();
 CREATE TRIGGER catalog_artwork_word_leaders_delete AFTER DELETE ON catalog_artwork
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION catalog_artwork_word_leaders();
+-- Off until a rebuild makes lists (catalog/word_leaders.py switches them).
+ALTER TABLE catalog_artwork DISABLE TRIGGER catalog_artwork_word_leaders_insert;
+ALTER TABLE catalog_artwork DISABLE TRIGGER catalog_artwork_word_leaders_update;
+ALTER TABLE catalog_artwork DISABLE TRIGGER catalog_artwork_word_leaders_delete;
 """
 
 DROP_TRIGGERS = """

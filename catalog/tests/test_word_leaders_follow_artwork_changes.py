@@ -12,7 +12,7 @@ from django.db import connection
 from catalog.harvest import import_dump
 from catalog.ingest import IngestCounts, ingest_records
 from catalog.models import Artwork, FrequentWord, WordLeader
-from catalog.word_leaders import rebuild_word_leaders
+from catalog.word_leaders import TRIGGERS, rebuild_word_leaders
 from conftest import SAMPLE_DIR
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +55,22 @@ def _assert_lists_hold_their_promise() -> dict[str, list[int]]:
             assert (rows[pk].impact, rows[pk].aic_id) == (impact, aic_id), word.lexeme
         lists[word.lexeme] = [pk for _, _, pk in expected]
     return lists
+
+
+def _triggers_on() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname = ANY(%s) AND tgenabled <> 'D'", [list(TRIGGERS)])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_the_triggers_run_only_while_there_are_lists_to_keep() -> None:
+    assert _triggers_on() == set()  # as migrated: no lists
+    import_dump(SAMPLE_DIR / "records")
+    assert not WordLeader.objects.exists()
+    rebuild_word_leaders(PER_WORD)
+    assert _triggers_on() == set(TRIGGERS)
+    rebuild_word_leaders(0)
+    assert _triggers_on() == set() and not FrequentWord.objects.exists() and not WordLeader.objects.exists()
 
 
 def test_a_rebuild_lists_the_best_of_every_word_held_by_more_artworks_than_a_list(listed: None) -> None:
