@@ -3,7 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from catalog.harvest import sync_from_api
-from catalog.word_leaders import rebuild_word_leaders
+from catalog.word_leaders import rebuild_after_bulk_load
 from museum_site.celery import RETRY_TRANSIENT_ERRORS
 
 
@@ -13,6 +13,5 @@ def sync_aic_task(full: bool = False, limit: int | None = None) -> int:
     keeps a retry from overlapping a run still in progress). A full harvest then rebuilds the
     keyword lists, listing the words that have become frequent since the last rebuild."""
     run = sync_from_api(full=full, limit=limit)
-    if full and (run.created or run.updated):
-        rebuild_word_leaders()
+    rebuild_after_bulk_load(run)
     return run.pk

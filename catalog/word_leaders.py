@@ -10,8 +10,9 @@ Every word held by more than KEYWORD_LEADERS_PER_WORD artworks (a ``FrequentWord
 ``WordLeader`` rows, hidden artworks included (search filters them as it reads). The list's last
 row is its floor. Triggers on the artwork table (migration 0004) keep the promise that every artwork
 ranking at or above the floor is listed: an inserted or changed document joins each list it reaches,
-a changed or deleted one leaves the lists it was on. With no lists (a new site) the triggers are off. Lists grow as better artworks arrive; a rebuild
-trims them and lists the words that have become frequent since (until then those are ranked in full).
+a changed or deleted one leaves the lists it was on. With no lists (a new site) the triggers are
+off. Lists grow as better artworks arrive; a rebuild trims them and lists the words that have become
+frequent since (until then those are ranked in full). A dump import and a full harvest rebuild them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 
-from catalog.models import Artwork, FrequentWord, WordLeader
+from catalog.models import Artwork, FrequentWord, SyncRun, WordLeader
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,14 @@ class WordLeaderCounts:
     words: int
     leaders: int
     seconds: float
+
+
+def rebuild_after_bulk_load(run: SyncRun) -> WordLeaderCounts | None:
+    """Rebuild the lists after a dump import or a full harvest that stored records; None otherwise
+    (an incremental harvest leaves them to the triggers)."""
+    if run.full and (run.created or run.updated):
+        return rebuild_word_leaders()
+    return None
 
 
 def rebuild_word_leaders(per_word: int | None = None) -> WordLeaderCounts:
@@ -77,8 +86,7 @@ def rebuild_word_leaders(per_word: int | None = None) -> WordLeaderCounts:
                         PARTITION BY ranked.lexeme ORDER BY ranked.impact DESC, ranked.aic_id) AS place
                     FROM (
                         SELECT word.lexeme, artwork.id, artwork.aic_id,
-                               ts_rank(artwork.search_document, catalog_lexeme_tsquery(word.lexeme), 0)
-                                   ::double precision AS impact
+                               catalog_word_impact(artwork.search_document, word.lexeme) AS impact
                         FROM {_ARTWORKS} AS artwork
                         CROSS JOIN LATERAL unnest(tsvector_to_array(artwork.search_document)) AS held(lexeme)
                         JOIN {_WORDS} AS word ON word.lexeme = held.lexeme
@@ -98,13 +106,10 @@ def rebuild_word_leaders(per_word: int | None = None) -> WordLeaderCounts:
                 WHERE floor.lexeme = word.lexeme
                 """
             )
+        words = FrequentWord.objects.count()
         # The triggers collect every written row of a statement (its transition table: about 8 % of a
         # first import's time, BENCHMARKS.md), so they run only while there are lists to keep.
-        cursor.execute(_ENABLE_TRIGGERS if FrequentWord.objects.exists() else _DISABLE_TRIGGERS)
-        counts = WordLeaderCounts(
-            words=FrequentWord.objects.count(),
-            leaders=WordLeader.objects.count(),
-            seconds=time.perf_counter() - started,
-        )
+        cursor.execute(_ENABLE_TRIGGERS if words else _DISABLE_TRIGGERS)
+        counts = WordLeaderCounts(words, WordLeader.objects.count(), time.perf_counter() - started)
     logger.info("word leaders rebuilt: %d words, %d rows in %.1f s", counts.words, counts.leaders, counts.seconds)
     return counts

@@ -51,6 +51,8 @@ from search.metrics import KEYWORD_LEADER_READS, SEARCH_SECONDS
 from search.query_cache import embed_query, embed_query_meanwhile
 from search.statements import ListingStatement, Slot
 
+_FREQUENT_WORDS = FrequentWord._meta.db_table
+
 # pgvector refuses hnsw.ef_search above 1000; iterative scans go on past it.
 _MAX_EF_SEARCH = 1000
 
@@ -294,9 +296,6 @@ def _one_word_matches(
     KEYWORD_LEADER_READS.labels(outcome="read").inc()
     unique = {artwork.pk: (artwork, score) for artwork, score in ranked}
     return sorted(unique.values(), key=lambda pair: (-pair[1], pair[0].aic_id))[:k]
-
-
-_FREQUENT_WORDS = FrequentWord._meta.db_table
 
 
 def query_terms(cursor: psycopg.Cursor[Any], query: str) -> list[str]:

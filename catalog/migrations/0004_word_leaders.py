@@ -5,12 +5,13 @@ that keep them true as artworks are inserted, updated and deleted."""
 import django.db.models.deletion
 from django.db import migrations, models
 
-# A lexeme as a one-word tsquery, taken as it is (no parsing, stemming or stop words): quotes and
-# backslashes doubled, as the tsquery syntax escapes them.
-LEXEME_TSQUERY = r"""
-CREATE FUNCTION catalog_lexeme_tsquery(lexeme text) RETURNS tsquery
+# A word's impact on a document: ts_rank of the word alone, unnormalised. The lexeme is taken as it is
+# (no parsing, stemming or stop words) as a one-word tsquery, quotes and backslashes doubled as the
+# tsquery syntax escapes them.
+WORD_IMPACT = r"""
+CREATE FUNCTION catalog_word_impact(document tsvector, lexeme text) RETURNS double precision
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''')::tsquery $$
+AS $$ SELECT ts_rank(document, ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''')::tsquery, 0) $$
 """
 
 # The list rows one artwork's document earns: for each frequent word it holds, a row when it ranks at
@@ -23,7 +24,7 @@ AS $$
     SELECT ranked.lexeme, candidate_id, candidate_aic_id, ranked.impact
     FROM (
         SELECT word.lexeme, word.floor_impact, word.floor_aic_id,
-               ts_rank(document, catalog_lexeme_tsquery(word.lexeme), 0)::double precision AS impact
+               catalog_word_impact(document, word.lexeme) AS impact
         FROM unnest(document) AS held(lexeme, positions, weights)
         JOIN catalog_frequentword AS word ON word.lexeme = held.lexeme
         -- A word's impact is below 1.608 times its best weight (ts_rank's D 0.1, C 0.2, B 0.4, A 1.0):
@@ -128,7 +129,7 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['lexeme', '-impact', 'aic_id'], name='word_leader_rank'), models.Index(fields=['artwork'], name='word_leader_artwork')],
             },
         ),
-        migrations.RunSQL(LEXEME_TSQUERY, reverse_sql="DROP FUNCTION IF EXISTS catalog_lexeme_tsquery(text)"),
+        migrations.RunSQL(WORD_IMPACT, reverse_sql="DROP FUNCTION IF EXISTS catalog_word_impact(tsvector, text)"),
         migrations.RunSQL(
             LEADER_ROWS, reverse_sql="DROP FUNCTION IF EXISTS catalog_word_leader_rows(bigint, integer, tsvector)"
         ),

@@ -30,7 +30,7 @@ def _impacts() -> dict[str, list[tuple[float, int, int]]]:
     """For every word the catalog holds: (impact, aic_id, artwork id) of each artwork holding it, best first."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT held.lexeme, ts_rank(a.search_document, catalog_lexeme_tsquery(held.lexeme), 0)::float8,"
+            "SELECT held.lexeme, catalog_word_impact(a.search_document, held.lexeme),"
             " a.aic_id, a.id FROM catalog_artwork a, unnest(tsvector_to_array(a.search_document)) held(lexeme)"
         )
         postings: dict[str, list[tuple[float, int, int]]] = {}

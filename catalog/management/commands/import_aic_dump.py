@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from catalog.harvest import import_dump
 from catalog.management.commands.sync_aic import _advance, _summary
 from catalog.models import SyncRun
-from catalog.word_leaders import rebuild_word_leaders
+from catalog.word_leaders import rebuild_after_bulk_load
 from museum_site.progress import add_progress_arguments, progress_bar
 
 
@@ -32,6 +32,6 @@ class Command(BaseCommand):
             self.stderr.write(f"  quarantined {error.get('aic_id')}: {error.get('reason')}")
         if run.status == SyncRun.Status.FAILED:
             raise CommandError(f"import failed: {run.errors[-1]['reason'] if run.errors else 'unknown error'}")
-        if run.created or run.updated:
-            counts = rebuild_word_leaders()
+        counts = rebuild_after_bulk_load(run)
+        if counts is not None:
             self.stdout.write(f"keyword lists: {counts.words} frequent words listed in {counts.seconds:.1f} s")
