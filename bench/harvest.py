@@ -79,6 +79,16 @@ def _delete_dump_range(connection: Any) -> None:
         )
 
 
+def _raw_record_bytes(connection: Any) -> float:
+    """Mean bytes the imported records' ``raw`` takes on disk (compressed or not, as stored)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT avg(pg_column_size(raw)) FROM catalog_artwork WHERE aic_id >= %s AND aic_id < %s",
+            [DUMP_AIC_ID_BASE, DUMP_AIC_ID_BASE + 100_000_000],
+        )
+        return float(cursor.fetchone()[0] or 0)
+
+
 def _trigger_cost(connection: Any, stored: int, count: int) -> dict[str, Any]:
     """What keeping the keyword lists costs a harvest, with lists in place: records/s importing
     ``count`` changed records, then ``count`` new ones, with the lists' triggers off and on in turn,
@@ -178,6 +188,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         second = import_dump(folder)
         second_seconds = time.perf_counter() - started
         stored = Artwork.objects.filter(aic_id__gte=DUMP_AIC_ID_BASE, aic_id__lt=DUMP_AIC_ID_BASE + 100_000_000).count()
+        raw_bytes = _raw_record_bytes(connection)
 
         leaders = rebuild_word_leaders()
         trigger_cost = _trigger_cost(connection, args.records, args.trigger_cost) if args.trigger_cost else {}
@@ -199,6 +210,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "database_cpu_ms_per_record": round(database_cpu / args.records * 1000, 3),
         "idle_estimate_records_per_s": round(args.records / max(python_cpu, database_cpu, 1e-9), 1),
         "embedding_tasks_queued": queued_tasks,
+        "raw_bytes_per_record": round(raw_bytes),
         "word_leaders": {"words": leaders.words, "leaders": leaders.leaders, "rebuild_s": round(leaders.seconds, 2)},
         **({"lists_kept": trigger_cost} if trigger_cost else {}),
         "active_model": model.name,
@@ -221,6 +233,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 f"(alone on 2 cores: ≈ {figures['idle_estimate_records_per_s']:,.0f} records/s)",
             ),
             ("embedding tasks queued", f"{queued_tasks:10,d}  (model {model.name} active)"),
+            ("raw record on disk", f"{raw_bytes:10,.0f} bytes per record (mean)"),
             (
                 "keyword lists rebuilt",
                 f"{leaders.seconds:10.1f} s  ({leaders.words:,} frequent words, {leaders.leaders:,} rows)",

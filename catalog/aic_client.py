@@ -13,6 +13,8 @@ from typing import Any
 import requests
 from django.conf import settings
 
+from catalog.records import loads
+
 logger = logging.getLogger(__name__)
 
 _RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
@@ -72,7 +74,7 @@ class AICClient:
             else:
                 if response.status_code == 200:
                     try:
-                        body = response.json()
+                        body = loads(response.content)
                     except ValueError:
                         snippet = response.text[:80].replace("\n", " ")
                         last_problem = f"response is not JSON ({response.headers.get('Content-Type')}): {snippet!r}"

@@ -6,7 +6,6 @@ if the process dies), and every run leaves a SyncRun that tells what happened.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from django.utils import timezone
 from catalog.aic_client import AICClient, AICError
 from catalog.ingest import IngestCounts, ingest_records
 from catalog.models import SyncRun
-from catalog.records import AIC_FIELDS, record_updated_at
+from catalog.records import AIC_FIELDS, loads, record_updated_at
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +139,7 @@ def _read_dump_files(
         if progress is not None:
             progress(done)
         try:
-            record = json.loads(path.read_bytes())
+            record = loads(path.read_bytes())
         except (OSError, ValueError) as exc:
             counts.seen += 1
             counts.quarantine({"id": path.stem}, f"{path.name}: {exc}")

@@ -10,6 +10,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
+import orjson
 import psycopg
 from django.db import connection, transaction
 
@@ -62,7 +63,8 @@ def ingest_records(records: Iterable[Any], counts: IngestCounts) -> IngestCounts
                     writing = None
                 to_write, image_changed = _changes(parsed, counts)
                 if to_write:
-                    writing = writer.submit(_upsert, connection.connection, to_write, image_changed)
+                    parameters = _upsert_parameters(to_write)  # here: the writer only waits on PostgreSQL
+                    writing = writer.submit(_upsert, connection.connection, parameters, image_changed)
             if writing is not None:
                 _written(writing.result(), counts)
         finally:
@@ -127,24 +129,30 @@ def _written(written: _Written, counts: IngestCounts) -> None:
         transaction.on_commit(lambda: artworks_need_embedding.send(sender=Artwork, artwork_ids=ids))
 
 
-def _upsert(raw: psycopg.Connection[Any], items: list[ParsedRecord], image_changed: set[int]) -> _Written:
-    """Insert or update these records in one transaction of ``raw`` (the caller's psycopg connection).
+def _upsert_parameters(items: list[ParsedRecord]) -> list[Any]:
+    """The parameters of _UPSERT_SQL for these records: one array per column."""
+    columns: list[list[Any]] = [[item.aic_id for item in items]]
+    for name, _ in _STAGED[1:-2]:
+        values = [item.fields[name] for item in items]
+        # Lists of titles vary in length per row, which a 2-D array cannot: they travel as JSON.
+        columns.append([orjson.dumps(value).decode() for value in values] if name in _LISTS else values)
+    columns.append([item.raw_json or json.dumps(item.fields["raw"], ensure_ascii=False) for item in items])
+    columns.append([item.content_hash for item in items])
+    return [*_curation_defaults(), *columns]
+
+
+def _upsert(raw: psycopg.Connection[Any], parameters: list[Any], image_changed: set[int]) -> _Written:
+    """Insert or update a chunk of records (``_upsert_parameters``) in one transaction of ``raw`` (the
+    caller's psycopg connection).
 
     One INSERT … SELECT FROM unnest(…) ON CONFLICT takes the whole chunk as one array per
     column, sent in binary: no SQL text to build, escape or parse per value, and no staging
     table to write and read back (which is most of what an ORM bulk insert of large records
     costs PostgreSQL and Python).
     """
-    columns: list[list[Any]] = [[item.aic_id for item in items]]
-    for name, _ in _STAGED[1:-2]:
-        values = [item.fields[name] for item in items]
-        # Lists of titles vary in length per row, which a 2-D array cannot: they travel as JSON.
-        columns.append([json.dumps(value, ensure_ascii=False) for value in values] if name in _LISTS else values)
-    columns.append([item.raw_json or json.dumps(item.fields["raw"], ensure_ascii=False) for item in items])
-    columns.append([item.content_hash for item in items])
     # A server-side binding cursor: the arrays go in binary, not spelled out in the SQL.
     with raw.transaction(), psycopg.Cursor(raw) as cursor:
-        cursor.execute(_UPSERT_SQL, [*_curation_defaults(), *columns])
+        cursor.execute(_UPSERT_SQL, parameters)
         stored = {aic_id: pk for pk, aic_id in cursor.fetchall()}
     return _Written(stored, image_changed)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from django.utils.dateparse import parse_datetime
 from django.utils.html import strip_tags
 
@@ -50,10 +52,55 @@ def html_to_text(markup: str) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
+def loads(data: bytes | str) -> Any:
+    """Parse JSON text, or raise ValueError where it is not JSON.
+
+    orjson parses about twice as fast as the standard library; the text it refuses goes through
+    the standard library under the same rules. Integers beyond 64 bits become the nearest double,
+    as in most JSON parsers (RFC 8259 calls them not interoperable). NaN, Infinity and numbers
+    beyond a double, which PostgreSQL's jsonb cannot hold, become ``InvalidNumber``: the record
+    holding one is refused (``RecordError``) and the rest of a page is stored. A lone surrogate
+    escape (half an emoji) is accepted and made storable (``storable``).
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data, parse_constant=InvalidNumber, parse_float=_float, parse_int=_int64_or_double)
+
+
+class InvalidNumber:
+    """A number in JSON text that JSON data cannot hold (NaN, Infinity, 1e400), as written.
+
+    Not a dataclass: orjson would serialise one, and it must refuse this.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _float(text: str) -> float | InvalidNumber:
+    value = float(text)
+    return value if math.isfinite(value) else InvalidNumber(text)
+
+
+def _int64_or_double(text: str) -> int | float | InvalidNumber:
+    value = int(text)
+    return value if -(2**63) <= value < 2**64 else _float(text)
+
+
 def content_hash(record: dict[str, Any]) -> str:
+    """SHA-256 of the record without its volatile keys, as canonical JSON (sorted keys, no spaces)."""
     stable = {key: value for key, value in record.items() if key not in _VOLATILE_KEYS}
-    encoded = json.dumps(stable, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    try:
+        encoded = orjson.dumps(stable, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # an integer beyond 64 bits, or a value that is not JSON data
+        encoded = json.dumps(stable, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()
 
 
 def parse_record(record: Any) -> ParsedRecord:
@@ -103,16 +150,15 @@ def parse_record(record: Any) -> ParsedRecord:
 def storable_json(record: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """``storable(record)`` and its JSON text.
 
-    Nearly every record is storable as it comes: one serialisation (in C) shows that, and its
-    text is what the database stores, so the walk through every string is left for the rare
+    Nearly every record is storable as it comes: one serialisation (orjson, in C) shows that, and
+    its text is what the database stores, so the walk through every string is left for the rare
     record that needs it.
     """
     try:
-        text = json.dumps(record, ensure_ascii=False)
-        if "\\u0000" not in text:  # a NUL is written as this escape (so is a literal "\\u0000": walked too)
-            text.encode("utf-8")  # fails on a lone surrogate
-            return record, text
-    except (TypeError, ValueError):  # not plain JSON data, or a lone surrogate: walk it
+        encoded = orjson.dumps(record)  # raises on a lone surrogate (not UTF-8)
+        if b"\\u0000" not in encoded:  # a NUL is written as this escape (so is a literal "\\u0000": walked too)
+            return record, encoded.decode()
+    except TypeError:  # a lone surrogate, an InvalidNumber, or not plain JSON data: walk it
         pass
     cleaned = storable(record)
     return cleaned, json.dumps(cleaned, ensure_ascii=False)
@@ -121,9 +167,11 @@ def storable_json(record: dict[str, Any]) -> tuple[dict[str, Any], str]:
 def storable(value: Any) -> Any:
     """``value`` with every string made storable by PostgreSQL: NUL characters removed (text and jsonb
     cannot hold them) and lone UTF-16 surrogates (half an emoji, from a JSON ``\\ud83c`` escape)
-    replaced by U+FFFD (UTF-8 cannot encode them)."""
+    replaced by U+FFFD (UTF-8 cannot encode them). RecordError where it holds an InvalidNumber."""
     if isinstance(value, str):
         return _storable_text(value)
+    if isinstance(value, InvalidNumber):
+        raise RecordError(f"the record holds {value.text[:40]}, which is not a number JSON can store")
     if isinstance(value, list):
         return [storable(item) for item in value]
     if isinstance(value, dict):

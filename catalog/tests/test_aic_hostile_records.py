@@ -164,3 +164,40 @@ def test_it_quarantines_each_invalid_record_with_its_reason_and_stores_the_rest(
     assert not Artwork.objects.filter(aic_id__in=bad).exists()
     assert Artwork.objects.count() == len(aic.records) - len(bad)
     assert Artwork.objects.filter(aic_id=990_000_056).exists()
+
+
+def test_it_quarantines_a_record_holding_nan_or_infinity_and_stores_the_rest_of_its_page(aic: Any) -> None:
+    # Python's JSON (the fake API's) writes these as NaN and Infinity; jsonb cannot hold them.
+    aic.upsert_record(_record(990_000_060, title="Colour unknown", date_start=float("nan")))
+    aic.upsert_record(_record(990_000_061, title="Boundless", date_end=float("inf")))
+    aic.upsert_record(_record(990_000_062, title="A good record between them"))
+    run = sync_from_api()
+    assert (run.status, run.failed) == (SyncRun.Status.PARTIAL, 2)
+    reasons = {error["aic_id"]: error["reason"] for error in run.errors}
+    assert reasons == {
+        990_000_060: "the record holds NaN, which is not a number JSON can store",
+        990_000_061: "the record holds Infinity, which is not a number JSON can store",
+    }
+    assert Artwork.objects.get(aic_id=990_000_062).title == "A good record between them"
+    assert Artwork.objects.count() == len(aic.records) - 2
+
+
+def test_it_reads_dump_numbers_as_jsonb_can_hold_them(tmp_path: Path) -> None:
+    (tmp_path / "990000070.json").write_text('{"id": 990000070, "title": "Too far", "depth": 1e400}')
+    (tmp_path / "990000071.json").write_text(
+        '{"id": 990000071, "title": "Huge count", "count": 123456789012345678901234567890}'
+    )
+    (tmp_path / "990000072.json").write_text(
+        '{"id": 990000072, "title": "Largest 64-bit", "count": 18446744073709551615}'
+    )
+    (tmp_path / "990000073.json").write_text('{"id": 990000073, "title": "Fine", "ratio": 1.0037309515913109e-05}')
+    run = import_dump(tmp_path)
+    assert (run.status, run.failed) == (SyncRun.Status.PARTIAL, 1)
+    assert run.errors == [
+        {"aic_id": 990_000_070, "reason": "the record holds 1e400, which is not a number JSON can store"}
+    ]
+    # Beyond 64 bits an integer is the nearest double, as most JSON readers keep it (jsonb then
+    # writes that double's shortest decimal form).
+    assert Artwork.objects.get(aic_id=990_000_071).raw["count"] == 123_456_789_012_345_680_000_000_000_000
+    assert Artwork.objects.get(aic_id=990_000_072).raw["count"] == 18_446_744_073_709_551_615
+    assert Artwork.objects.get(aic_id=990_000_073).raw["ratio"] == 1.0037309515913109e-05
