@@ -4,7 +4,8 @@
 #
 #   bash bench/gpu.sh            # from the repository root, on the GPU machine
 #
-# Each model runs bench.embed on CUDA (fp16 autocast, pinned memory, decoding processes ahead
+# First bench.gpu_decode: JPEG decoding (nvjpeg) and resizing on the GPU, against PIL's pixels.
+# Then each model runs bench.embed on CUDA (fp16 autocast, pinned memory, decoding processes ahead
 # of the model, binary upserts into pgvector from a writer thread): the bare forward pass, the
 # real task path (also with threads decoding instead of processes, and in two worker processes
 # sharing the GPU, as `celery worker -c 2`), with the model's HNSW index (a live model) and
@@ -59,6 +60,17 @@ run() {  # model, images, forward batch, task size, processes, [--without-index]
     echo "== this run failed; going on with the next"
   fi
 }
+
+# Decoding on the device (nvjpeg, torch's resize) against PIL's pixels and speed: the alternative
+# to the decoding processes, measured before the pipeline takes it.
+echo
+echo "== $(date -u +%T) decoding and resizing on the device (bench.gpu_decode)"
+if "$PYTHON" -m bench.gpu_decode --device cuda > "$RESULTS_DIR/gpu-decode.log" 2>&1; then
+  cat "$RESULTS_DIR/gpu-decode.log"
+else
+  cat "$RESULTS_DIR/gpu-decode.log"
+  echo "== bench.gpu_decode failed; going on with the embedding runs"
+fi
 
 # A model being embedded before it goes live has no HNSW index yet (it is built at activation);
 # the live model's new vectors go into its index. Decoding: "auto" is one decoding process per
