@@ -124,11 +124,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default="auto",
         help="decoding processes per embedding process (EMBED_DECODE_PROCESSES; 0: threads decode)",
     )
+    parser.add_argument(
+        "--decode-on-device",
+        action="store_true",
+        help="decode and resize cached JPEGs on the device (EMBED_DECODE_ON_DEVICE; nvjpeg on CUDA)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ["EMBED_DEVICE"] = args.device
     if args.decode_processes != "auto" and not args.child:
         os.environ["EMBED_DECODE_PROCESSES"] = args.decode_processes
+    if args.decode_on_device:
+        os.environ["EMBED_DECODE_ON_DEVICE"] = "1"
     if args.child:
         _child(args)
         return {}
@@ -145,7 +152,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from embeddings.clip import _autocast, get_image_encoder
     from embeddings.image_cache import ImageCache
     from embeddings.models import ArtworkEmbedding
-    from embeddings.pipeline import decode_processes, decode_threads
+    from embeddings.pipeline import decode_processes, decode_threads, decodes_on_device
     from embeddings.tasks import embed_artworks_task
 
     settings.EMBED_FORWARD_BATCH_SIZE = args.batch_size
@@ -252,6 +259,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "min_cosine_pipeline_to_bare": agreement,
         "decode_processes": decode_processes(encoder) if args.processes == 1 else _decoders_per_process(args),
         "decode_threads": decode_threads(args.task_size, decode_processes(encoder)),
+        "decode_on_device": decodes_on_device(encoder),
         "torch_threads": torch.get_num_threads(),
         "rounds": len(round_ratios),
         "median_round_ratio": round(statistics.median(round_ratios), 3) if round_ratios else None,

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from embeddings.decoding import ResizeCrop, prepare_file
+from embeddings.device_decoding import EncodedJpeg, decode_on_device, device_jpeg, resize_crop
 
 SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "sample_data" / "aic" / "images"
 # ViT-B-32's preprocessing (open_clip): the shorter side to 224 (bicubic), then the centre 224 x 224.
@@ -37,23 +37,7 @@ RECIPE = ResizeCrop(size=(224,), interpolation=int(Image.Resampling.BICUBIC), cr
 MAX_PIXELS = 100_000_000
 
 
-def resize_crop_on_device(image: torch.Tensor, recipe: ResizeCrop) -> torch.Tensor:
-    """A (3, H, W) uint8 image resized and cropped as ``recipe`` says, with torch, rounded to uint8 as PIL's are."""
-    _, height, width = image.shape
-    short, long = (width, height) if width <= height else (height, width)
-    new_short, new_long = recipe.size[0], int(recipe.size[0] * long / short)
-    new_width, new_height = (new_short, new_long) if width <= height else (new_long, new_short)
-    crop_height, crop_width = recipe.crop
-    top, left = round((new_height - crop_height) / 2.0), round((new_width - crop_width) / 2.0)
-    resized = F.interpolate(
-        image.unsqueeze(0).float(), size=(new_height, new_width), mode="bicubic", antialias=True, align_corners=False
-    )
-    return resized[0, :, top : top + crop_height, left : left + crop_width].round_().clamp_(0, 255).to(torch.uint8)
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    from torchvision.io import ImageReadMode, decode_jpeg
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--n", type=int, default=4096, help="images per timed pass (the sample, repeated)")
@@ -62,27 +46,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     device = torch.device(args.device)
     files = sorted(SAMPLE_IMAGES.glob("*.jpg"))
     datas = [path.read_bytes() for path in files]
-    encoded = [torch.frombuffer(bytearray(data), dtype=torch.uint8) for data in datas]
+    jpegs = [jpeg for jpeg in (device_jpeg(data, MAX_PIXELS) for data in datas) if isinstance(jpeg, EncodedJpeg)]
+    if len(jpegs) != len(datas):
+        raise SystemExit(f"{len(datas) - len(jpegs)} sample images are not plain JPEGs")
 
     def synchronize() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
     # Agreement with the pipeline's PIL path, image by image.
-    decoded = decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
+    decoded = decode_on_device(jpegs, device)
     decode_mean, crop_mean, exact, worst, largest = [], [], [], 0.0, 0
     for data, image in zip(datas, decoded, strict=True):
+        if image is None:
+            raise SystemExit("the device's decoder refused a sample image")
         full = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(np.int16)
         decode_mean.append(float(np.abs(image.permute(1, 2, 0).cpu().numpy().astype(np.int16) - full).mean()))
         reference = np.asarray(prepare_file(data, MAX_PIXELS, None, RECIPE)).astype(np.int16)
-        mine = resize_crop_on_device(image, RECIPE).permute(1, 2, 0).cpu().numpy().astype(np.int16)
+        mine = resize_crop(image, RECIPE).permute(1, 2, 0).cpu().numpy().astype(np.int16)
         difference = np.abs(mine - reference)
         crop_mean.append(float(difference.mean()))
         exact.append(float((difference == 0).mean()))
         worst, largest = max(worst, crop_mean[-1]), max(largest, int(difference.max()))
 
-    pool = [encoded[index % len(encoded)] for index in range(args.n)]
-    pool_images = [decoded[index % len(decoded)] for index in range(args.n)]
+    pool = [jpegs[index % len(jpegs)] for index in range(args.n)]
+    pool_images = [image for image in (decoded[index % len(decoded)] for index in range(args.n)) if image is not None]
 
     def timed(work: Callable[[], object], count: int = args.n) -> dict[str, float]:
         work()  # warm-up: kernels, nvjpeg's buffers
@@ -98,16 +86,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     def decode_all() -> None:
         for start in range(0, args.n, args.batch_size):
-            decode_jpeg(pool[start : start + args.batch_size], mode=ImageReadMode.RGB, device=device)
+            decode_on_device(pool[start : start + args.batch_size], device)
 
     def resize_all() -> None:
         for image in pool_images:
-            resize_crop_on_device(image, RECIPE)
+            resize_crop(image, RECIPE)
 
     def both(part: int = 0, parts: int = 1) -> None:
         for start in range(part * args.batch_size, args.n, args.batch_size * parts):
-            images = decode_jpeg(pool[start : start + args.batch_size], mode=ImageReadMode.RGB, device=device)
-            torch.stack([resize_crop_on_device(image, RECIPE) for image in images])
+            images = decode_on_device(pool[start : start + args.batch_size], device)
+            torch.stack([resize_crop(image, RECIPE) for image in images if image is not None])
 
     def in_threads(parts: int) -> Callable[[], None]:
         def run() -> None:

@@ -27,6 +27,7 @@ from torchvision import transforms
 from torchvision.transforms.functional import pil_modes_mapping
 
 from embeddings.decoding import ResizeCrop
+from embeddings.device_decoding import DevicePixels
 from embeddings.encoders import ModelLoadError as ModelLoadError
 from embeddings.encoders import ModelSpec as ModelSpec
 from embeddings.encoders import Spec as Spec
@@ -204,7 +205,7 @@ def _autocast(device: torch.device) -> Any:
     return torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
 
 
-Prepared = np.ndarray | torch.Tensor
+Prepared = np.ndarray | torch.Tensor | DevicePixels
 
 
 class ImageEncoder:
@@ -245,15 +246,31 @@ class ImageEncoder:
         return self.start(items).result()
 
     def start(self, items: list[Prepared]) -> PendingVectors:
-        """Start the forward pass of a batch of ``prepare`` results; on a GPU it runs while the caller goes on."""
-        if self._mean is None or self._std is None or not all(isinstance(item, np.ndarray) for item in items):
+        """Start the forward pass of a batch of ``prepare`` results (or DevicePixels); on a GPU it runs
+        while the caller goes on."""
+        if self._mean is None or self._std is None or any(isinstance(item, torch.Tensor) for item in items):
             return self._start(torch.stack([torch.as_tensor(item) for item in items]).to(self.device))
-        pixels = torch.from_numpy(np.stack(items))
-        if self.device.type == "cuda":
-            pixels = pixels.pin_memory()
-        pixels = pixels.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+        host = [item for item in items if isinstance(item, np.ndarray)]
+        if len(host) == len(items):
+            pixels = self._to_device(host)
+        else:  # some were decoded and resized on the device already
+            first = next(item.pixels for item in items if isinstance(item, DevicePixels))
+            pixels = torch.empty((len(items), *first.shape), dtype=torch.float32, device=self.device)
+            if host:
+                on_host = [index for index, item in enumerate(items) if isinstance(item, np.ndarray)]
+                pixels[torch.tensor(on_host, device=self.device)] = self._to_device(host).float()
+            for index, item in enumerate(items):
+                if isinstance(item, DevicePixels):
+                    pixels[index] = item.pixels
         # ToTensor then Normalize, on the whole batch at once.
         return self._start(pixels.float().div_(255).sub_(self._mean).div_(self._std))
+
+    def _to_device(self, arrays: list[np.ndarray]) -> torch.Tensor:
+        """(height, width, 3) uint8 arrays as one (N, 3, height, width) uint8 batch on the device."""
+        pixels = torch.from_numpy(np.stack(arrays))
+        if self.device.type == "cuda":
+            pixels = pixels.pin_memory()
+        return pixels.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
 
     def encode(self, batch: torch.Tensor) -> np.ndarray:
         """Vectors for a batch of ``preprocess_image`` tensors."""

@@ -89,14 +89,17 @@ class ResizeCrop:
     interpolation: int
     crop: tuple[int, int]
 
-    def apply(self, image: Image.Image) -> Image.Image:
-        width, height = image.size
+    def resized_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) of an image of this size after the resize."""
         if len(self.size) == 1:
             short, long = (width, height) if width <= height else (height, width)
             new_short, new_long = self.size[0], int(self.size[0] * long / short)
-            new_width, new_height = (new_short, new_long) if width <= height else (new_long, new_short)
-        else:
-            new_height, new_width = self.size
+            return (new_short, new_long) if width <= height else (new_long, new_short)
+        return self.size[1], self.size[0]
+
+    def apply(self, image: Image.Image) -> Image.Image:
+        width, height = image.size
+        new_width, new_height = self.resized_size(width, height)
         if (new_width, new_height) != (width, height):
             image = image.resize((new_width, new_height), self.interpolation)
         cropped = _center_crop(image, self.crop)

@@ -5,7 +5,8 @@ A thread pool reads, decodes and resizes every image of the batch ahead of the m
 batch of EMBED_FORWARD_BATCH_SIZE images while the threads prepare the next, so once images
 are cached a worker runs at the speed of its model, not of its decoder. In front of a GPU
 the threads hand cached images to decoding processes (``decoder_pool``): one interpreter
-cannot decode as fast as a GPU embeds.
+cannot decode as fast as a GPU embeds. With EMBED_DECODE_ON_DEVICE the threads only read cached
+JPEGs, and each forward batch is decoded and resized on the device (``device_decoding``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +29,7 @@ from django.db.models import F
 from catalog.models import Artwork
 from embeddings.clip import ImageEncoder, PendingVectors, Prepared, get_image_encoder
 from embeddings.decoder_pool import MISSING, DecoderPool, decoder_pool
+from embeddings.device_decoding import DevicePixels, EncodedJpeg, decode_on_device, device_jpeg, resize_crop, takes
 from embeddings.image_cache import ImageCache, ImageError
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 from embeddings.signals import vectors_changed
@@ -57,10 +61,16 @@ def decode_threads(images: int, processes: int = 0) -> int:
     return max(1, min(wanted, images))
 
 
+def decodes_on_device(encoder: ImageEncoder) -> bool:
+    """Whether cached JPEGs are decoded and resized on the encoder's device (EMBED_DECODE_ON_DEVICE)."""
+    return bool(settings.EMBED_DECODE_ON_DEVICE) and takes(encoder.recipe)
+
+
 def decode_processes(encoder: ImageEncoder) -> int:
     """Decoding processes for this encoder: EMBED_DECODE_PROCESSES, or ("auto") one per CPU core on a
-    GPU and none on a CPU. None either where the model's preprocessing has no ResizeCrop recipe."""
-    if encoder.recipe is None:
+    GPU and none on a CPU. None either where the model's preprocessing has no ResizeCrop recipe, or
+    where images are decoded on the device (threads read the files and hand PIL the rest)."""
+    if encoder.recipe is None or decodes_on_device(encoder):
         return 0
     if settings.EMBED_DECODE_PROCESSES is not None:
         return int(settings.EMBED_DECODE_PROCESSES)
@@ -94,12 +104,19 @@ def embed_artworks(
     download_slots = threading.BoundedSemaphore(settings.IIIF_FETCH_CONCURRENCY)
     processes = decode_processes(encoder)
     pool = decoder_pool(processes) if processes else None
+    on_device = decodes_on_device(encoder)
 
-    def load(artwork: Artwork) -> Prepared | ImageError:
+    def load(artwork: Artwork, *, device_decoding: bool = on_device) -> Prepared | EncodedJpeg | ImageError:
         try:
-            if not cache.path_for(artwork.image_id).exists():
+            path = cache.path_for(artwork.image_id)
+            if not path.exists():
                 with download_slots:
                     cache.fetch(artwork.image_id)
+            if device_decoding:
+                with suppress(FileNotFoundError):  # evicted meanwhile: fetched again below
+                    jpeg = device_jpeg(path.read_bytes(), cache.max_pixels)
+                    if jpeg is not None:
+                        return jpeg  # decoded with its forward batch, on the device
             return encoder.prepare(cache.open(artwork.image_id, draft_size=encoder.draft_size))
         except ImageError as exc:
             return exc
@@ -109,7 +126,13 @@ def embed_artworks(
             logger.exception("preprocessing artwork %s failed", artwork.pk)
             return ImageError(f"preprocessing failed: {type(exc).__name__}: {exc}")
 
-    def load_chunk(chunk: list[Artwork]) -> list[Prepared | ImageError]:
+    def load_on_host(artwork: Artwork) -> Prepared | ImageError:
+        """PIL's path, for an image the device's decoder refused: it decodes it or says why not."""
+        outcome = load(artwork, device_decoding=False)
+        assert not isinstance(outcome, EncodedJpeg)
+        return outcome
+
+    def load_chunk(chunk: list[Artwork]) -> list[Prepared | EncodedJpeg | ImageError]:
         """Cached images through a decoding process (if there are any), the others fetched and decoded here."""
         if pool is None:
             return [load(artwork) for artwork in chunk]
@@ -129,7 +152,7 @@ def embed_artworks(
         ]
         try:
             with transaction.atomic():
-                _embed_in_batches(model, encoder, loading, batch_size, result)
+                _embed_in_batches(model, encoder, loading, batch_size, result, load_on_host)
                 if result.embedded:
                     EmbeddingFailure.objects.filter(model=model, artwork_id__in=result.embedded).delete()
                     transaction.on_commit(lambda: vectors_changed.send(sender=EmbeddingModel, model=model))
@@ -161,9 +184,10 @@ def _prepare_in_process(
 def _embed_in_batches(
     model: EmbeddingModel,
     encoder: ImageEncoder,
-    loading: list[tuple[Artwork, Future[list[Prepared | ImageError]], int]],
+    loading: list[tuple[Artwork, Future[list[Prepared | EncodedJpeg | ImageError]], int]],
     batch_size: int,
     result: BatchResult,
+    load_on_host: Callable[[Artwork], Prepared | ImageError],
 ) -> None:
     """Forward pass by forward pass; a writer thread stores each batch while the next is computed.
 
@@ -177,8 +201,10 @@ def _embed_in_batches(
             for start in range(0, len(loading), batch_size):
                 ready: list[Artwork] = []
                 prepared: list[Prepared] = []
-                for artwork, future, index in loading[start : start + batch_size]:
-                    outcome = future.result()[index]
+                outcomes = [
+                    (artwork, future.result()[index]) for artwork, future, index in loading[start : start + batch_size]
+                ]
+                for artwork, outcome in _decode_jpegs_on_device(encoder, outcomes, load_on_host):
                     if isinstance(outcome, ImageError):
                         result.failed[artwork.pk] = outcome.reason
                     else:
@@ -194,6 +220,28 @@ def _embed_in_batches(
             raise
     for write in writes:
         write.result()
+
+
+def _decode_jpegs_on_device(
+    encoder: ImageEncoder,
+    outcomes: list[tuple[Artwork, Prepared | EncodedJpeg | ImageError]],
+    load_on_host: Callable[[Artwork], Prepared | ImageError],
+) -> list[tuple[Artwork, Prepared | ImageError]]:
+    """The batch with its EncodedJpegs decoded, resized and cropped on the device, in one decoding call;
+    an image the device's decoder refuses goes through PIL's path."""
+    jpegs = [outcome for _, outcome in outcomes if isinstance(outcome, EncodedJpeg)]
+    decoded = iter(decode_on_device(jpegs, encoder.device))
+    batch: list[tuple[Artwork, Prepared | ImageError]] = []
+    for artwork, outcome in outcomes:
+        if not isinstance(outcome, EncodedJpeg):
+            batch.append((artwork, outcome))
+            continue
+        image = next(decoded)
+        if image is None or encoder.recipe is None:
+            batch.append((artwork, load_on_host(artwork)))
+        else:
+            batch.append((artwork, DevicePixels(resize_crop(image, encoder.recipe))))
+    return batch
 
 
 def _write(

@@ -222,6 +222,9 @@ EMBED_DECODE_THREADS = env_int("EMBED_DECODE_THREADS", 0, minimum=0, maximum=256
 # Processes that decode cached images instead (embeddings/decoder_pool.py); "auto": one per CPU core
 # when the image tower runs on a GPU (threads cannot feed it), none on a CPU (the model uses the cores).
 EMBED_DECODE_PROCESSES = env_int_or_auto("EMBED_DECODE_PROCESSES", minimum=0, maximum=256)
+# Decode cached JPEGs on the embedding device (nvjpeg on a GPU) and resize them there, instead of in
+# decoding processes (embeddings/device_decoding.py): for GPU workers whose cores cannot decode as fast.
+EMBED_DECODE_ON_DEVICE = env_bool("EMBED_DECODE_ON_DEVICE", False)
 
 # --- Search -------------------------------------------------------------------
 SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 300, minimum=1)
