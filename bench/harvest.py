@@ -107,7 +107,10 @@ def _trigger_cost(connection: Any, stored: int, count: int) -> dict[str, Any]:
                 else:
                     generate_dump(folder, count, seed=round_index, start=stored)
                     with connection.cursor() as cursor:  # the triggers on, so the lists lose them too
-                        cursor.execute("DELETE FROM catalog_artwork WHERE aic_id >= %s", [DUMP_AIC_ID_BASE + stored])
+                        cursor.execute(
+                            "DELETE FROM catalog_artwork WHERE aic_id >= %s AND aic_id < %s",
+                            [DUMP_AIC_ID_BASE + stored, DUMP_AIC_ID_BASE + 100_000_000],  # the dump's range only
+                        )
                 os.sync()
                 with connection.cursor() as cursor:
                     cursor.execute(
