@@ -10,7 +10,7 @@ from django.db import connection
 
 pytestmark = pytest.mark.django_db
 
-WORDS = "sea storm night harbour ship wave moon light cliff river portrait garden".split()
+WORDS = ["sea", "storm", "night", "harbour", "ship", "wave", "moon", "light", "cliff", "river", "portrait", "garden"]
 
 
 def _text(rng: random.Random, length: int) -> str:
