@@ -21,17 +21,16 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
+from bench.images import SAMPLE_IMAGES
 from embeddings.decoding import ResizeCrop, prepare_file
 from embeddings.device_decoding import EncodedJpeg, decode_on_device, device_jpeg, resize_crop
 
-SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "sample_data" / "aic" / "images"
 # ViT-B-32's preprocessing (open_clip): the shorter side to 224 (bicubic), then the centre 224 x 224.
 RECIPE = ResizeCrop(size=(224,), interpolation=int(Image.Resampling.BICUBIC), crop=(224, 224))
 MAX_PIXELS = 100_000_000

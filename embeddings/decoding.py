@@ -97,12 +97,24 @@ class ResizeCrop:
             return (new_short, new_long) if width <= height else (new_long, new_short)
         return self.size[1], self.size[0]
 
+    def crop_origin(self, width: int, height: int) -> tuple[int, int]:
+        """(left, top) of the centred crop in a resized image of this size; negative where the crop is
+        larger than the image, whose outside is then zeros."""
+        crop_height, crop_width = self.crop
+        # torchvision pads a side the crop is larger than (left/top get the smaller half), then crops
+        # at offset round((side - crop) / 2) with Python's rounding.
+        left = -((crop_width - width) // 2) if crop_width > width else round((width - crop_width) / 2.0)
+        top = -((crop_height - height) // 2) if crop_height > height else round((height - crop_height) / 2.0)
+        return left, top
+
     def apply(self, image: Image.Image) -> Image.Image:
         width, height = image.size
         new_width, new_height = self.resized_size(width, height)
         if (new_width, new_height) != (width, height):
             image = image.resize((new_width, new_height), self.interpolation)
-        cropped = _center_crop(image, self.crop)
+        left, top = self.crop_origin(new_width, new_height)
+        crop_height, crop_width = self.crop
+        cropped = image.crop((left, top, left + crop_width, top + crop_height))  # PIL fills outside with 0
         return cropped if cropped.mode == "RGB" else cropped.convert("RGB")
 
     def as_dict(self) -> dict[str, object]:
@@ -113,16 +125,6 @@ class ResizeCrop:
         size, crop, interpolation = data["size"], data["crop"], data["interpolation"]
         assert isinstance(size, list) and isinstance(crop, list) and isinstance(interpolation, int)
         return cls(size=tuple(size), interpolation=interpolation, crop=(crop[0], crop[1]))
-
-
-def _center_crop(image: Image.Image, crop: tuple[int, int]) -> Image.Image:
-    crop_height, crop_width = crop
-    width, height = image.size
-    # torchvision pads a side the crop is larger than (left/top get the smaller half), then crops
-    # at offset round((side - crop) / 2) with Python's rounding; PIL's crop fills outside with 0.
-    left = -((crop_width - width) // 2) if crop_width > width else round((width - crop_width) / 2.0)
-    top = -((crop_height - height) // 2) if crop_height > height else round((height - crop_height) / 2.0)
-    return image.crop((left, top, left + crop_width, top + crop_height))
 
 
 def prepare_file(data: bytes, max_pixels: int, draft_size: tuple[int, int] | None, recipe: ResizeCrop) -> Image.Image:

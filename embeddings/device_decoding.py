@@ -101,16 +101,17 @@ def resize_crop(image: torch.Tensor, recipe: ResizeCrop) -> torch.Tensor:
             .round_()
             .clamp_(0, 255)
         )
-    # torchvision's centre crop: zero padding where the image is smaller (the smaller half left and
-    # top), else an offset of round((side - crop) / 2).
-    pad_left, pad_top = max(0, (crop_width - new_width) // 2), max(0, (crop_height - new_height) // 2)
-    if pad_left or pad_top or new_width < crop_width or new_height < crop_height:
-        pixels = F.pad(
-            pixels,
-            (pad_left, max(0, crop_width - new_width - pad_left), pad_top, max(0, crop_height - new_height - pad_top)),
-        )
-        new_width, new_height = pixels.shape[3], pixels.shape[2]
-    left, top = round((new_width - crop_width) / 2.0), round((new_height - crop_height) / 2.0)
+    left, top = recipe.crop_origin(new_width, new_height)
+    # Zeros outside the image, as PIL's crop gives them.
+    padding = (
+        max(0, -left),
+        max(0, left + crop_width - new_width),
+        max(0, -top),
+        max(0, top + crop_height - new_height),
+    )
+    if any(padding):
+        pixels = F.pad(pixels, padding)
+        left, top = left + padding[0], top + padding[2]
     return pixels[0, :, top : top + crop_height, left : left + crop_width]
 
 
