@@ -2,8 +2,8 @@
 
     python -m bench.index_precision [--n 1000000] [--queries 300] [--rounds 3] [--inserts 5000]
 
-One table of ``n`` benchmark vectors (bench.vectors) holds both indexes (m 16, ef_construction 64,
-as the site builds them); each is queried alone, as a site has one, for ``--queries`` text-like
+One table of ``n`` benchmark vectors (bench.vectors) holds both indexes (``HNSW_M`` and
+``HNSW_EF_CONSTRUCTION``, as the site builds them); each is queried alone, as a site has one, for ``--queries`` text-like
 queries at the site's ef_search after 50 warm-up queries, for ``--rounds`` rounds alternating which
 goes first. The statement is the site's: float32 distance selected, the index's expression ordered by.
 With ``--inserts``, each index is also built alone over a copy of the collection and timed while
@@ -38,6 +38,12 @@ ORDER = {
 }
 
 
+def _graph() -> str:
+    from django.conf import settings
+
+    return f"WITH (m = {int(settings.HNSW_M)}, ef_construction = {int(settings.HNSW_EF_CONSTRUCTION)})"
+
+
 def _load(connection: Any, n: int, collection: np.ndarray) -> dict[str, Any]:
     connection.execute("DROP TABLE IF EXISTS bench_vectors")
     connection.execute("CREATE TABLE bench_vectors (id integer PRIMARY KEY, v vector)")
@@ -50,10 +56,7 @@ def _load(connection: Any, n: int, collection: np.ndarray) -> dict[str, Any]:
     built: dict[str, Any] = {}
     for name, expression in INDEXES.items():
         started = time.perf_counter()
-        connection.execute(
-            f"CREATE INDEX bench_vectors_{name} ON bench_vectors USING hnsw ({expression}) "
-            "WITH (m = 16, ef_construction = 64)"
-        )
+        connection.execute(f"CREATE INDEX bench_vectors_{name} ON bench_vectors USING hnsw ({expression}) {_graph()}")
         size = connection.execute(f"SELECT pg_relation_size('bench_vectors_{name}')").fetchone()
         built[name] = {"build_s": round(time.perf_counter() - started, 1), "index_mb": round(size[0] / 1e6, 1)}
     connection.execute("VACUUM ANALYZE bench_vectors")
@@ -68,7 +71,7 @@ def _insert_rates(connection: Any, name: str, inserts: int) -> dict[str, Any]:
     connection.execute(f"CREATE TABLE {table} (id integer PRIMARY KEY, v vector)")
     connection.execute(f"ALTER TABLE {table} ALTER COLUMN v SET STORAGE MAIN")
     connection.execute(f"INSERT INTO {table} SELECT id, v FROM bench_vectors")
-    connection.execute(f"CREATE INDEX ON {table} USING hnsw ({INDEXES[name]}) WITH (m = 16, ef_construction = 64)")
+    connection.execute(f"CREATE INDEX ON {table} USING hnsw ({INDEXES[name]}) {_graph()}")
     added, _ = vectors.collection(inserts, 1)  # new vectors of the same kind
     first = connection.execute(f"SELECT max(id) + 1 FROM {table}").fetchone()
     started = time.perf_counter()

@@ -392,7 +392,10 @@ def vector_neighbours(
     walked = k + settings.SEARCH_FILTER_EXTRA_CANDIDATES if is_selective(filters) and not exact else k
     statement = _neighbour_statement(model, model.dimension, filters, exact, exclude, walked)
     with vector_cursor(raw_connection()) as cursor:
-        _use_hnsw_settings(cursor, ef_search=min(_MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, walked)))
+        # A walk's candidate list holds at least twice the rows it must return: hybrid's 100 vector
+        # candidates keep the recall@100 of a list of 200 (0.985 at 100k; 150 gives 0.976).
+        ef_search = min(_MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, 2 * walked))
+        _use_hnsw_settings(cursor, ef_search=ef_search)
         ranked = [
             (artwork, 1.0 - distance)
             for artwork, distance in statement.run(cursor, vector=np.asarray(vector, dtype=np.float32))

@@ -99,8 +99,10 @@ def test_outside_a_transaction_the_settings_stay_with_the_connection(
     settings.HNSW_EF_SEARCH = 123  # a changed setting reaches the session on the next search
     vector_neighbours(embedding_model, vector, 5)
     assert _setting("hnsw.ef_search") == "123"
-    vector_neighbours(embedding_model, vector, 500)  # a deeper search widens the walk to its depth
-    assert _setting("hnsw.ef_search") == "500"
+    vector_neighbours(embedding_model, vector, 100)  # a deeper search widens the walk to twice its depth
+    assert _setting("hnsw.ef_search") == "200"
+    vector_neighbours(embedding_model, vector, 700)  # up to pgvector's limit
+    assert _setting("hnsw.ef_search") == "1000"
 
 
 def test_inside_a_transaction_the_settings_end_with_it(

@@ -42,6 +42,7 @@ def test_it_finds_what_a_short_hnsw_walk_misses(collection: list[Artwork], embed
     europe = SearchFilters(department="Painting and Sculpture of Europe")  # 7 of 279 images
     expected = _exact_order(embedding_model, vector, europe.department or "")
     settings.HNSW_EF_SEARCH = 1
+    settings.SEARCH_FILTER_EXTRA_CANDIDATES = 0  # the walk's list: twice the 7 rows asked for
     with transaction.atomic(), connection.cursor() as cursor:
         # As on a large collection: the index is the cheaper plan, and its walk stops after 20 vectors.
         cursor.execute("SET LOCAL enable_sort = off")

@@ -32,7 +32,7 @@ def test_the_k_nearest_members_of_a_walked_group(
     collection: list[Artwork], embedding_model: Any, settings: Any
 ) -> None:
     settings.SEARCH_EXACT_SCAN_MAX = 0  # every department and type walks the HNSW index
-    settings.HNSW_EF_SEARCH = 1  # in batches of one candidate: members come in the order the graph meets them
+    settings.HNSW_EF_SEARCH = 1  # the walk's list is then twice its K + 30 rows: members come as the graph meets them
     settings.SEARCH_FILTER_EXTRA_CANDIDATES = 30
     # Groups the walk reaches every member of (K + 30 at most), so their K nearest are then exact.
     groups = [

@@ -1,0 +1,86 @@
+"""Upgrading rebuilds an index whose graph was built with a narrower ef_construction than the setting's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+
+from catalog.models import Artwork
+from embeddings.models import ArtworkEmbedding
+from embeddings.pipeline import embed_artworks
+from search.ranking import vector_neighbours
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = ("embeddings", "0003_half_precision_index")
+AFTER = ("embeddings", "0004_denser_index_graphs")
+
+
+@pytest.fixture
+def indexed(harvested: list[Artwork], embedding_model: Any) -> list[Artwork]:
+    artworks = [artwork for artwork in harvested if artwork.image_id]
+    assert len(embed_artworks([artwork.pk for artwork in artworks], embedding_model).embedded) == len(artworks)
+    return artworks
+
+
+def _index(name: str) -> tuple[int, str]:
+    """(oid, definition): a rebuilt index has a new oid."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.oid, i.indexdef FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname "
+            "WHERE i.indexname = %s",
+            [name],
+        )
+        row = cursor.fetchone()
+    assert row is not None, f"no index {name}"
+    return int(row[0]), str(row[1])
+
+
+def _migrate(target: tuple[str, str]) -> None:
+    MigrationExecutor(connection).migrate([target])
+
+
+@pytest.fixture
+def back_to_the_latest() -> Any:
+    yield
+    leaves = MigrationLoader(connection).graph.leaf_nodes()
+    MigrationExecutor(connection).migrate(leaves)
+
+
+def test_a_sparser_graph_is_rebuilt_keeping_its_m_and_model(
+    indexed: list[Artwork], embedding_model: Any, settings: Any, back_to_the_latest: None
+) -> None:
+    settings.HNSW_EF_CONSTRUCTION = 96
+    embedding_model.drop_index()
+    _migrate(BEFORE)
+    embedding_model.ensure_index(m=8, ef_construction=40)  # as an earlier release built it
+    name = embedding_model.hnsw_index_name
+    old_oid, old = _index(name)
+
+    _migrate(AFTER)
+    new_oid, new = _index(name)
+    assert new_oid != old_oid
+    assert new == old.replace("ef_construction='40'", "ef_construction='96'")
+    assert "m='8'" in new and f"WHERE (model_id = {embedding_model.pk})" in new
+
+    vector = np.asarray(ArtworkEmbedding.objects.get(artwork=indexed[3], model=embedding_model).vector)
+    found = vector_neighbours(embedding_model, vector, 5)
+    assert found[0][0].pk == indexed[3].pk
+
+
+def test_a_graph_as_dense_or_denser_is_left_alone(
+    indexed: list[Artwork], embedding_model: Any, settings: Any, back_to_the_latest: None
+) -> None:
+    settings.HNSW_EF_CONSTRUCTION = 96
+    embedding_model.drop_index()
+    _migrate(BEFORE)
+    embedding_model.ensure_index(m=16, ef_construction=96)
+    before = _index(embedding_model.hnsw_index_name)
+
+    _migrate(AFTER)
+    assert _index(embedding_model.hnsw_index_name) == before
