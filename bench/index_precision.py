@@ -3,9 +3,9 @@
     python -m bench.index_precision [--n 1000000] [--queries 300] [--rounds 3] [--inserts 5000]
 
 One table of ``n`` benchmark vectors (bench.vectors) holds both indexes (``HNSW_M`` and
-``HNSW_EF_CONSTRUCTION``, as the site builds them); each is queried alone, as a site has one, for ``--queries`` text-like
-queries at the site's ef_search after 50 warm-up queries, for ``--rounds`` rounds alternating which
-goes first. The statement is the site's: float32 distance selected, the index's expression ordered by.
+``HNSW_EF_CONSTRUCTION``, as the site builds them); each is queried alone, as a site has one, for
+``--queries`` text-like queries at the site's ef_search after 50 warm-up queries, for ``--rounds``
+rounds alternating which goes first. The statement is the site's: float32 distance selected, the index's expression ordered by.
 With ``--inserts``, each index is also built alone over a copy of the collection and timed while
 that many new vectors go in (one backend, as a worker writes under a live model). Prints a table and,
 last, one JSON object: build seconds, index sizes, per round p50/p99 ms and recall@10 against exact

@@ -208,8 +208,8 @@ EMBED_DEVICE = env_str("EMBED_DEVICE", "auto")
 MODEL_CACHE_DIR = Path(env_str("MODEL_CACHE_DIR", str(VAR_DIR / "models"))).resolve()
 HNSW_M = env_int("HNSW_M", 16, minimum=2, maximum=100)
 # A graph built with 128 candidates per insert (pgvector's default: 64) reaches the same recall reading
-# half the index pages per search: at a million artworks ef_search 150 gives recall@10 0.977 (public
-# domain 0.966), as 300 did over a graph built with 64 (BENCHMARKS.md, section 4).
+# half the index pages per search: at a million artworks ef_search 150 gives recall@10 0.973 and 0.977 in
+# two builds (public domain 0.965, 0.966), as 300 did over a graph built with 64 (BENCHMARKS.md, section 4).
 HNSW_EF_CONSTRUCTION = env_int("HNSW_EF_CONSTRUCTION", 128, minimum=4, maximum=1000)
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 150, minimum=1, maximum=1000)
 # maintenance_work_mem of a model's index build (a million 512-d vectors make a 1.4 GB graph in half precision).

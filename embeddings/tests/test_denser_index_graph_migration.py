@@ -12,20 +12,12 @@ from django.db.migrations.loader import MigrationLoader
 
 from catalog.models import Artwork
 from embeddings.models import ArtworkEmbedding
-from embeddings.pipeline import embed_artworks
 from search.ranking import vector_neighbours
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = ("embeddings", "0003_half_precision_index")
 AFTER = ("embeddings", "0004_denser_index_graphs")
-
-
-@pytest.fixture
-def indexed(harvested: list[Artwork], embedding_model: Any) -> list[Artwork]:
-    artworks = [artwork for artwork in harvested if artwork.image_id]
-    assert len(embed_artworks([artwork.pk for artwork in artworks], embedding_model).embedded) == len(artworks)
-    return artworks
 
 
 def _index(name: str) -> tuple[int, str]:
@@ -45,6 +37,15 @@ def _migrate(target: tuple[str, str]) -> None:
     MigrationExecutor(connection).migrate([target])
 
 
+def _built_before_the_upgrade(model: Any, settings: Any, *, m: int, ef_construction: int) -> str:
+    """The model's index name, built as a release before the upgrade built it; the setting is then 96."""
+    settings.HNSW_EF_CONSTRUCTION = 96
+    model.drop_index()
+    _migrate(BEFORE)
+    model.ensure_index(m=m, ef_construction=ef_construction)
+    return str(model.hnsw_index_name)
+
+
 @pytest.fixture
 def back_to_the_latest() -> Any:
     yield
@@ -55,11 +56,7 @@ def back_to_the_latest() -> Any:
 def test_a_sparser_graph_is_rebuilt_keeping_its_m_and_model(
     indexed: list[Artwork], embedding_model: Any, settings: Any, back_to_the_latest: None
 ) -> None:
-    settings.HNSW_EF_CONSTRUCTION = 96
-    embedding_model.drop_index()
-    _migrate(BEFORE)
-    embedding_model.ensure_index(m=8, ef_construction=40)  # as an earlier release built it
-    name = embedding_model.hnsw_index_name
+    name = _built_before_the_upgrade(embedding_model, settings, m=8, ef_construction=40)
     old_oid, old = _index(name)
 
     _migrate(AFTER)
@@ -76,11 +73,7 @@ def test_a_sparser_graph_is_rebuilt_keeping_its_m_and_model(
 def test_a_graph_as_dense_or_denser_is_left_alone(
     indexed: list[Artwork], embedding_model: Any, settings: Any, back_to_the_latest: None
 ) -> None:
-    settings.HNSW_EF_CONSTRUCTION = 96
-    embedding_model.drop_index()
-    _migrate(BEFORE)
-    embedding_model.ensure_index(m=16, ef_construction=96)
-    before = _index(embedding_model.hnsw_index_name)
+    before = _index(_built_before_the_upgrade(embedding_model, settings, m=16, ef_construction=96))
 
     _migrate(AFTER)
     assert _index(embedding_model.hnsw_index_name) == before

@@ -11,20 +11,12 @@ from django.db.migrations.executor import MigrationExecutor
 
 from catalog.models import Artwork
 from embeddings.models import ArtworkEmbedding
-from embeddings.pipeline import embed_artworks
 from search.ranking import vector_neighbours
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = ("embeddings", "0002_vectors_inline")
 AFTER = ("embeddings", "0003_half_precision_index")
-
-
-@pytest.fixture
-def indexed(harvested: list[Artwork], embedding_model: Any) -> list[Artwork]:
-    artworks = [artwork for artwork in harvested if artwork.image_id]
-    assert len(embed_artworks([artwork.pk for artwork in artworks], embedding_model).embedded) == len(artworks)
-    return artworks
 
 
 def _definition(name: str) -> str:
