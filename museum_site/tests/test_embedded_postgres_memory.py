@@ -35,6 +35,15 @@ def test_it_starts_with_the_configured_size(tmp_path: Path, monkeypatch: pytest.
         server.stop()
 
 
+def test_by_default_it_holds_a_million_artworks_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EMBEDDED_PG_SHARED_BUFFERS_MB", raising=False)
+    server = EmbeddedPostgres(tmp_path / "pgdata")
+    try:
+        assert _shared_buffers_and_start(server.start())[0] == "2GB"  # the 1M benchmark's index: 1.3 GB
+    finally:
+        server.stop()
+
+
 def test_a_size_that_is_no_number_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMBEDDED_PG_SHARED_BUFFERS_MB", "lots")
     with pytest.raises(subprocess.CalledProcessError) as refused:
