@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(os.environ.get("BENCH_DIR", ROOT / "var" / "bench")).resolve()
 BENCH_DATABASE = "museum_bench"
+MODEL_CONFIG_DIR = ROOT / "bench" / "model_configs"
 SAMPLE_RECORDS = ROOT / "sample_data" / "aic" / "records"
 _configured = False
 
@@ -46,6 +47,10 @@ def configure(*, migrate: bool = True, database: str = BENCH_DATABASE) -> str:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["IMAGE_CACHE_DIR"] = str(BENCH_DIR / "image_cache")
     os.environ["MODEL_CACHE_DIR"] = str(BENCH_DIR / "models")
+    # probe-224: ViT-B-32's input through a one-layer tower, for the pipeline's host-side ceiling.
+    config_dirs = os.environ.get("CLIP_MODEL_CONFIG_DIRS", "")
+    if str(MODEL_CONFIG_DIR) not in config_dirs.split(","):
+        os.environ["CLIP_MODEL_CONFIG_DIRS"] = ",".join(filter(None, [config_dirs, str(MODEL_CONFIG_DIR)]))
     server_url = os.environ.get("DATABASE_URL", "")
     if not server_url:
         from museum_site.embedded_postgres import ensure_running

@@ -7,9 +7,10 @@
 # First bench.gpu_decode: JPEG decoding (nvjpeg) and resizing on the GPU, against PIL's pixels.
 # Then each model runs bench.embed on CUDA (fp16 autocast, pinned memory, binary upserts into
 # pgvector from a writer thread): the bare forward pass and the real task path, with decoding
-# processes ahead of the model (the default) and with JPEGs decoded and resized on the GPU
-# instead (EMBED_DECODE_ON_DEVICE), with the model's HNSW index (a live model) and without (a
-# model being embedded before it goes live).
+# processes ahead of the model, with pixels read back from the pixel cache (the default on a GPU:
+# re-embedding), and with JPEGs decoded and resized on the GPU instead (EMBED_DECODE_ON_DEVICE),
+# with the model's HNSW index (a live model) and without (a model being embedded before it goes
+# live).
 # Weights are random (seeded): the same arithmetic as the published ones. It needs the
 # project's Python environment (.venv, or PYTHON=...) with torch built for CUDA; PostgreSQL
 # is the embedded server (var/bench/pgdata) unless DATABASE_URL is set. Results: one JSON
@@ -74,15 +75,18 @@ fi
 
 # A model being embedded before it goes live has no HNSW index yet (it is built at activation);
 # the live model's new vectors go into its index. Decoding: "auto" is one decoding process per
-# core (EMBED_DECODE_PROCESSES), 0 is the threads of the embedding process alone.
-# Side by side: decoding processes (the default) against decoding on the device, then the same
-# into the live model's index; the previous sessions' other configurations are in BENCHMARKS.md.
+# core (EMBED_DECODE_PROCESSES), 0 is the threads of the embedding process alone. The pixel cache
+# (EMBED_PIXEL_CACHE, on by default on a GPU) keeps each image resized and cropped: a run with it
+# first embeds every image once (decoding processes, filling it; its speed is first_pass_per_s),
+# then times embedding them again. Side by side: every image decoded (2,401/s on 2026-11-27),
+# pixels read back, decoding on the device; then into the live model's index; the previous
+# sessions' other configurations are in BENCHMARKS.md.
+run ViT-B-32 16384 256 4096 1 --without-index --pixel-cache off
 run ViT-B-32 16384 256 4096 1 --without-index
 run ViT-B-32 16384 256 4096 1 --without-index --decode-on-device
-run ViT-B-32 16384 256 4096 1 --decode-on-device
 run ViT-B-32 16384 256 4096 1
-run ViT-L-14 8192 256 2048 1 --decode-on-device
 run ViT-L-14 8192 256 2048 1
+run ViT-L-14 8192 256 2048 1 --decode-on-device
 
 echo
 echo "== summary (images/s end to end from the image cache; targets: ViT-B-32 ≥ 3000, ViT-L-14 ≥ 500)"
@@ -100,6 +104,8 @@ for line in open(sys.argv[1]):
         "decoding on the device" if r.get("decode_on_device")
         else f"{r['decode_processes']} decoding processes" if r.get("decode_processes") else "decoding threads"
     )
+    if r.get("pixel_cache"):
+        decoding = f"pixels from the pixel cache (first pass, {decoding}: {r['first_pass_per_s']:.0f}/s)"
     print(f"{r['model']:9s} {r['device']}: pipeline {r['pipeline_per_s']:8.0f}/s with {r['processes']} process(es), {decoding}{index} "
           f"({ok} {targets[r['model']]}), bare forward {r['bare_forward_per_s']:8.0f}/s, "
           f"ratio {r['ratio_pipeline_to_bare']:.2f}, naive {r['naive_per_s']:.0f}/s")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from embeddings.decoding import ImageError, ResizeCrop, prepare_file
+from embeddings.pixel_cache import PixelCache
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +68,16 @@ class Decoder:
             fcntl.fcntl(self.process.stdout.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
 
     def prepare(
-        self, paths: list[Path], max_pixels: int, draft_size: tuple[int, int] | None, recipe: ResizeCrop
+        self,
+        paths: list[Path],
+        max_pixels: int,
+        draft_size: tuple[int, int] | None,
+        recipe: ResizeCrop,
+        kept: PixelCache | None = None,
     ) -> list[Outcome]:
         """Each image as a (height, width, 3) uint8 array, an ImageError, or MISSING; DecoderDied if the
-        process ended meanwhile."""
+        process ended meanwhile. With ``kept`` the process reads the pixels kept there, or keeps those it
+        makes."""
         import numpy as np  # here, not at the top: the decoding processes import this module without numpy
 
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -80,6 +87,7 @@ class Decoder:
                 "max_pixels": max_pixels,
                 "draft_size": draft_size,
                 "recipe": recipe.as_dict(),
+                "kept": kept.as_dict() if kept is not None else None,
             }
         ).encode()
         try:
@@ -123,7 +131,12 @@ class DecoderPool:
             self._idle.put(None)  # started when first borrowed
 
     def prepare(
-        self, paths: list[Path], max_pixels: int, draft_size: tuple[int, int] | None, recipe: ResizeCrop
+        self,
+        paths: list[Path],
+        max_pixels: int,
+        draft_size: tuple[int, int] | None,
+        recipe: ResizeCrop,
+        kept: PixelCache | None = None,
     ) -> list[Outcome]:
         """Decode, resize and crop these image files in a decoding process (see Decoder.prepare).
 
@@ -134,7 +147,7 @@ class DecoderPool:
         try:
             try:
                 decoder = decoder or Decoder()
-                return decoder.prepare(paths, max_pixels, draft_size, recipe)
+                return decoder.prepare(paths, max_pixels, draft_size, recipe, kept)
             except DecoderDied as died:
                 logger.error("decoding %d images: %s; starting another decoding process", len(paths), died)
                 decoder = None
@@ -142,7 +155,7 @@ class DecoderPool:
             for path in paths:
                 try:
                     decoder = decoder or Decoder()
-                    outcomes.extend(decoder.prepare([path], max_pixels, draft_size, recipe))
+                    outcomes.extend(decoder.prepare([path], max_pixels, draft_size, recipe, kept))
                 except DecoderDied as died:
                     logger.error("decoding %s: %s", path, died)
                     decoder = None
@@ -200,12 +213,17 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
         draft = request["draft_size"]
         draft_size = (draft[0], draft[1]) if draft else None
         recipe = ResizeCrop.from_dict(request["recipe"])
+        kept = PixelCache.from_dict(request["kept"]) if request.get("kept") else None
         statuses: list[dict[str, str]] = []
         pixels: list[bytes] = []
         for path in request["paths"]:
             try:
-                image = prepare_file(Path(path).read_bytes(), request["max_pixels"], draft_size, recipe)
-                pixels.append(image.tobytes())
+                if kept is not None:
+                    pixels.append(kept.prepare(Path(path), request["max_pixels"], draft_size, recipe))
+                else:
+                    pixels.append(
+                        prepare_file(Path(path).read_bytes(), request["max_pixels"], draft_size, recipe).tobytes()
+                    )
                 statuses.append({"status": "ok"})
             except FileNotFoundError:
                 statuses.append({"status": "missing"})

@@ -7,6 +7,8 @@ are cached a worker runs at the speed of its model, not of its decoder. In front
 the threads hand cached images to decoding processes (``decoder_pool``): one interpreter
 cannot decode as fast as a GPU embeds. With EMBED_DECODE_ON_DEVICE the threads only read cached
 JPEGs, and each forward batch is decoded and resized on the device (``device_decoding``).
+With the pixel cache (EMBED_PIXEL_CACHE, ``pixel_cache``) an image embedded before is read back
+resized and cropped, and only the others are decoded.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from embeddings.decoder_pool import MISSING, DecoderPool, decoder_pool
 from embeddings.device_decoding import DevicePixels, EncodedJpeg, decode_on_device, device_jpeg, resize_crop, takes
 from embeddings.image_cache import ImageCache, ImageError
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
+from embeddings.pixel_cache import PixelCache
 from embeddings.signals import vectors_changed
 from embeddings.vector_sql import raw_connection, vector_cursor
 from museum_site.celery import TRANSIENT_ERRORS
@@ -77,6 +80,19 @@ def decode_processes(encoder: ImageEncoder) -> int:
     return len(os.sched_getaffinity(0)) if encoder.device.type == "cuda" else 0
 
 
+def pixel_cache(encoder: ImageEncoder, cache: ImageCache) -> PixelCache | None:
+    """Where this encoder's resized and cropped images are kept (EMBED_PIXEL_CACHE), or None: off, or
+    ("auto") the encoder is not on a GPU, or its images are decoded on the device, or its preprocessing
+    has no ResizeCrop recipe."""
+    enabled = settings.EMBED_PIXEL_CACHE
+    if enabled is None:
+        enabled = encoder.device.type == "cuda"
+    if not enabled or encoder.recipe is None or decodes_on_device(encoder):
+        return None
+    root = settings.EMBED_PIXEL_CACHE_DIR or cache.root / "pixels"
+    return PixelCache.for_recipe(root, cache.root, encoder.recipe, encoder.draft_size)
+
+
 def embed_artworks(
     artwork_ids: list[int],
     model: EmbeddingModel,
@@ -105,6 +121,18 @@ def embed_artworks(
     processes = decode_processes(encoder)
     pool = decoder_pool(processes) if processes else None
     on_device = decodes_on_device(encoder)
+    kept = pixel_cache(encoder, cache)
+    recipe = encoder.recipe
+
+    def read_kept(artwork: Artwork) -> np.ndarray | None:
+        """The artwork's pixels from the pixel cache, if they are there for its cached file."""
+        if kept is None or recipe is None:
+            return None
+        try:
+            pixels = kept.read(cache.path_for(artwork.image_id))
+        except (FileNotFoundError, ImageError):
+            return None  # not cached (or no IIIF id): the usual path fetches it or says why not
+        return None if pixels is None else np.frombuffer(pixels, dtype=np.uint8).reshape(*recipe.crop, 3)
 
     def load(artwork: Artwork, *, device_decoding: bool = on_device) -> Prepared | EncodedJpeg | ImageError:
         try:
@@ -117,7 +145,14 @@ def embed_artworks(
                     jpeg = device_jpeg(path.read_bytes(), cache.max_pixels)
                     if jpeg is not None:
                         return jpeg  # decoded with its forward batch, on the device
-            return encoder.prepare(cache.open(artwork.image_id, draft_size=encoder.draft_size))
+            if kept is not None:
+                ready = read_kept(artwork)
+                if ready is not None:
+                    return ready
+            prepared = encoder.prepare(cache.open(artwork.image_id, draft_size=encoder.draft_size))
+            if kept is not None and isinstance(prepared, np.ndarray):
+                kept.write(path, prepared.tobytes())
+            return prepared
         except ImageError as exc:
             return exc
         except TRANSIENT_ERRORS:
@@ -136,8 +171,13 @@ def embed_artworks(
         """Cached images through a decoding process (if there are any), the others fetched and decoded here."""
         if pool is None:
             return [load(artwork) for artwork in chunk]
-        outcomes = _prepare_in_process(pool, cache, encoder, [artwork.image_id for artwork in chunk])
-        return [load(artwork) if outcome is None else outcome for artwork, outcome in zip(chunk, outcomes, strict=True)]
+        # Pixels kept from an earlier embedding are read here; a decoding process makes (and keeps) the rest.
+        ready: list[Prepared | EncodedJpeg | ImageError | None] = [read_kept(artwork) for artwork in chunk]
+        to_decode = [artwork for artwork, outcome in zip(chunk, ready, strict=True) if outcome is None]
+        if to_decode:
+            decoded = iter(_prepare_in_process(pool, cache, encoder, [artwork.image_id for artwork in to_decode], kept))
+            ready = [next(decoded) if outcome is None else outcome for outcome in ready]
+        return [load(artwork) if outcome is None else outcome for artwork, outcome in zip(chunk, ready, strict=True)]
 
     # Every decoding process gets work, up to PROCESS_CHUNK images per request.
     chunk_size = min(PROCESS_CHUNK, -(-len(artworks) // processes)) if pool is not None else 1
@@ -169,12 +209,13 @@ def embed_artworks(
 
 
 def _prepare_in_process(
-    pool: DecoderPool, cache: ImageCache, encoder: ImageEncoder, image_ids: list[str]
+    pool: DecoderPool, cache: ImageCache, encoder: ImageEncoder, image_ids: list[str], kept: PixelCache | None
 ) -> list[Prepared | ImageError | None]:
-    """These images prepared by a decoding process; None for those not in the cache."""
+    """These images prepared by a decoding process (which keeps their pixels in ``kept``); None for those
+    not in the cache."""
     assert encoder.recipe is not None
     paths = [cache.path_for(image_id) for image_id in image_ids]
-    outcomes = pool.prepare(paths, cache.max_pixels, encoder.draft_size, encoder.recipe)
+    outcomes = pool.prepare(paths, cache.max_pixels, encoder.draft_size, encoder.recipe, kept)
     for path, outcome in zip(paths, outcomes, strict=True):
         if isinstance(outcome, ImageError):
             path.unlink(missing_ok=True)  # never keep an undecodable file in the cache

@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from museum_site.env import (
     env_bool,
+    env_bool_or_auto,
     env_choice,
     env_float,
     env_int,
@@ -227,6 +228,13 @@ EMBED_DECODE_PROCESSES = env_int_or_auto("EMBED_DECODE_PROCESSES", minimum=0, ma
 # Decode cached JPEGs on the embedding device (nvjpeg on a GPU) and resize them there, instead of in
 # decoding processes (embeddings/device_decoding.py): for GPU workers whose cores cannot decode as fast.
 EMBED_DECODE_ON_DEVICE = env_bool("EMBED_DECODE_ON_DEVICE", False)
+# Keep each cached image resized and cropped for the model, raw, so embedding it again is a read
+# (embeddings/pixel_cache.py; 150 KB per image at 224 px). "auto": on where the image tower runs on a
+# GPU and images are decoded on the host (there decoding bounds the worker), off on a CPU (the forward
+# pass costs 50 times the decoding there).
+EMBED_PIXEL_CACHE = env_bool_or_auto("EMBED_PIXEL_CACHE")
+# Where those pixels go; by default the image cache's folder "pixels".
+EMBED_PIXEL_CACHE_DIR = Path(env_str("EMBED_PIXEL_CACHE_DIR")).resolve() if env_str("EMBED_PIXEL_CACHE_DIR") else None
 
 # --- Search -------------------------------------------------------------------
 SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 300, minimum=1)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from museum_site.env import env_bool, env_float, env_int, env_int_or_auto, env_list, env_secret
+from museum_site.env import env_bool, env_bool_or_auto, env_float, env_int, env_int_or_auto, env_list, env_secret
 
 
 def test_it_reads_typed_values(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -22,6 +22,9 @@ def test_it_reads_typed_values(monkeypatch: pytest.MonkeyPatch) -> None:
     assert env_int_or_auto("X_UNSET") is None
     monkeypatch.setenv("X_AUTO", " Auto ")
     assert env_int_or_auto("X_AUTO") is None
+    assert env_bool_or_auto("X_AUTO") is None
+    assert env_bool_or_auto("X_UNSET") is None
+    assert env_bool_or_auto("X_BOOL") is True
 
 
 @pytest.mark.parametrize(
@@ -34,6 +37,7 @@ def test_it_reads_typed_values(monkeypatch: pytest.MonkeyPatch) -> None:
         ("X_FLOAT", "fast", lambda: env_float("X_FLOAT", 1.0), "not a number"),
         ("X_COUNT", "many", lambda: env_int_or_auto("X_COUNT", minimum=0), "not an integer"),
         ("X_COUNT", "-1", lambda: env_int_or_auto("X_COUNT", minimum=0), "below the minimum"),
+        ("X_SWITCH", "sometimes", lambda: env_bool_or_auto("X_SWITCH"), "not a boolean"),
     ],
 )
 def test_it_fails_loudly_on_bad_values(
