@@ -15,6 +15,8 @@
 # project's Python environment (.venv, or PYTHON=...) with torch built for CUDA; PostgreSQL
 # is the embedded server (var/bench/pgdata) unless DATABASE_URL is set. Results: one JSON
 # line per run in $OUT/gpu-results.jsonl (or var/bench/), and a summary at the end.
+# A GPU host without internet whose image has PyTorch: bench/gpu_wheels.sh, run where PyPI
+# answers, gathers the other packages as wheels, and says how to install them there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
