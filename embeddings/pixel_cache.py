@@ -4,7 +4,7 @@ A GPU worker re-embedding the collection (a fine-tuned model, a second worker) s
 CPU per image decoding a cached JPEG and resizing it; that bounded ViT-B-32 at 2,401 images/s on
 a 16-vCPU H100 machine, whose GPU runs its image tower at 20,000/s. Each image's resize-and-crop
 output for one preprocessing recipe is kept raw instead (a 224x224 crop: 150 KB), to be read back
-in a few hundredths of a millisecond. The pixels are PIL's, byte for byte, so a vector does not
+in under a tenth of a millisecond. The pixels are PIL's, byte for byte, so a vector does not
 depend on whether its image came from here or was decoded afresh.
 
 Layout: ``<root>/<recipe key>/<the image's path in the image cache>.rgb``. A file is a 24-byte
