@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import PIL
 import pytest
 
 from catalog.models import Artwork
 from embeddings import pixel_cache as pixel_cache_module
 from embeddings.clip import get_image_encoder
+from embeddings.decoding import ResizeCrop
 from embeddings.image_cache import ImageCache
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 from embeddings.pipeline import embed_artworks, pixel_cache
+from embeddings.pixel_cache import recipe_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -148,3 +151,17 @@ def test_auto_keeps_pixels_only_for_a_gpu_worker(
     embed_artworks([a.pk for a in harvested], embedding_model)
     assert get_image_encoder(embedding_model).device.type == "cpu"
     assert not _kept_files(ImageCache.from_settings())
+
+
+def test_another_recipe_draft_or_pillow_version_keeps_its_pixels_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    bicubic = ResizeCrop(size=(224,), interpolation=3, crop=(224, 224))
+    keys = {
+        recipe_key(bicubic, (224, 224)),
+        recipe_key(ResizeCrop(size=(224,), interpolation=2, crop=(224, 224)), (224, 224)),  # bilinear
+        recipe_key(ResizeCrop(size=(336,), interpolation=3, crop=(336, 336)), (336, 336)),
+        recipe_key(bicubic, None),  # no JPEG draft: other pixels
+    }
+    assert len(keys) == 4
+    assert recipe_key(bicubic, (224, 224)).startswith("224x224-")  # readable at a glance
+    monkeypatch.setattr(PIL, "__version__", "0.0.0")  # another Pillow may resize otherwise
+    assert recipe_key(bicubic, (224, 224)) not in keys
