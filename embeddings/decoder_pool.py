@@ -76,8 +76,7 @@ class Decoder:
         kept: PixelCache | None = None,
     ) -> list[Outcome]:
         """Each image as a (height, width, 3) uint8 array, an ImageError, or MISSING; DecoderDied if the
-        process ended meanwhile. With ``kept`` the process reads the pixels kept there, or keeps those it
-        makes."""
+        process ended meanwhile. With ``kept`` the process keeps the pixels it makes there."""
         import numpy as np  # here, not at the top: the decoding processes import this module without numpy
 
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -218,12 +217,12 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
         pixels: list[bytes] = []
         for path in request["paths"]:
             try:
-                if kept is not None:
-                    pixels.append(kept.prepare(Path(path), request["max_pixels"], draft_size, recipe))
-                else:
-                    pixels.append(
-                        prepare_file(Path(path).read_bytes(), request["max_pixels"], draft_size, recipe).tobytes()
-                    )
+                source = Path(path)
+                signature = kept.signature(source) if kept is not None else None
+                prepared = prepare_file(source.read_bytes(), request["max_pixels"], draft_size, recipe).tobytes()
+                if kept is not None and signature is not None:
+                    kept.write(source, prepared, signature)
+                pixels.append(prepared)
                 statuses.append({"status": "ok"})
             except FileNotFoundError:
                 statuses.append({"status": "missing"})

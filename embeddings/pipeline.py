@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -124,14 +125,14 @@ def embed_artworks(
     kept = pixel_cache(encoder, cache)
     recipe = encoder.recipe
 
-    def read_kept(artwork: Artwork) -> np.ndarray | None:
-        """The artwork's pixels from the pixel cache, if they are there for its cached file."""
+    def read_kept(path: Path) -> np.ndarray | None:
+        """The pixels kept for the cached file ``path``, if there are any for this very file."""
         if kept is None or recipe is None:
             return None
         try:
-            pixels = kept.read(cache.path_for(artwork.image_id))
-        except (FileNotFoundError, ImageError):
-            return None  # not cached (or no IIIF id): the usual path fetches it or says why not
+            pixels = kept.read(path)
+        except FileNotFoundError:
+            return None  # not cached: the usual path fetches it
         return None if pixels is None else np.frombuffer(pixels, dtype=np.uint8).reshape(*recipe.crop, 3)
 
     def load(artwork: Artwork, *, device_decoding: bool = on_device) -> Prepared | EncodedJpeg | ImageError:
@@ -145,13 +146,13 @@ def embed_artworks(
                     jpeg = device_jpeg(path.read_bytes(), cache.max_pixels)
                     if jpeg is not None:
                         return jpeg  # decoded with its forward batch, on the device
-            if kept is not None:
-                ready = read_kept(artwork)
-                if ready is not None:
-                    return ready
+            ready = read_kept(path)
+            if ready is not None:
+                return ready
+            signature = kept.signature(path) if kept is not None else None
             prepared = encoder.prepare(cache.open(artwork.image_id, draft_size=encoder.draft_size))
-            if kept is not None and isinstance(prepared, np.ndarray):
-                kept.write(path, prepared.tobytes())
+            if kept is not None and signature is not None and isinstance(prepared, np.ndarray):
+                kept.write(path, prepared.tobytes(), signature)
             return prepared
         except ImageError as exc:
             return exc
@@ -172,10 +173,11 @@ def embed_artworks(
         if pool is None:
             return [load(artwork) for artwork in chunk]
         # Pixels kept from an earlier embedding are read here; a decoding process makes (and keeps) the rest.
-        ready: list[Prepared | EncodedJpeg | ImageError | None] = [read_kept(artwork) for artwork in chunk]
-        to_decode = [artwork for artwork, outcome in zip(chunk, ready, strict=True) if outcome is None]
+        paths = [cache.path_for(artwork.image_id) for artwork in chunk]
+        ready: list[Prepared | EncodedJpeg | ImageError | None] = [read_kept(path) for path in paths]
+        to_decode = [path for path, outcome in zip(paths, ready, strict=True) if outcome is None]
         if to_decode:
-            decoded = iter(_prepare_in_process(pool, cache, encoder, [artwork.image_id for artwork in to_decode], kept))
+            decoded = iter(_prepare_in_process(pool, cache, encoder, to_decode, kept))
             ready = [next(decoded) if outcome is None else outcome for outcome in ready]
         return [load(artwork) if outcome is None else outcome for artwork, outcome in zip(chunk, ready, strict=True)]
 
@@ -209,12 +211,11 @@ def embed_artworks(
 
 
 def _prepare_in_process(
-    pool: DecoderPool, cache: ImageCache, encoder: ImageEncoder, image_ids: list[str], kept: PixelCache | None
+    pool: DecoderPool, cache: ImageCache, encoder: ImageEncoder, paths: list[Path], kept: PixelCache | None
 ) -> list[Prepared | ImageError | None]:
-    """These images prepared by a decoding process (which keeps their pixels in ``kept``); None for those
-    not in the cache."""
+    """These cached files prepared by a decoding process (which keeps their pixels in ``kept``); None for
+    those not in the cache (any more)."""
     assert encoder.recipe is not None
-    paths = [cache.path_for(image_id) for image_id in image_ids]
     outcomes = pool.prepare(paths, cache.max_pixels, encoder.draft_size, encoder.recipe, kept)
     for path, outcome in zip(paths, outcomes, strict=True):
         if isinstance(outcome, ImageError):

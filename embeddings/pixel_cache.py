@@ -31,7 +31,7 @@ from pathlib import Path
 
 import PIL
 
-from embeddings.decoding import ResizeCrop, prepare_file
+from embeddings.decoding import ResizeCrop
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +88,21 @@ class PixelCache:
             return None
         return data[_HEADER.size :]
 
-    def write(self, source: Path, pixels: bytes) -> None:
-        """Keep ``pixels`` for the cached file ``source``. A cache that cannot be written is logged and
-        skipped: the image was embedded all the same."""
+    def signature(self, source: Path) -> bytes | None:
+        """What identifies the cached file ``source`` now (None where it is not cached): taken before
+        reading it, so that pixels are never kept under the name of a file that replaced it meanwhile."""
+        try:
+            return _signature(source.stat())
+        except FileNotFoundError:
+            return None
+
+    def write(self, source: Path, pixels: bytes, signature: bytes) -> None:
+        """Keep ``pixels``, made from the file ``source`` whose ``signature`` was taken before it was read.
+        A cache that cannot be written is logged and skipped: the image was embedded all the same."""
         target = self.path_for(source)
         if target is None or len(pixels) != self.pixel_bytes:
             return
         try:
-            signature = _signature(source.stat())
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
             try:
@@ -106,19 +113,8 @@ class PixelCache:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
-        except FileNotFoundError:
-            return  # the source was evicted meanwhile: its pixels would be stale
         except OSError as exc:
             _warn(f"pixel cache: cannot write {target}: {exc}")
-
-    def prepare(self, source: Path, max_pixels: int, draft_size: tuple[int, int] | None, recipe: ResizeCrop) -> bytes:
-        """The pixels of the cached file ``source``: read back, or decoded, resized, cropped and kept.
-        FileNotFoundError where ``source`` is not cached; ImageError where it cannot be decoded."""
-        pixels = self.read(source)
-        if pixels is None:
-            pixels = prepare_file(source.read_bytes(), max_pixels, draft_size, recipe).tobytes()
-            self.write(source, pixels)
-        return pixels
 
     def as_dict(self) -> dict[str, object]:
         return {"images": str(self.images), "folder": str(self.folder), "crop": list(self.crop)}

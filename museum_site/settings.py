@@ -234,7 +234,8 @@ EMBED_DECODE_ON_DEVICE = env_bool("EMBED_DECODE_ON_DEVICE", False)
 # pass costs 50 times the decoding there).
 EMBED_PIXEL_CACHE = env_bool_or_auto("EMBED_PIXEL_CACHE")
 # Where those pixels go; by default the image cache's folder "pixels".
-EMBED_PIXEL_CACHE_DIR = Path(env_str("EMBED_PIXEL_CACHE_DIR")).resolve() if env_str("EMBED_PIXEL_CACHE_DIR") else None
+_pixel_cache_dir = env_str("EMBED_PIXEL_CACHE_DIR")
+EMBED_PIXEL_CACHE_DIR = Path(_pixel_cache_dir).resolve() if _pixel_cache_dir else None
 
 # --- Search -------------------------------------------------------------------
 SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 300, minimum=1)
