@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import signal
+from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -37,10 +39,20 @@ class Command(BaseCommand):
                 status = request_activation(model, force=options["force"], prune=options["prune"])
                 self.stdout.write(f"queued: {status.line()}")
                 return
-            status = activate(model, force=options["force"], prune=options["prune"], on_status=self._show)
+            # SIGTERM (a stopped demo, a container shut down) ends the activation as Ctrl-C does: recorded as
+            # interrupted, so running the command again is not refused as one already under way.
+            previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+            try:
+                status = activate(model, force=options["force"], prune=options["prune"], on_status=self._show)
+            finally:
+                signal.signal(signal.SIGTERM, previous)
         except ActivationError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{model.name} is now the active model ({status.message})")
 
     def _show(self, status: ActivationStatus) -> None:
         self.stdout.write(status.line())
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
