@@ -41,12 +41,24 @@ class Demo:
         return process
 
     def manage(self, *args: str, capture: bool = False) -> str:
-        result = subprocess.run(
+        command = subprocess.Popen(
             [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, text=True, stdout=subprocess.PIPE if capture else None
         )
-        if result.returncode != 0:
-            raise SystemExit(f"demo: `manage.py {' '.join(args)}` failed (exit {result.returncode})")
-        return result.stdout or ""
+        try:
+            stdout, _ = command.communicate()
+        except BaseException:
+            # Stopped meanwhile: SIGTERM (not subprocess.run's SIGKILL) lets the command record where it was
+            # (an activation: interrupted), so that the next run does not find it still under way.
+            command.terminate()
+            try:
+                command.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                command.kill()
+                command.wait()
+            raise
+        if command.returncode != 0:
+            raise SystemExit(f"demo: `manage.py {' '.join(args)}` failed (exit {command.returncode})")
+        return stdout or ""
 
     def shutdown(self) -> None:
         if self.stopping:
