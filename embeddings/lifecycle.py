@@ -13,15 +13,24 @@ Activation has three stages:
 The pass can run in one process (``manage.py activate_model``) or in steps on the embed queue (the
 admin's action): a step stops after a time budget and says where the next one resumes. Progress is
 kept in Redis for the admin and reported to a callback for the command.
+
+While an activation runs, its process holds a lease in Redis and renews it every third of
+``ACTIVATION_LEASE_SECONDS``. A command killed outright (SIGKILL, the OOM killer, a lost machine) stops
+renewing it: within those seconds its activation reads as failed and may be started again. Between the
+steps on the embed queue, and while a step runs there, the lease lasts as long as a step may wait to be
+delivered or redelivered, since the queue resumes such an activation by itself.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from types import TracebackType
 from typing import Any
 
 import redis
@@ -128,7 +137,7 @@ def activate(
 ) -> ActivationStatus:
     """The whole activation in this process. Raises ActivationError (refused, incomplete) and leaves
     the active model in place."""
-    status = begin(candidate, force=force)
+    status = begin(candidate, force=force, hold_seconds=settings.ACTIVATION_LEASE_SECONDS)
     step = run_step(candidate, status, gated=False, prune=prune, on_status=on_status)
     while not step.finished:
         step = run_step(
@@ -143,7 +152,7 @@ def request_activation(candidate: EmbeddingModel, *, force: bool = False, prune:
     """Queue the activation on the embed workers (the admin's action); returns its queued status."""
     from embeddings.tasks import activate_model_task
 
-    status = begin(candidate, force=force)
+    status = begin(candidate, force=force, hold_seconds=_queue_hold_seconds())
     activate_model_task.delay(candidate.pk, force=force, prune=prune)
     return status
 
@@ -162,15 +171,18 @@ def activation_step(
         resume_after=resume_after,
         prune=prune,
         budget_seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT / 2,
+        lease_seconds=_queue_hold_seconds(),
     )
 
 
-def begin(candidate: EmbeddingModel, *, force: bool = False) -> ActivationStatus:
-    """Record a new activation of ``candidate`` as queued; refuses one already under way."""
+def begin(candidate: EmbeddingModel, *, force: bool = False, hold_seconds: float | None = None) -> ActivationStatus:
+    """Record a new activation of ``candidate`` as queued, leased for ``hold_seconds`` (default
+    ``ACTIVATION_LEASE_SECONDS``) until a step takes it; refuses one already under way."""
     current = activation_status(candidate)
-    if current is not None and current.state in IN_PROGRESS and time.time() - current.updated_at < _stale_after():
+    if current is not None and current.state in IN_PROGRESS:
         raise ActivationError(f"{candidate.name} is already being activated ({current.line()})")
     status = ActivationStatus(model_id=candidate.pk, model=candidate.name, state="queued", force=force)
+    _hold_lease(candidate.pk, settings.ACTIVATION_LEASE_SECONDS if hold_seconds is None else hold_seconds)
     save_status(status)
     return status
 
@@ -184,10 +196,36 @@ def run_step(
     prune: bool = False,
     budget_seconds: float | None = None,
     on_status: StatusCallback | None = None,
+    lease_seconds: float | None = None,
 ) -> StepResult:
     """Gate (unless ``gated``), then embed from ``resume_after`` on until done or past ``budget_seconds``,
-    then switch when the pass is over. Errors end the activation and are recorded in its status."""
+    then switch when the pass is over. Errors end the activation and are recorded in its status.
 
+    The step holds the activation's lease, renewed to ``lease_seconds`` (default
+    ``ACTIVATION_LEASE_SECONDS``) while it runs; it gives the lease up when the activation ends, and
+    leaves it for the next step's queue wait when it does not."""
+    finished = True
+    try:
+        with _LeaseRenewal(candidate.pk, lease_seconds or settings.ACTIVATION_LEASE_SECONDS):
+            step = _step(candidate, status, gated, resume_after, prune, budget_seconds, on_status)
+        finished = step.finished
+        return step
+    finally:
+        if finished:
+            _release_lease(candidate.pk)
+        else:
+            _hold_lease(candidate.pk, _queue_hold_seconds())
+
+
+def _step(
+    candidate: EmbeddingModel,
+    status: ActivationStatus,
+    gated: bool,
+    resume_after: int,
+    prune: bool,
+    budget_seconds: float | None,
+    on_status: StatusCallback | None,
+) -> StepResult:
     def report(state: str, message: str = "") -> None:
         status.state, status.message, status.updated_at = state, message, time.time()
         save_status(status)
@@ -339,7 +377,7 @@ def prune_vectors(model: EmbeddingModel) -> int:
     if model.is_active:
         raise ActivationError(f"{model.name} is the active model: activate another one before pruning it")
     current = activation_status(model)
-    if current is not None and current.state in IN_PROGRESS and time.time() - current.updated_at < _stale_after():
+    if current is not None and current.state in IN_PROGRESS:
         raise ActivationError(f"{model.name} is being activated: prune it once that ends")
     model.drop_index()  # deleting rows from a table without the index is much cheaper
     vectors, _ = ArtworkEmbedding.objects.filter(model=model).delete()
@@ -349,6 +387,7 @@ def prune_vectors(model: EmbeddingModel) -> int:
 
 
 def activation_status(model: EmbeddingModel) -> ActivationStatus | None:
+    """The model's last activation as recorded; one under way whose lease has lapsed reads as failed."""
     try:
         raw = _redis().get(_status_key(model.pk))
     except redis.RedisError:
@@ -357,9 +396,14 @@ def activation_status(model: EmbeddingModel) -> ActivationStatus | None:
     if not raw:
         return None
     try:
-        return ActivationStatus(**json.loads(raw))
+        status = ActivationStatus(**json.loads(raw))
     except (TypeError, ValueError):
         return None
+    if status.state in IN_PROGRESS and not _lease_held(model.pk):
+        stage = status.state
+        status.state = "failed"
+        status.message = f"stopped while {stage}: the process running it ended without finishing; activate it again"
+    return status
 
 
 def save_status(status: ActivationStatus) -> None:
@@ -397,13 +441,64 @@ def _error_for(status: ActivationStatus) -> ActivationError:
     return ActivationError(status.message or f"activation ended as {status.state}")
 
 
-def _stale_after() -> float:
-    # A step never runs past the task time limit; a status older than that belongs to a dead step.
-    return float(settings.CELERY_TASK_TIME_LIMIT) * 2
+def _queue_hold_seconds() -> float:
+    # How long a step may wait on the embed queue, allowing for a worker that died whole: its step is
+    # redelivered after the visibility timeout, then may queue behind a task as long as the time limit.
+    return float(settings.CELERY_VISIBILITY_TIMEOUT + settings.CELERY_TASK_TIME_LIMIT)
+
+
+class _LeaseRenewal:
+    """Holds an activation's lease for ``seconds`` and renews it from a thread every third of
+    ``ACTIVATION_LEASE_SECONDS``, for as long as the block runs."""
+
+    def __init__(self, model_id: int, seconds: float) -> None:
+        self.model_id, self.seconds = model_id, seconds
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name=f"activation-lease-{model_id}", daemon=True)
+
+    def __enter__(self) -> _LeaseRenewal:
+        _hold_lease(self.model_id, self.seconds)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _renew(self) -> None:
+        while not self._stopped.wait(settings.ACTIVATION_LEASE_SECONDS / 3):
+            _hold_lease(self.model_id, self.seconds)
+
+
+def _hold_lease(model_id: int, seconds: float) -> None:
+    try:
+        _redis().set(_lease_key(model_id), "held", ex=max(1, math.ceil(seconds)))
+    except redis.RedisError:
+        logger.warning("cannot renew the activation lease of model %s in Redis", model_id, exc_info=True)
+
+
+def _release_lease(model_id: int) -> None:
+    try:
+        _redis().delete(_lease_key(model_id))
+    except redis.RedisError:
+        logger.warning("cannot release the activation lease of model %s in Redis", model_id, exc_info=True)
+
+
+def _lease_held(model_id: int) -> bool:
+    try:
+        return bool(_redis().exists(_lease_key(model_id)))
+    except redis.RedisError:
+        return True  # unknown: an activation that may be running is not declared dead
 
 
 def _status_key(model_id: int) -> str:
     return f"activation:{model_id}"
+
+
+def _lease_key(model_id: int) -> str:
+    return f"activation-lease:{model_id}"
 
 
 def _redis() -> redis.Redis:

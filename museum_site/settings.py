@@ -207,6 +207,9 @@ IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 40_000_000, minimum=1024)
 EMBED_BATCH_SIZE = env_int("EMBED_BATCH_SIZE", 32, minimum=1, maximum=4096)
 EMBED_DEVICE = env_str("EMBED_DEVICE", "auto")
 MODEL_CACHE_DIR = Path(env_str("MODEL_CACHE_DIR", str(VAR_DIR / "models"))).resolve()
+# A process activating a model renews its claim every third of this many seconds; a claim left to
+# lapse (the process killed) lets the activation be started again, and the admin shows it stopped.
+ACTIVATION_LEASE_SECONDS = env_int("ACTIVATION_LEASE_SECONDS", 30, minimum=3, maximum=3600)
 HNSW_M = env_int("HNSW_M", 16, minimum=2, maximum=100)
 # A graph built with 128 candidates per insert (pgvector's default: 64) reaches the same recall reading
 # half the index pages per search: at a million artworks ef_search 150 gives recall@10 0.973 and 0.977 in
