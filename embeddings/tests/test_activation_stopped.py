@@ -38,7 +38,7 @@ def test_a_sigterm_mid_activation_is_recorded_and_a_second_run_may_start(
     tmp_path: Path,
 ) -> None:
     candidate = register_model("candidate", TEST_MODEL_ARCH, clip_checkpoint)
-    with _activating(candidate, aic, worker_env, tmp_path) as command:
+    with _activating(candidate, aic, worker_env, tmp_path, image_latency_s=1.0) as command:
         command.send_signal(signal.SIGTERM)
         command.wait(timeout=60)
     assert command.returncode == 128 + signal.SIGTERM, (tmp_path / "activate.log").read_text()
@@ -58,7 +58,8 @@ def test_a_killed_activation_lapses_within_its_lease_and_may_start_again(
     tmp_path: Path,
 ) -> None:
     candidate = register_model("candidate", TEST_MODEL_ARCH, clip_checkpoint)
-    with _activating(candidate, aic, worker_env, tmp_path) as command:
+    # Every image takes 30 s to arrive: the command is still at work when it is killed.
+    with _activating(candidate, aic, worker_env, tmp_path, image_latency_s=30.0) as command:
         time.sleep(2 * LEASE_SECONDS)  # past two lease lengths the command still holds it: it renews the lease
         assert command.poll() is None, (tmp_path / "activate.log").read_text()
         with pytest.raises(ActivationError, match="already being activated"):
@@ -75,14 +76,14 @@ def test_a_killed_activation_lapses_within_its_lease_and_may_start_again(
 
 @contextmanager
 def _activating(
-    candidate: EmbeddingModel, aic: Any, worker_env: dict[str, str], tmp_path: Path
+    candidate: EmbeddingModel, aic: Any, worker_env: dict[str, str], tmp_path: Path, *, image_latency_s: float
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`activate_model` of ``candidate`` in a process of its own, once it is gating or embedding."""
     # Primary keys are used again after the database is emptied between tests: no earlier test's status.
     save_status(ActivationStatus(model_id=candidate.pk, model=candidate.name, state="failed", updated_at=0.0))
     # An empty image cache and a slow IIIF server: the gate's evaluation and the embedding pass, which read
     # the images, last long enough to be stopped.
-    aic.latency_s = 1.0
+    aic.latency_s = image_latency_s
     env = {
         **worker_env,
         "IMAGE_CACHE_DIR": str(tmp_path / "images"),
