@@ -154,7 +154,13 @@ def test_a_prefork_celery_worker_decodes_in_processes(
 ) -> None:
     queue = f"embed-decoding-processes-{os.getpid()}"
     worker = WorkerProcess(
-        dict(worker_env, EMBED_DECODE_PROCESSES="2", IMAGE_CACHE_DIR=str(tmp_path / "cache")),
+        # On the production settings module: the test settings would put back the suite's shared image cache.
+        dict(
+            worker_env,
+            DJANGO_SETTINGS_MODULE="museum_site.settings",
+            EMBED_DECODE_PROCESSES="2",
+            IMAGE_CACHE_DIR=str(tmp_path / "cache"),
+        ),
         queue,
         tmp_path / "worker.log",
     )
@@ -167,6 +173,7 @@ def test_a_prefork_celery_worker_decodes_in_processes(
         ids = [a.pk for a in artworks]
         embed_artworks_task.apply_async(args=[ids, embedding_model.pk], queue=queue)  # downloads, decodes in threads
         wait_until(lambda: ArtworkEmbedding.objects.filter(model=embedding_model, artwork_id__in=ids).count() == 6, 120)
+        assert len(list((tmp_path / "cache").rglob("*.jpg"))) == 6  # the worker's own cache, filled by that task
         ArtworkEmbedding.objects.filter(model=embedding_model).delete()
         embed_artworks_task.apply_async(args=[ids, embedding_model.pk], queue=queue)  # cached: decoding processes
         wait_until(lambda: ArtworkEmbedding.objects.filter(model=embedding_model, artwork_id__in=ids).count() == 6, 120)
