@@ -137,7 +137,7 @@ def activate(
 ) -> ActivationStatus:
     """The whole activation in this process. Raises ActivationError (refused, incomplete) and leaves
     the active model in place."""
-    status = begin(candidate, force=force, hold_seconds=settings.ACTIVATION_LEASE_SECONDS)
+    status = begin(candidate, force=force)
     step = run_step(candidate, status, gated=False, prune=prune, on_status=on_status)
     while not step.finished:
         step = run_step(

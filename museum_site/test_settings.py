@@ -11,7 +11,18 @@ import tempfile
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent.parent
+# A process the suite started (a worker, a command) inherits these values from it, or others its test chose,
+# which stand; the suite itself sets them over whatever a developer's shell holds.
+_IN_SUITE_CHILD = "MUSEUM_TEST_TMP" in os.environ
 _TMP = Path(os.environ.setdefault("MUSEUM_TEST_TMP", tempfile.mkdtemp(prefix="museum-tests-")))
+
+
+def _test_value(name: str, value: str) -> None:
+    if _IN_SUITE_CHILD:
+        os.environ.setdefault(name, value)
+    else:
+        os.environ[name] = value
+
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("EMBEDDED_PGDATA", str(_ROOT / "var" / "test-pgdata"))
@@ -19,16 +30,16 @@ if not (Path(os.environ["EMBEDDED_PGDATA"]) / "postmaster.pid").exists():
     # conftest stops the embedded server at the end of the run only if this run started it.
     os.environ.setdefault("MUSEUM_TEST_STARTED_PG", "1")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
-os.environ["IMAGE_CACHE_DIR"] = str(_TMP / "image_cache")
-os.environ["MODEL_CACHE_DIR"] = str(_TMP / "models")
-os.environ["CLIP_MODEL_CONFIG_DIRS"] = str(_ROOT / "embeddings" / "tests" / "model_configs")
-os.environ["IIIF_REQUESTS_PER_SECOND"] = "1000"
-os.environ["AIC_REQUESTS_PER_MINUTE"] = "60000"
-os.environ["AIC_BACKOFF_SECONDS"] = "0.01"
-os.environ["AIC_TIMEOUT_SECONDS"] = "2"
-os.environ["IIIF_TIMEOUT_SECONDS"] = "2"
-os.environ["EMBED_DEVICE"] = "cpu"
-os.environ["CUDA_VISIBLE_DEVICES"] = ""
+_test_value("IMAGE_CACHE_DIR", str(_TMP / "image_cache"))
+_test_value("MODEL_CACHE_DIR", str(_TMP / "models"))
+_test_value("CLIP_MODEL_CONFIG_DIRS", str(_ROOT / "embeddings" / "tests" / "model_configs"))
+_test_value("IIIF_REQUESTS_PER_SECOND", "1000")
+_test_value("AIC_REQUESTS_PER_MINUTE", "60000")
+_test_value("AIC_BACKOFF_SECONDS", "0.01")
+_test_value("AIC_TIMEOUT_SECONDS", "2")
+_test_value("IIIF_TIMEOUT_SECONDS", "2")
+_test_value("EMBED_DEVICE", "cpu")
+_test_value("CUDA_VISIBLE_DEVICES", "")
 # Tests from one address send far more API requests than a visitor; the limit's own tests turn it on.
 os.environ.setdefault("API_RATE_LIMIT_REQUESTS", "0")
 

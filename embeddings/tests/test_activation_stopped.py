@@ -86,10 +86,7 @@ def _activating(
     aic.latency_s = image_latency_s
     env = {
         **worker_env,
-        # The test settings would put back the suite's shared image cache, where earlier tests left these
-        # images, and a 2 s IIIF timeout; the environment holds the rest of their configuration.
-        "DJANGO_SETTINGS_MODULE": "museum_site.settings",
-        "IMAGE_CACHE_DIR": str(tmp_path / "images"),
+        "IMAGE_CACHE_DIR": str(tmp_path / "images"),  # not the suite's, where earlier tests left these images
         "IIIF_TIMEOUT_SECONDS": str(image_latency_s + 30),
         "AIC_IIIF_URL": aic.iiif_url,
         "ACTIVATION_LEASE_SECONDS": str(LEASE_SECONDS),

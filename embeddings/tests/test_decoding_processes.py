@@ -154,13 +154,7 @@ def test_a_prefork_celery_worker_decodes_in_processes(
 ) -> None:
     queue = f"embed-decoding-processes-{os.getpid()}"
     worker = WorkerProcess(
-        # On the production settings module: the test settings would put back the suite's shared image cache.
-        dict(
-            worker_env,
-            DJANGO_SETTINGS_MODULE="museum_site.settings",
-            EMBED_DECODE_PROCESSES="2",
-            IMAGE_CACHE_DIR=str(tmp_path / "cache"),
-        ),
+        dict(worker_env, EMBED_DECODE_PROCESSES="2", IMAGE_CACHE_DIR=str(tmp_path / "cache")),
         queue,
         tmp_path / "worker.log",
     )
