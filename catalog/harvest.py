@@ -54,7 +54,7 @@ def sync_from_api(
     cursor, since older changes were not reached). ``progress`` is called with the run after each page.
     """
     client = client or AICClient.from_settings()
-    cursor_start = None if full else SyncRun.last_cursor("api")
+    cursor_start = None if full else SyncRun.last_cursor()
     run = SyncRun.objects.create(source="api", full=full, cursor_start=cursor_start)
     with harvest_lock() as acquired:
         if not acquired:

@@ -86,6 +86,12 @@ class Artwork(models.Model):
     curator_note = models.TextField(blank=True)
     description_override = models.TextField(blank=True, help_text="Shown instead of AIC's description.")
 
+    # Set when a complete walk of the source no longer lists the record (deaccessioned, taken down):
+    # it leaves every search, and comes back if the source lists it again.
+    withdrawn_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The last complete-walk harvest (SyncRun id) that listed this record; only full walks write it.
+    last_seen_walk = models.BigIntegerField(null=True, blank=True, editable=False)
+
     # Computed by PostgreSQL on every insert and update, so writers never maintain it.
     search_document = models.GeneratedField(
         expression=_SEARCH_DOCUMENT, output_field=SearchVectorField(), db_persist=True
@@ -110,6 +116,10 @@ class Artwork(models.Model):
         return f"{self.title or 'Untitled'} ({self.aic_id})"
 
     @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+    @property
     def has_image(self) -> bool:
         return bool(self.image_id)
 
@@ -129,6 +139,14 @@ class Artwork(models.Model):
         head = ". ".join(part.strip() for part in parts if part and part.strip())
         body = self.display_description.strip()
         return f"{head}. {body}" if body else head
+
+
+def visible_q(prefix: str = "") -> models.Q:
+    """Artworks that search may show: neither hidden by a curator nor withdrawn by the source.
+
+    ``prefix`` reaches the artwork through a relation (``"artwork__"``).
+    """
+    return models.Q(**{f"{prefix}is_hidden": False, f"{prefix}withdrawn_at": None})
 
 
 class FrequentWord(models.Model):
@@ -181,6 +199,9 @@ class SyncRun(models.Model):
         FAILED = "failed"
         SKIPPED = "skipped", "skipped (another run was in progress)"
 
+    # A walk that is RUNNING and whose process is gone (a time limit, a lost worker, a deploy) is
+    # continued by the next harvest task from ``page``: the checkpoint is written after every page.
+
     source = models.CharField(max_length=500, help_text="'api' or the dump folder imported")
     full = models.BooleanField(default=False)
     started_at = models.DateTimeField(auto_now_add=True)
@@ -196,17 +217,39 @@ class SyncRun(models.Model):
     failed = models.PositiveIntegerField(default=0)
     errors: models.JSONField[list[dict[str, Any]]] = models.JSONField(default=list, blank=True)
 
+    # Checkpoint of an API walk, saved after every page.
+    page = models.PositiveIntegerField(default=0, help_text="Pages stored so far (the walk resumes after it).")
+    total_pages = models.PositiveIntegerField(null=True, blank=True, help_text="Pages the source reported.")
+    newest_seen = models.DateTimeField(null=True, blank=True, help_text="Newest updated_at stored by this walk.")
+    source_newest = models.DateTimeField(
+        null=True, blank=True, help_text="Newest updated_at the source listed when the walk began."
+    )
+    checkpoint_at = models.DateTimeField(null=True, blank=True)
+    tasks = models.PositiveIntegerField(default=0, help_text="Tasks (or commands) that worked on this walk.")
+    # Reconciliation after a complete walk (full harvests and full dump imports).
+    withdrawn = models.PositiveIntegerField(default=0)
+    restored = models.PositiveIntegerField(default=0)
+    withdrawal_held = models.TextField(
+        blank=True, help_text="Why withdrawals were not made: they wait for a curator to approve them."
+    )
+
     class Meta:
         ordering = ["-started_at"]
+        permissions = [("approve_withdrawal", "Can approve a mass withdrawal held by a reconcile")]
 
     def __str__(self) -> str:
         return f"SyncRun {self.pk} {self.source} {self.status}"
 
+    @property
+    def is_api(self) -> bool:
+        return self.source == "api"
+
     @classmethod
-    def last_cursor(cls, source: str = "api") -> Any:
-        """The cursor of the newest finished run of ``source``, or None (harvest everything)."""
+    def last_cursor(cls) -> Any:
+        """The cursor of the newest finished run that set one (an API walk, or a dump import, which
+        sets it to the dump's newest record), or None (harvest everything)."""
         run = (
-            cls.objects.filter(source=source, status__in=[cls.Status.SUCCEEDED, cls.Status.PARTIAL])
+            cls.objects.filter(status__in=[cls.Status.SUCCEEDED, cls.Status.PARTIAL])
             .exclude(cursor=None)
             .order_by("-started_at")
             .first()

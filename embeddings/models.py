@@ -119,6 +119,10 @@ class EmbeddingFailure(models.Model):
     reason = models.TextField()
     attempts = models.PositiveIntegerField(default=1)
     failed_at = models.DateTimeField(auto_now=True)
+    # A transient failure (IIIF down, a timeout, 429) is tried again by the sweep from ``retry_at``;
+    # a permanent one (404, undecodable, too large) has none, and waits for a new image or a curator.
+    transient = models.BooleanField(default=False)
+    retry_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["artwork", "model"], name="one_failure_per_artwork_model")]
