@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -10,6 +10,24 @@ from django.utils.safestring import SafeString
 
 from catalog.models import Artwork, SyncRun
 from catalog.signals import artworks_changed
+from catalog.withdrawals import WithdrawalError, approve_held_withdrawal
+
+
+class WithdrawnFilter(admin.SimpleListFilter):
+    """Artworks the source no longer lists (withdrawn by a complete walk)."""
+
+    title = "withdrawn by AIC"
+    parameter_name = "withdrawn"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Artwork]) -> list[tuple[str, str]]:
+        return [("yes", "Withdrawn"), ("no", "Listed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Artwork]) -> QuerySet[Artwork]:
+        if self.value() == "yes":
+            return queryset.exclude(withdrawn_at=None)
+        if self.value() == "no":
+            return queryset.filter(withdrawn_at=None)
+        return queryset
 
 
 class HasImageFilter(admin.SimpleListFilter):
@@ -29,9 +47,18 @@ class HasImageFilter(admin.SimpleListFilter):
 
 @admin.register(Artwork)
 class ArtworkAdmin(admin.ModelAdmin[Artwork]):
-    list_display = ["thumbnail", "aic_id", "title", "artist_display", "date_display", "is_hidden", "boost"]
+    list_display = [
+        "thumbnail",
+        "aic_id",
+        "title",
+        "artist_display",
+        "date_display",
+        "is_hidden",
+        "boost",
+        "withdrawn_at",
+    ]
     list_display_links = ["aic_id", "title"]
-    list_filter = ["department_title", "is_public_domain", "is_hidden", HasImageFilter]
+    list_filter = ["department_title", "is_public_domain", "is_hidden", WithdrawnFilter, HasImageFilter]
     search_fields = ["title", "artist_display", "=aic_id"]
     list_per_page = 50
     actions = ["hide", "unhide"]
@@ -68,6 +95,7 @@ class ArtworkAdmin(admin.ModelAdmin[Artwork]):
                     "is_on_view",
                     "image_id",
                     "aic_updated_at",
+                    "withdrawn_at",
                     "content_hash",
                     "raw",
                 ]
@@ -107,9 +135,31 @@ class SyncRunAdmin(admin.ModelAdmin[SyncRun]):
         "unchanged",
         "failed",
         "requests",
+        "page",
+        "withdrawn",
+        "restored",
+        "held",
     ]
     list_filter = ["status", "source"]
     readonly_fields = [f.name for f in SyncRun._meta.get_fields() if f.concrete]
+    actions = ["approve_withdrawals"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="withdrawals held", boolean=True)
+    def held(self, run: SyncRun) -> bool:
+        return bool(run.withdrawal_held)
+
+    def has_approve_withdrawal_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("catalog.approve_withdrawal")
+
+    @admin.action(description="Approve held withdrawals", permissions=["approve_withdrawal"])
+    def approve_withdrawals(self, request: HttpRequest, queryset: QuerySet[SyncRun]) -> None:
+        for run in queryset.exclude(withdrawal_held=""):
+            try:
+                withdrawn = approve_held_withdrawal(run)
+            except WithdrawalError as exc:
+                self.message_user(request, str(exc), level=messages.ERROR)
+            else:
+                self.message_user(request, f"Harvest run {run.pk}: {withdrawn} artworks withdrawn.")

@@ -225,6 +225,9 @@ class SyncRun(models.Model):
         null=True, blank=True, help_text="Newest updated_at the source listed when the walk began."
     )
     checkpoint_at = models.DateTimeField(null=True, blank=True)
+    oldest_failed = models.DateTimeField(
+        null=True, blank=True, help_text="Oldest updated_at of a quarantined record: the cursor stops there."
+    )
     tasks = models.PositiveIntegerField(default=0, help_text="Tasks (or commands) that worked on this walk.")
     # Reconciliation after a complete walk (full harvests and full dump imports).
     withdrawn = models.PositiveIntegerField(default=0)

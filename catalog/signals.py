@@ -12,3 +12,7 @@ artworks_need_embedding = Signal()
 # no arguments: listeners drop whatever they derived from the catalog. Single saves and deletes
 # send Django's own post_save / post_delete.
 artworks_changed = Signal()
+
+# Sent after commit with ``artwork_ids`` (primary keys) and ``image_ids`` of artworks the source no
+# longer lists: whatever was derived from them (vectors, cached images) should go.
+artworks_withdrawn = Signal()

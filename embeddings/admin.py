@@ -63,7 +63,7 @@ class ArtworkWithEmbeddingsAdmin(ArtworkAdmin):
             self.message_user(request, "No active model.", level="error")
             return
         ids = list(queryset.exclude(image_id="").values_list("pk", flat=True))
-        tasks = enqueue_embedding(ids, model)
+        tasks = enqueue_embedding(ids, model, force=True)
         self.message_user(request, f"Queued {len(ids)} artworks in {tasks} tasks for {model.name}.")
 
 

@@ -25,11 +25,12 @@ class IndexCounts:
 
 def index_counts(model: EmbeddingModel) -> IndexCounts:
     """Counts for one model. An artwork without an image is never pending."""
-    artworks = Artwork.objects.count()
-    no_image = Artwork.objects.filter(image_id="").count()
-    embedded = ArtworkEmbedding.objects.filter(model=model).count()
+    listed = Artwork.objects.filter(withdrawn_at=None)
+    artworks = listed.count()
+    no_image = listed.filter(image_id="").count()
+    embedded = ArtworkEmbedding.objects.filter(model=model, artwork__withdrawn_at=None).count()
     failed = (
-        EmbeddingFailure.objects.filter(model=model)
+        EmbeddingFailure.objects.filter(model=model, artwork__withdrawn_at=None)
         .exclude(artwork__image_id="")
         .exclude(Exists(ArtworkEmbedding.objects.filter(model=model, artwork=OuterRef("artwork"))))
         .count()
@@ -41,18 +42,23 @@ def index_counts(model: EmbeddingModel) -> IndexCounts:
 def artworks_missing_vectors(model: EmbeddingModel) -> QuerySet[Artwork]:
     """Artworks with an image and no vector under ``model`` (failed ones included: a retry)."""
     has_vector = ArtworkEmbedding.objects.filter(model=model, artwork=OuterRef("pk"))
-    return Artwork.objects.exclude(image_id="").exclude(Exists(has_vector))
+    return Artwork.objects.filter(withdrawn_at=None).exclude(image_id="").exclude(Exists(has_vector))
 
 
-def enqueue_embedding(artwork_ids: list[int], model: EmbeddingModel, batch_size: int | None = None) -> int:
-    """Send ``artwork_ids`` to the embed queue in batches; returns the number of tasks sent."""
+def enqueue_embedding(
+    artwork_ids: list[int], model: EmbeddingModel, batch_size: int | None = None, *, force: bool = False
+) -> int:
+    """Send ``artwork_ids`` to the embed queue in batches; returns the number of tasks sent.
+
+    A task leaves out artworks that already have a vector of their current image, unless ``force``.
+    """
     from embeddings.tasks import embed_artworks_task
 
     size = batch_size or settings.EMBED_BATCH_SIZE
     ids = sorted(set(artwork_ids))
     batches = [ids[start : start + size] for start in range(0, len(ids), size)]
     for batch in batches:
-        embed_artworks_task.delay(batch, model.pk)
+        embed_artworks_task.delay(batch, model.pk, force=force)
     return len(batches)
 
 

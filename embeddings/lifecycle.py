@@ -292,7 +292,7 @@ def gate_verdict(candidate: EmbeddingModel) -> str | None:
 def missing_vectors(candidate: EmbeddingModel) -> Any:
     """Artworks with an image and no vector under ``candidate``, in primary-key order."""
     has_vector = ArtworkEmbedding.objects.filter(model=candidate, artwork=OuterRef("pk"))
-    return Artwork.objects.exclude(image_id="").exclude(Exists(has_vector)).order_by("pk")
+    return Artwork.objects.filter(withdrawn_at=None).exclude(image_id="").exclude(Exists(has_vector)).order_by("pk")
 
 
 def pending_artworks(candidate: EmbeddingModel) -> Any:
@@ -320,9 +320,13 @@ def embed_pass(
         batch = list(missing_vectors(candidate).filter(pk__gt=resume_after).values_list("pk", flat=True)[:batch_size])
         if not batch:
             break
-        result = embed_artworks(batch, candidate, cache=cache)
-        resume_after = batch[-1]
-        status.done += len(batch)
+        deadline = None if budget_seconds is None else started + budget_seconds
+        result = embed_artworks(batch, candidate, cache=cache, deadline=deadline)
+        handled = [pk for pk in batch if pk < min(result.remaining)] if result.remaining else batch
+        if not handled:
+            break  # the budget ran out before this batch began: the next step starts with it
+        resume_after = handled[-1]
+        status.done += len(handled)
         status.to_embed = max(status.to_embed, status.done)  # artworks that arrived meanwhile join the pass
         status.embedded += len(result.embedded)
         status.failed += len(result.failed)

@@ -117,7 +117,11 @@ class EmbeddingFailure(models.Model):
     model = models.ForeignKey(EmbeddingModel, on_delete=models.CASCADE, related_name="failures")
     image_id = models.CharField(max_length=64, blank=True)
     reason = models.TextField()
+    # Failures that count towards EMBED_MAX_ATTEMPTS: permanent ones, and transient ones while the
+    # image server answered other requests. During an outage every image fails, and none of
+    # those failures count, so an outage of any length heals once the server is back.
     attempts = models.PositiveIntegerField(default=1)
+    tries = models.PositiveIntegerField(default=1, help_text="Every failed try, counted or not.")
     failed_at = models.DateTimeField(auto_now=True)
     # A transient failure (IIIF down, a timeout, 429) is tried again by the sweep from ``retry_at``;
     # a permanent one (404, undecodable, too large) has none, and waits for a new image or a curator.

@@ -9,6 +9,11 @@ cannot decode as fast as a GPU embeds. With EMBED_DECODE_ON_DEVICE the threads o
 JPEGs, and each forward batch is decoded and resized on the device (``device_decoding``).
 With the pixel cache (EMBED_PIXEL_CACHE, ``pixel_cache``) an image embedded before is read back
 resized and cropped, and only the others are decoded.
+
+No transaction spans the downloads: each forward batch's vectors and failures commit together,
+as soon as they are computed, so a time limit or a lost worker never takes back work done. Given a
+deadline, a batch stops taking forward batches once it has passed and reports the artworks it did
+not reach (``BatchResult.remaining``), for the caller to queue again.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
@@ -26,8 +32,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, OuterRef
 
 from catalog.models import Artwork
 from embeddings.clip import ImageEncoder, PendingVectors, Prepared, get_image_encoder
@@ -47,10 +52,24 @@ logger = logging.getLogger(__name__)
 class BatchResult:
     embedded: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
-    skipped: list[int] = field(default_factory=list)  # gone, or without an image
+    skipped: list[int] = field(default_factory=list)  # gone, withdrawn, without an image, or embedded already
+    remaining: list[int] = field(default_factory=list)  # not reached before the deadline
+    transient: set[int] = field(default_factory=set)  # the failures that may heal (the sweep retries them)
 
     def as_dict(self) -> dict[str, object]:
-        return {"embedded": len(self.embedded), "failed": self.failed, "skipped": len(self.skipped)}
+        return {
+            "embedded": len(self.embedded),
+            "failed": self.failed,
+            "skipped": len(self.skipped),
+            "remaining": len(self.remaining),
+        }
+
+
+class _NotStarted:
+    """What a load returns once the batch has passed its deadline: the image was left alone."""
+
+
+NOT_STARTED = _NotStarted()
 
 
 # Most images per request to a decoding process: few enough that the first forward batch starts
@@ -101,15 +120,22 @@ def embed_artworks(
     cache: ImageCache | None = None,
     encoder: ImageEncoder | None = None,
     batch_size: int | None = None,
+    deadline: float | None = None,
+    only_missing: bool = False,
 ) -> BatchResult:
     """Embed these artworks under ``model``. Safe to run twice: writes are upserts.
 
     ``batch_size`` is the number of images per forward pass (default EMBED_FORWARD_BATCH_SIZE).
+    ``deadline`` (a ``time.monotonic()`` value): no forward batch starts after it; the artworks
+    not reached are in ``remaining``. ``only_missing`` leaves out artworks that already have a vector
+    of their current image under ``model`` (a task run again, or continued).
     """
     result = BatchResult()
-    artworks = list(
-        Artwork.objects.filter(pk__in=artwork_ids).exclude(image_id="").only("pk", "image_id").order_by("pk")
-    )
+    wanted = Artwork.objects.filter(pk__in=artwork_ids, withdrawn_at=None).exclude(image_id="")
+    if only_missing:
+        current = ArtworkEmbedding.objects.filter(model=model, artwork=OuterRef("pk"), image_id=OuterRef("image_id"))
+        wanted = wanted.exclude(Exists(current))
+    artworks = list(wanted.only("pk", "image_id").order_by("pk"))
     found = {artwork.pk for artwork in artworks}
     result.skipped = [pk for pk in artwork_ids if pk not in found]
     if not artworks:
@@ -124,6 +150,7 @@ def embed_artworks(
     on_device = decodes_on_device(encoder)
     kept = pixel_cache(encoder, cache)
     recipe = encoder.recipe
+    stopping = threading.Event()  # set once the deadline has passed: images not yet started are left
 
     def read_kept(path: Path) -> np.ndarray | None:
         """The pixels kept for the cached file ``path``, if there are any for this very file."""
@@ -136,6 +163,8 @@ def embed_artworks(
         return None if pixels is None else np.frombuffer(pixels, dtype=np.uint8).reshape(*recipe.crop, 3)
 
     def load(artwork: Artwork, *, device_decoding: bool = on_device) -> Prepared | EncodedJpeg | ImageError:
+        if stopping.is_set():
+            return NOT_STARTED  # type: ignore[return-value]  # never reaches a forward batch
         try:
             path = cache.path_for(artwork.image_id)
             if not path.exists():
@@ -193,16 +222,13 @@ def embed_artworks(
             for index, artwork in enumerate(chunk)
         ]
         try:
-            with transaction.atomic():
-                _embed_in_batches(model, encoder, loading, batch_size, result, load_on_host)
-                if result.embedded:
-                    EmbeddingFailure.objects.filter(model=model, artwork_id__in=result.embedded).delete()
-                    transaction.on_commit(lambda: vectors_changed.send(sender=EmbeddingModel, model=model))
-                if result.failed:
-                    record_failures(model, {a.pk: a.image_id for a in artworks}, result.failed)
+            _embed_in_batches(model, encoder, loading, batch_size, result, load_on_host, cache, deadline, stopping)
         finally:
+            stopping.set()
             for future in futures:  # after an error, images not yet started are not worth decoding
                 future.cancel()
+            if result.embedded:
+                vectors_changed.send(sender=EmbeddingModel, model=model)
     if result.failed:
         logger.warning(
             "model %s: %d of %d artworks failed: %s", model.name, len(result.failed), len(artworks), result.failed
@@ -230,30 +256,45 @@ def _embed_in_batches(
     batch_size: int,
     result: BatchResult,
     load_on_host: Callable[[Artwork], Prepared | ImageError],
+    cache: ImageCache,
+    deadline: float | None,
+    stopping: threading.Event,
 ) -> None:
-    """Forward pass by forward pass; a writer thread stores each batch while the next is computed.
+    """Forward pass by forward pass; a writer thread commits each batch while the next is computed.
 
-    The writer uses this thread's database connection (inside its transaction), one statement at a
-    time; every write has finished when this returns, also after an error.
+    The writer uses this thread's database connection, one transaction per forward batch (its
+    vectors, and its failures); every write has finished when this returns, also after an error.
     """
     raw = raw_connection()
     writes: list[Future[None]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as writer:
         try:
             for start in range(0, len(loading), batch_size):
+                if deadline is not None and time.monotonic() >= deadline:
+                    stopping.set()
+                    result.remaining = [artwork.pk for artwork, _, _ in loading[start:]]
+                    logger.info(
+                        "model %s: %d artworks left for the next task (this one's time is up)",
+                        model.name,
+                        len(result.remaining),
+                    )
+                    break
                 ready: list[Artwork] = []
                 prepared: list[Prepared] = []
+                failed: dict[Artwork, ImageError] = {}
                 outcomes = [
                     (artwork, future.result()[index]) for artwork, future, index in loading[start : start + batch_size]
                 ]
                 for artwork, outcome in _decode_jpegs_on_device(encoder, outcomes, load_on_host):
                     if isinstance(outcome, ImageError):
-                        result.failed[artwork.pk] = outcome.reason
+                        failed[artwork] = outcome
                     else:
                         ready.append(artwork)
                         prepared.append(outcome)
-                if ready:
-                    writes.append(writer.submit(_write, raw, model, ready, encoder.start(prepared), result))
+                vectors = encoder.start(prepared) if ready else None
+                # The image server answered this task: a transient failure beside that is the image's own.
+                server_up = cache.downloads > 0
+                writes.append(writer.submit(_commit_batch, raw, model, ready, vectors, failed, server_up, result))
                 while writes and writes[0].done():
                     writes.pop(0).result()  # a failed write stops the task now
         except BaseException:
@@ -286,15 +327,32 @@ def _decode_jpegs_on_device(
     return batch
 
 
-def _write(
+def _commit_batch(
     raw: psycopg.Connection[Any],
     model: EmbeddingModel,
     artworks: list[Artwork],
-    vectors: PendingVectors,
+    vectors: PendingVectors | None,
+    failed: dict[Artwork, ImageError],
+    server_up: bool,
     result: BatchResult,
 ) -> None:
-    upsert_vectors(model, list(zip(artworks, vectors.result(), strict=True)), raw=raw)
+    """One forward batch's vectors and failures, in one transaction of ``raw``."""
+    embedded = list(zip(artworks, vectors.result(), strict=True)) if vectors is not None else []
+    with raw.transaction():
+        if embedded:
+            upsert_vectors(model, embedded, raw=raw)
+            with psycopg.Cursor(raw) as cursor:
+                cursor.execute(
+                    f"DELETE FROM {EmbeddingFailure._meta.db_table} WHERE model_id = %s AND artwork_id = ANY(%s)",
+                    [model.pk, [artwork.pk for artwork in artworks]],
+                )
+        if failed:
+            record_failures(model, failed, counted_if_transient=server_up, raw=raw)
     result.embedded.extend(artwork.pk for artwork in artworks)
+    for artwork, error in failed.items():
+        result.failed[artwork.pk] = error.reason
+        if error.transient:
+            result.transient.add(artwork.pk)
 
 
 def upsert_vectors(
@@ -323,19 +381,61 @@ def upsert_vectors(
         )
 
 
-def record_failures(model: EmbeddingModel, image_ids: dict[int, str], reasons: dict[int, str]) -> None:
-    existing = set(
-        EmbeddingFailure.objects.filter(model=model, artwork_id__in=reasons).values_list("artwork_id", flat=True)
-    )
-    for artwork_id in existing:
-        EmbeddingFailure.objects.filter(model=model, artwork_id=artwork_id).update(
-            reason=reasons[artwork_id], image_id=image_ids.get(artwork_id, ""), attempts=F("attempts") + 1
+_RECORD_FAILURES_SQL = """
+INSERT INTO {table} AS failure
+    (artwork_id, model_id, image_id, reason, transient, attempts, tries, failed_at, retry_at)
+SELECT u.artwork_id, %(model)s, u.image_id, u.reason, u.transient, u.counted::int, 1, now(),
+       CASE WHEN u.transient AND u.counted::int < %(max_attempts)s
+            THEN now() + make_interval(secs => %(delay)s * (0.5 + random())) END
+FROM unnest(%(artworks)s::int8[], %(image_ids)s::text[], %(reasons)s::text[], %(transient)s::bool[],
+            %(counted)s::bool[]) AS u(artwork_id, image_id, reason, transient, counted)
+ON CONFLICT (artwork_id, model_id) DO UPDATE SET
+    image_id = EXCLUDED.image_id,
+    reason = EXCLUDED.reason,
+    transient = EXCLUDED.transient,
+    failed_at = EXCLUDED.failed_at,
+    -- A failure of another image than the one that failed before starts its count afresh.
+    attempts = CASE WHEN failure.image_id = EXCLUDED.image_id THEN failure.attempts ELSE 0 END
+               + EXCLUDED.attempts,
+    tries = CASE WHEN failure.image_id = EXCLUDED.image_id THEN failure.tries ELSE 0 END + 1,
+    retry_at = CASE
+        WHEN EXCLUDED.transient AND (CASE WHEN failure.image_id = EXCLUDED.image_id THEN failure.attempts ELSE 0 END
+                                     + EXCLUDED.attempts) < %(max_attempts)s
+        THEN now() + make_interval(secs => least(
+            %(delay)s * power(2, CASE WHEN failure.image_id = EXCLUDED.image_id THEN failure.tries ELSE 0 END),
+            %(max_delay)s) * (0.5 + random()))
+    END
+"""
+
+
+def record_failures(
+    model: EmbeddingModel,
+    failed: dict[Artwork, ImageError],
+    *,
+    counted_if_transient: bool = True,
+    raw: psycopg.Connection[Any] | None = None,
+) -> None:
+    """Record why these artworks failed under ``model``, and when a transient failure is tried again.
+
+    A transient failure is retried from ``retry_at``: EMBED_RETRY_DELAY_SECONDS after its first
+    try, doubling with every try up to EMBED_RETRY_MAX_DELAY_SECONDS (with jitter, so a crowd of
+    failures from one outage does not come back at once). It counts towards EMBED_MAX_ATTEMPTS
+    only when ``counted_if_transient`` (the image server answered other requests meanwhile); past
+    that it is kept as permanent, like a 404 or an undecodable image, which get no ``retry_at``.
+    """
+    items = list(failed.items())
+    with psycopg.Cursor(raw or raw_connection()) as cursor:
+        cursor.execute(
+            _RECORD_FAILURES_SQL.format(table=EmbeddingFailure._meta.db_table),
+            {
+                "model": model.pk,
+                "artworks": [artwork.pk for artwork, _ in items],
+                "image_ids": [artwork.image_id for artwork, _ in items],
+                "reasons": [error.reason for _, error in items],
+                "transient": [error.transient for _, error in items],
+                "counted": [counted_if_transient or not error.transient for _, error in items],
+                "max_attempts": settings.EMBED_MAX_ATTEMPTS,
+                "delay": float(settings.EMBED_RETRY_DELAY_SECONDS),
+                "max_delay": float(settings.EMBED_RETRY_MAX_DELAY_SECONDS),
+            },
         )
-    EmbeddingFailure.objects.bulk_create(
-        [
-            EmbeddingFailure(artwork_id=pk, model=model, reason=reason, image_id=image_ids.get(pk, ""))
-            for pk, reason in reasons.items()
-            if pk not in existing
-        ],
-        ignore_conflicts=True,
-    )

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from catalog.signals import artworks_need_embedding
+from catalog.signals import artworks_need_embedding, artworks_withdrawn
 from embeddings.indexing import enqueue_embedding
-from embeddings.models import EmbeddingModel
+from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 
 logger = logging.getLogger(__name__)
 
@@ -21,3 +21,12 @@ def queue_for_active_model(sender: Any, artwork_ids: list[int], **kwargs: Any) -
         logger.info("no active model: %d artworks wait for `embed_missing`", len(artwork_ids))
         return
     enqueue_embedding(artwork_ids, model)
+
+
+@receiver(artworks_withdrawn)
+def forget_withdrawn(sender: Any, artwork_ids: list[int], image_ids: list[str], **kwargs: Any) -> None:
+    """A withdrawn artwork keeps no vector under any model and no failure. Its cached image files go
+    where this process reaches them; the sweep removes them on every other host."""
+    vectors, _ = ArtworkEmbedding.objects.filter(artwork_id__in=artwork_ids).delete()
+    EmbeddingFailure.objects.filter(artwork_id__in=artwork_ids).delete()
+    logger.info("withdrawn: %d artworks, %d vectors deleted", len(artwork_ids), vectors)

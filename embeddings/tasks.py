@@ -1,22 +1,54 @@
 from __future__ import annotations
 
-from celery import shared_task
+import time
 
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from embeddings.indexing import enqueue_embedding
 from embeddings.lifecycle import activation_step
 from embeddings.models import EmbeddingModel
+from embeddings.sweep import sweep
 from museum_site.celery import RETRY_TRANSIENT_ERRORS
 
 
+def task_budget_seconds() -> float:
+    """How long a task works before it hands the rest on: half the soft time limit, which leaves the
+    other half for the forward batch, downloads and writes under way when it is reached."""
+    return settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
+
+
 @shared_task(**RETRY_TRANSIENT_ERRORS)
-def embed_artworks_task(artwork_ids: list[int], model_id: int) -> dict[str, object]:
-    """Embed one batch of artworks under one model (idempotent: redelivery and retries are safe)."""
+def embed_artworks_task(artwork_ids: list[int], model_id: int, force: bool = False) -> dict[str, object]:
+    """Embed one batch of artworks under one model (idempotent: redelivery and retries are safe).
+
+    Each forward batch commits as it is done; what the task's time budget does not reach is queued
+    again as a task of its own. Artworks that already have a vector of their current image are left
+    out, unless ``force`` (a curator's re-embed).
+    """
     # Imported here, so that the processes that only queue this task (the site) never load PyTorch.
     from embeddings.pipeline import embed_artworks
 
     model = EmbeddingModel.objects.filter(pk=model_id).first()
     if model is None:
         return {"skipped": "model was deleted"}
-    return embed_artworks(artwork_ids, model).as_dict()
+    deadline = time.monotonic() + task_budget_seconds()
+    try:
+        result = embed_artworks(artwork_ids, model, deadline=deadline, only_missing=not force)
+    except SoftTimeLimitExceeded:
+        # Every forward batch finished so far is committed; the rest (what has no vector) goes again.
+        embed_artworks_task.delay(artwork_ids, model_id)
+        return {"requeued": len(artwork_ids), "reason": "soft time limit"}
+    if result.remaining:
+        embed_artworks_task.delay(result.remaining, model_id, force=force)
+    return result.as_dict()
+
+
+@shared_task(**RETRY_TRANSIENT_ERRORS)
+def sweep_task() -> dict[str, int]:
+    """Queue the embedding work that was lost or whose retry is due (embeddings/sweep.py)."""
+    return sweep(enqueue_embedding).as_dict()
 
 
 @shared_task(**RETRY_TRANSIENT_ERRORS)

@@ -15,26 +15,49 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 HARVEST_TASK = "catalog.tasks.sync_aic_task"
 HARVEST_SCHEDULE_NAME = "sync-aic"
+RECONCILE_SCHEDULE_NAME = "reconcile-aic"
+SWEEP_TASK = "embeddings.tasks.sweep_task"
+SWEEP_SCHEDULE_NAME = "embed-sweep"
 
 
 def ensure_harvest_schedule(**kwargs: Any) -> PeriodicTask:
-    """The harvest's periodic task, created (enabled, every AIC_SYNC_INTERVAL_SECONDS) if it is missing.
+    """The periodic tasks, each created (enabled) if it is missing: the harvest every
+    AIC_SYNC_INTERVAL_SECONDS, a full walk (reconcile) every AIC_RECONCILE_INTERVAL_SECONDS and the
+    embedding sweep every EMBED_SWEEP_INTERVAL_SECONDS. Returns the harvest's.
 
     Connected to post_migrate; an existing schedule is left exactly as the curators set it.
     """
+    _ensure(
+        RECONCILE_SCHEDULE_NAME,
+        HARVEST_TASK,
+        settings.AIC_RECONCILE_INTERVAL_SECONDS,
+        "Walk the whole AIC collection: store what changed, withdraw what AIC no longer lists "
+        "(created from AIC_RECONCILE_INTERVAL_SECONDS).",
+        kwargs='{"full": true}',
+    )
+    _ensure(
+        SWEEP_SCHEDULE_NAME,
+        SWEEP_TASK,
+        settings.EMBED_SWEEP_INTERVAL_SECONDS,
+        "Queue images whose transient failure is due for a retry, and artworks whose embedding task was lost "
+        "(created from EMBED_SWEEP_INTERVAL_SECONDS).",
+    )
+    return _ensure(
+        HARVEST_SCHEDULE_NAME,
+        HARVEST_TASK,
+        settings.AIC_SYNC_INTERVAL_SECONDS,
+        "Harvest new and changed AIC records (created from AIC_SYNC_INTERVAL_SECONDS).",
+    )
+
+
+def _ensure(name: str, task: str, every: int, description: str, kwargs: str = "{}") -> PeriodicTask:
     with transaction.atomic():
-        existing = PeriodicTask.objects.filter(name=HARVEST_SCHEDULE_NAME).first()
+        existing = PeriodicTask.objects.filter(name=name).first()
         if existing is not None:
             return existing
-        interval, _ = IntervalSchedule.objects.get_or_create(
-            every=settings.AIC_SYNC_INTERVAL_SECONDS, period=IntervalSchedule.SECONDS
-        )
+        interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.SECONDS)
         return PeriodicTask.objects.create(
-            name=HARVEST_SCHEDULE_NAME,
-            task=HARVEST_TASK,
-            interval=interval,
-            enabled=True,
-            description="Harvest new and changed AIC records (created from AIC_SYNC_INTERVAL_SECONDS).",
+            name=name, task=task, interval=interval, kwargs=kwargs, enabled=True, description=description
         )
 
 

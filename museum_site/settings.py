@@ -194,6 +194,12 @@ AIC_PAGE_SIZE = env_int("AIC_PAGE_SIZE", 100, minimum=1, maximum=100)
 AIC_TIMEOUT_SECONDS = env_float("AIC_TIMEOUT_SECONDS", 20.0, minimum=0.1)
 AIC_MAX_RETRIES = env_int("AIC_MAX_RETRIES", 5, minimum=0)
 AIC_BACKOFF_SECONDS = env_float("AIC_BACKOFF_SECONDS", 1.0, minimum=0.0)
+# A full walk of the source every this many seconds (the `reconcile-aic` periodic task, which the
+# admin then edits): it stores what changed and withdraws what the source no longer lists.
+AIC_RECONCILE_INTERVAL_SECONDS = env_int("AIC_RECONCILE_INTERVAL_SECONDS", 7 * 24 * 3600, minimum=60)
+# A walk that would withdraw more than this share of the collection withdraws nothing and waits for
+# a curator (catalog/withdrawals.py): a source answering half a list must not empty the site.
+AIC_MAX_WITHDRAW_FRACTION = env_float("AIC_MAX_WITHDRAW_FRACTION", 0.05, minimum=0.0, maximum=1.0)
 
 # --- Images and embeddings --------------------------------------------------
 IMAGE_CACHE_DIR = Path(env_str("IMAGE_CACHE_DIR", str(VAR_DIR / "image_cache"))).resolve()
@@ -205,6 +211,16 @@ IIIF_MAX_RETRIES = env_int("IIIF_MAX_RETRIES", 3, minimum=0)
 IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 40_000_000, minimum=1024)
 EMBED_BATCH_SIZE = env_int("EMBED_BATCH_SIZE", 32, minimum=1, maximum=4096)
+# The periodic sweep (embeddings/sweep.py): every this many seconds it queues transient failures whose
+# time has come and artworks left pending (their task lost) longer than EMBED_PENDING_GRACE_SECONDS,
+# and removes cached files no artwork uses.
+EMBED_SWEEP_INTERVAL_SECONDS = env_int("EMBED_SWEEP_INTERVAL_SECONDS", 600, minimum=5)
+EMBED_PENDING_GRACE_SECONDS = env_int("EMBED_PENDING_GRACE_SECONDS", 3600, minimum=1)
+# A transient image failure is tried again after this many seconds, doubling with every try up to the
+# maximum; after EMBED_MAX_ATTEMPTS counted failures it is kept as permanent (pipeline.record_failures).
+EMBED_RETRY_DELAY_SECONDS = env_int("EMBED_RETRY_DELAY_SECONDS", 600, minimum=1)
+EMBED_RETRY_MAX_DELAY_SECONDS = env_int("EMBED_RETRY_MAX_DELAY_SECONDS", 24 * 3600, minimum=1)
+EMBED_MAX_ATTEMPTS = env_int("EMBED_MAX_ATTEMPTS", 8, minimum=1)
 EMBED_DEVICE = env_str("EMBED_DEVICE", "auto")
 MODEL_CACHE_DIR = Path(env_str("MODEL_CACHE_DIR", str(VAR_DIR / "models"))).resolve()
 # A process activating a model renews its claim every third of this many seconds; a claim left to

@@ -18,6 +18,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", type=Path)
         parser.add_argument("--limit", type=int, default=None, help="import at most N files")
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="the dump is the whole collection: withdraw the artworks it lacks",
+        )
+        parser.add_argument(
+            "--allow-mass-withdrawal",
+            action="store_true",
+            help="withdraw even more than AIC_MAX_WITHDRAW_FRACTION of the collection (after checking the dump)",
+        )
         add_progress_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -26,8 +36,16 @@ class Command(BaseCommand):
         if options["limit"] is not None:
             total = min(total, options["limit"])
         with progress_bar(self, options, total=total, unit="files", desc="import") as bar:
-            run = import_dump(folder, limit=options["limit"], progress=lambda done: _advance(bar, done))
+            run = import_dump(
+                folder,
+                limit=options["limit"],
+                progress=lambda done: _advance(bar, done),
+                full=options["full"],
+                allow_mass_withdrawal=options["allow_mass_withdrawal"],
+            )
         self.stdout.write(_summary(run))
+        if run.withdrawal_held:
+            self.stderr.write(run.withdrawal_held)
         for error in run.errors[:20]:
             self.stderr.write(f"  quarantined {error.get('aic_id')}: {error.get('reason')}")
         if run.status == SyncRun.Status.FAILED:

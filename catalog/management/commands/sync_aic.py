@@ -13,7 +13,16 @@ class Command(BaseCommand):
     help = "Harvest new and changed artworks from the AIC API (AIC_API_URL)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--full", action="store_true", help="ignore the cursor and page through everything")
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="ignore the cursor, page through everything, then withdraw what AIC no longer lists",
+        )
+        parser.add_argument(
+            "--allow-mass-withdrawal",
+            action="store_true",
+            help="withdraw even more than AIC_MAX_WITHDRAW_FRACTION of the collection (after checking the source)",
+        )
         parser.add_argument("--limit", type=int, default=None, help="stop after N records")
         add_progress_arguments(parser)
 
@@ -22,9 +31,14 @@ class Command(BaseCommand):
             raise CommandError("--limit must be at least 1")
         with progress_bar(self, options, total=options["limit"], unit="records", desc="harvest") as bar:
             run = sync_from_api(
-                full=options["full"], limit=options["limit"], progress=lambda run: _advance(bar, run.seen)
+                full=options["full"],
+                limit=options["limit"],
+                progress=lambda run: _advance(bar, run.seen),
+                allow_mass_withdrawal=options["allow_mass_withdrawal"],
             )
         self.stdout.write(_summary(run))
+        if run.withdrawal_held:
+            self.stderr.write(run.withdrawal_held)
         if run.status == SyncRun.Status.FAILED:
             raise CommandError(f"harvest failed: {run.errors[-1]['reason'] if run.errors else 'unknown error'}")
 
@@ -36,5 +50,6 @@ def _advance(bar: Any, done: int) -> None:
 def _summary(run: SyncRun) -> str:
     return (
         f"SyncRun {run.pk} {run.status}: seen {run.seen}, created {run.created}, updated {run.updated}, "
-        f"unchanged {run.unchanged}, failed {run.failed}, requests {run.requests}"
+        f"unchanged {run.unchanged}, failed {run.failed}, requests {run.requests}, "
+        f"withdrawn {run.withdrawn}, restored {run.restored}"
     )
