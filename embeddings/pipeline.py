@@ -213,22 +213,26 @@ def embed_artworks(
     # Every decoding process gets work, up to PROCESS_CHUNK images per request.
     chunk_size = min(PROCESS_CHUNK, -(-len(artworks) // processes)) if pool is not None else 1
     chunks = [artworks[start : start + chunk_size] for start in range(0, len(artworks), chunk_size)]
-    with ThreadPoolExecutor(max_workers=decode_threads(len(chunks), processes), thread_name_prefix="decode") as threads:
-        # Everything is submitted now, in order: the threads run ahead while the model works.
-        futures = [threads.submit(load_chunk, chunk) for chunk in chunks]
-        loading = [
-            (artwork, future, index)
-            for chunk, future in zip(chunks, futures, strict=True)
-            for index, artwork in enumerate(chunk)
-        ]
-        try:
-            _embed_in_batches(model, encoder, loading, batch_size, result, load_on_host, cache, deadline, stopping)
-        finally:
-            stopping.set()
-            for future in futures:  # after an error, images not yet started are not worth decoding
-                future.cancel()
-            if result.embedded:
-                vectors_changed.send(sender=EmbeddingModel, model=model)
+    threads = ThreadPoolExecutor(max_workers=decode_threads(len(chunks), processes), thread_name_prefix="decode")
+    # Everything is submitted now, in order: the threads run ahead while the model works.
+    futures = [threads.submit(load_chunk, chunk) for chunk in chunks]
+    loading = [
+        (artwork, future, index)
+        for chunk, future in zip(chunks, futures, strict=True)
+        for index, artwork in enumerate(chunk)
+    ]
+    finished = False
+    try:
+        _embed_in_batches(model, encoder, loading, batch_size, result, load_on_host, cache, deadline, stopping)
+        finished = True
+    finally:
+        stopping.set()
+        # After an error (a time limit among them) the task does not wait for a download under way: it
+        # touches only the image cache, and the task's committed work must be handed on in time. A thread
+        # talking to a decoding process is waited for, so that no answer is left in a pipe.
+        threads.shutdown(wait=finished or pool is not None, cancel_futures=True)
+        if result.embedded:
+            vectors_changed.send(sender=EmbeddingModel, model=model)
     if result.failed:
         logger.warning(
             "model %s: %d of %d artworks failed: %s", model.name, len(result.failed), len(artworks), result.failed
@@ -270,7 +274,8 @@ def _embed_in_batches(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as writer:
         try:
             for start in range(0, len(loading), batch_size):
-                if deadline is not None and time.monotonic() >= deadline:
+                # Checked before every forward batch but the first: a task always moves the work on.
+                if start and deadline is not None and time.monotonic() >= deadline:
                     stopping.set()
                     result.remaining = [artwork.pk for artwork, _, _ in loading[start:]]
                     logger.info(
