@@ -60,3 +60,60 @@ def enqueue_missing(model: EmbeddingModel, batch_size: int | None = None) -> tup
     """Queue every artwork that has no vector under ``model``; returns (artworks, tasks)."""
     ids = list(artworks_missing_vectors(model).order_by("pk").values_list("pk", flat=True))
     return len(ids), enqueue_embedding(ids, model, batch_size)
+
+
+@dataclass(frozen=True)
+class FailureCounts:
+    """Artworks whose embedding failed under a model, by what happens next (withdrawn ones left out).
+
+    ``awaiting_retry``: a transient failure the sweep tries again from its ``retry_at``.
+    ``permanent``: no ``retry_at``; it waits for a new image or a curator's retry.
+    """
+
+    awaiting_retry: int
+    permanent: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def failure_counts(model: EmbeddingModel) -> FailureCounts:
+    """Failures under ``model`` of artworks still listed, as index_counts counts them (an artwork
+    with an image and no vector). Read from the failures (the index on their model), each joined to
+    its artwork by primary key and looked up in the (artwork, model) vector index."""
+    failures = (
+        EmbeddingFailure.objects.filter(model=model, artwork__withdrawn_at=None)
+        .exclude(artwork__image_id="")
+        .exclude(Exists(ArtworkEmbedding.objects.filter(model=model, artwork=OuterRef("artwork"))))
+    )
+    return FailureCounts(
+        awaiting_retry=failures.filter(transient=True, retry_at__isnull=False).count(),
+        permanent=failures.filter(retry_at__isnull=True).count(),
+    )
+
+
+def oldest_pending_artwork(model: EmbeddingModel) -> Artwork | None:
+    """The pending artwork under ``model`` that has waited longest (oldest ``updated_at``), or None.
+
+    Pending: an image, not withdrawn, neither a vector nor a failure under ``model``. Only ``id``
+    and ``updated_at`` are loaded. The artworks table is wide (raw records, search documents) and
+    ``updated_at`` has no index, so the ids with neither a vector nor a failure are found first from
+    indexes alone: the artworks' primary key against the (artwork, model) unique indexes of vectors
+    and failures. Only those few rows are then read from the artworks table; MATERIALIZED keeps the
+    planner from folding that second step into the first, which would read every artwork's row.
+    """
+    artworks = Artwork._meta.db_table
+    vectors = ArtworkEmbedding._meta.db_table
+    failures = EmbeddingFailure._meta.db_table
+    sql = f"""
+        WITH unembedded AS MATERIALIZED (
+            SELECT a.id FROM {artworks} a
+            WHERE NOT EXISTS (SELECT 1 FROM {vectors} v WHERE v.artwork_id = a.id AND v.model_id = %(model)s)
+              AND NOT EXISTS (SELECT 1 FROM {failures} f WHERE f.artwork_id = a.id AND f.model_id = %(model)s)
+        )
+        SELECT a.id, a.updated_at FROM {artworks} a JOIN unembedded u ON u.id = a.id
+        WHERE a.image_id <> '' AND a.withdrawn_at IS NULL
+        ORDER BY a.updated_at, a.id
+        LIMIT 1
+    """
+    return next(iter(Artwork.objects.raw(sql, {"model": model.pk})), None)
