@@ -96,24 +96,17 @@ def oldest_pending_artwork(model: EmbeddingModel) -> Artwork | None:
     """The pending artwork under ``model`` that has waited longest (oldest ``updated_at``), or None.
 
     Pending: an image, not withdrawn, neither a vector nor a failure under ``model``. Only ``id``
-    and ``updated_at`` are loaded. The artworks table is wide (raw records, search documents) and
-    ``updated_at`` has no index, so the ids with neither a vector nor a failure are found first from
-    indexes alone: the artworks' primary key against the (artwork, model) unique indexes of vectors
-    and failures. Only those few rows are then read from the artworks table; MATERIALIZED keeps the
-    planner from folding that second step into the first, which would read every artwork's row.
+    and ``updated_at`` are loaded. The two anti-joins are served by the (artwork, model) unique
+    indexes of vectors and failures (index-only). The artworks are read in one pass, as
+    index_counts' no_image count reads them: neither ``image_id`` nor ``updated_at`` has an index,
+    and every artwork without an image has no vector, so no index of ours narrows the pass.
     """
-    artworks = Artwork._meta.db_table
-    vectors = ArtworkEmbedding._meta.db_table
-    failures = EmbeddingFailure._meta.db_table
-    sql = f"""
-        WITH unembedded AS MATERIALIZED (
-            SELECT a.id FROM {artworks} a
-            WHERE NOT EXISTS (SELECT 1 FROM {vectors} v WHERE v.artwork_id = a.id AND v.model_id = %(model)s)
-              AND NOT EXISTS (SELECT 1 FROM {failures} f WHERE f.artwork_id = a.id AND f.model_id = %(model)s)
-        )
-        SELECT a.id, a.updated_at FROM {artworks} a JOIN unembedded u ON u.id = a.id
-        WHERE a.image_id <> '' AND a.withdrawn_at IS NULL
-        ORDER BY a.updated_at, a.id
-        LIMIT 1
-    """
-    return next(iter(Artwork.objects.raw(sql, {"model": model.pk})), None)
+    return (
+        Artwork.objects.exclude(image_id="")
+        .filter(withdrawn_at=None)
+        .exclude(Exists(ArtworkEmbedding.objects.filter(model=model, artwork=OuterRef("pk"))))
+        .exclude(Exists(EmbeddingFailure.objects.filter(model=model, artwork=OuterRef("pk"))))
+        .order_by("updated_at", "pk")
+        .only("pk", "updated_at")
+        .first()
+    )
