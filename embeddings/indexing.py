@@ -66,3 +66,53 @@ def enqueue_missing(model: EmbeddingModel, batch_size: int | None = None) -> tup
     """Queue every artwork that has no vector under ``model``; returns (artworks, tasks)."""
     ids = list(artworks_missing_vectors(model).order_by("pk").values_list("pk", flat=True))
     return len(ids), enqueue_embedding(ids, model, batch_size)
+
+
+@dataclass(frozen=True)
+class FailureCounts:
+    """Artworks whose embedding failed under a model, by what happens next (withdrawn ones left out).
+
+    ``awaiting_retry``: a transient failure the sweep tries again from its ``retry_at``.
+    ``permanent``: no ``retry_at``; it waits for a new image or a curator's retry.
+    """
+
+    awaiting_retry: int
+    permanent: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def failure_counts(model: EmbeddingModel) -> FailureCounts:
+    """Failures under ``model`` of artworks still listed, as index_counts counts them (an artwork
+    with an image and no vector). Read from the failures (the index on their model), each joined to
+    its artwork by primary key and looked up in the (artwork, model) vector index."""
+    failures = (
+        EmbeddingFailure.objects.filter(model=model, artwork__withdrawn_at=None)
+        .exclude(artwork__image_id="")
+        .exclude(Exists(ArtworkEmbedding.objects.filter(model=model, artwork=OuterRef("artwork"))))
+    )
+    return FailureCounts(
+        awaiting_retry=failures.filter(transient=True, retry_at__isnull=False).count(),
+        permanent=failures.filter(retry_at__isnull=True).count(),
+    )
+
+
+def oldest_pending_artwork(model: EmbeddingModel) -> Artwork | None:
+    """The pending artwork under ``model`` that has waited longest (oldest ``updated_at``), or None.
+
+    Pending: an image, not withdrawn, neither a vector nor a failure under ``model``. Only ``id``
+    and ``updated_at`` are loaded. The two anti-joins are served by the (artwork, model) unique
+    indexes of vectors and failures (index-only). The artworks are read in one pass, as
+    index_counts' no_image count reads them: neither ``image_id`` nor ``updated_at`` has an index,
+    and every artwork without an image has no vector, so no index of ours narrows the pass.
+    """
+    return (
+        Artwork.objects.exclude(image_id="")
+        .filter(withdrawn_at=None)
+        .exclude(Exists(ArtworkEmbedding.objects.filter(model=model, artwork=OuterRef("pk"))))
+        .exclude(Exists(EmbeddingFailure.objects.filter(model=model, artwork=OuterRef("pk"))))
+        .order_by("updated_at", "pk")
+        .only("pk", "updated_at")
+        .first()
+    )

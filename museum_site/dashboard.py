@@ -19,10 +19,13 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from catalog import sync_status
 from catalog.models import Artwork, SyncRun
-from embeddings.indexing import enqueue_embedding, index_counts
+from catalog.sync_status import duration_text
+from embeddings.indexing import enqueue_embedding, failure_counts, index_counts
 from embeddings.lifecycle import IN_PROGRESS, activation_status
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 from museum_site import schedules
@@ -136,6 +139,34 @@ def reembed_progress() -> list[dict[str, Any]]:
     return progress
 
 
+def sync_overview(model: EmbeddingModel | None) -> dict[str, Any]:
+    """What an operator needs to see that the collection keeps up with AIC when nobody watches it:
+    the walk in progress, the last complete sync and its age, the lag behind the source, and the
+    artworks withdrawn or whose embedding failed (awaiting a retry, or for good)."""
+    now = timezone.now()
+    walk = sync_status.running_walk()
+    last = sync_status.last_complete_sync()
+    lag = sync_status.sync_lag()
+    failures = failure_counts(model) if model is not None else None
+    return {
+        "walk": walk,
+        "walk_rate": f"{walk.records_per_second:.1f}" if walk and walk.records_per_second is not None else None,
+        "walk_left": duration_text(walk.seconds_left) if walk and walk.seconds_left is not None else None,
+        "walk_percent": round(100 * walk.page / walk.total_pages) if walk and walk.total_pages else None,
+        "walk_checkpoint_age": duration_text((now - walk.checkpoint_at).total_seconds())
+        if walk and walk.checkpoint_at
+        else None,
+        "last_complete": last,
+        "last_complete_age": duration_text((now - last.finished_at).total_seconds())
+        if last and last.finished_at
+        else None,
+        "lag": duration_text(lag.total_seconds()) if lag is not None else None,
+        "withdrawn": sync_status.withdrawn_count(),
+        "awaiting_retry": failures.awaiting_retry if failures else None,
+        "permanent": failures.permanent if failures else None,
+    }
+
+
 def jobs_dashboard(request: HttpRequest) -> HttpResponse:
     waiting, taken, problem = broker_state()
     model = EmbeddingModel.active()
@@ -149,6 +180,7 @@ def jobs_dashboard(request: HttpRequest) -> HttpResponse:
         "broker_problem": problem,
         "model": model,
         "reembeds": reembed_progress(),
+        "sync": sync_overview(model),
         "harvest_paused": schedules.harvest_paused(),
         "harvest_schedules": schedules.harvest_schedules(),
         "runs": list(SyncRun.objects.order_by("-started_at")[:10]),

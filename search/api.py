@@ -104,6 +104,8 @@ class HealthOut(Schema):
     broker: str
     model: dict[str, Any]
     index: dict[str, int] | None = None
+    sync: dict[str, Any] | None = None
+    reason: str | None = None
 
 
 _ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 404: ErrorOut, 503: ErrorOut}
@@ -175,9 +177,13 @@ def similar(request: HttpRequest, aic_id: int, params: Query[FilterParams]) -> d
 
 @api.get("/healthz", response={200: HealthOut, 503: HealthOut}, tags=["operations"], summary="Health")
 def healthz(request: HttpRequest) -> Status[dict[str, Any]]:
-    """Database, broker and model status, and the active model's index counts; 503 unless all is well."""
+    """Database, broker and model status, the active model's index counts and the sync's state.
+
+    200 when all is well ("ok") and when the catalog has fallen behind its source ("degraded", with a
+    reason: a warning, not an outage); 503 when the database or broker is down or no model is active.
+    """
     checks = services.health_checks()
-    return Status(200 if checks["status"] == "ok" else 503, checks)
+    return Status(503 if checks["status"] == "unhealthy" else 200, checks)
 
 
 @api.get(

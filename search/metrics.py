@@ -84,8 +84,9 @@ class OperationsCollector(Collector):
     """Gauges read from the broker and the database at each scrape."""
 
     def collect(self) -> Iterator[Metric]:
+        from catalog import sync_status
         from catalog.models import Artwork, SyncRun
-        from embeddings.indexing import index_counts
+        from embeddings.indexing import failure_counts, index_counts, oldest_pending_artwork
         from embeddings.models import ArtworkEmbedding, EmbeddingModel
 
         depth = GaugeMetricFamily("museum_queue_depth", "Tasks waiting in a Celery queue.", labels=["queue"])
@@ -110,6 +111,23 @@ class OperationsCollector(Collector):
             for state, count in index_counts(model).as_dict().items():
                 index.add_metric([model.name, state], count)
             yield index
+            failures = GaugeMetricFamily(
+                "museum_embedding_failures",
+                "Artworks (still listed, with an image) whose embedding failed under the active model: "
+                "awaiting_retry (a transient failure the sweep retries) or permanent (waits for a new image "
+                "or a curator).",
+                labels=["model", "kind"],
+            )
+            for kind, count in failure_counts(model).as_dict().items():
+                failures.add_metric([model.name, kind], count)
+            yield failures
+            oldest = oldest_pending_artwork(model)
+            yield GaugeMetricFamily(
+                "museum_oldest_pending_artwork_age_seconds",
+                "Seconds since the longest-waiting artwork with no vector (and no failure) under the active "
+                "model last changed; 0 when none waits.",
+                value=max((now - oldest.updated_at).total_seconds(), 0.0) if oldest is not None else 0.0,
+            )
 
         finished = SyncRun.objects.filter(
             source="api", status__in=[SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL]
@@ -127,6 +145,25 @@ class OperationsCollector(Collector):
                 "Seconds since the newest AIC change the catalog holds was made at AIC.",
                 value=(now - newest).total_seconds(),
             )
+        last = sync_status.last_complete_sync()
+        if last is not None and last.finished_at is not None:
+            yield GaugeMetricFamily(
+                "museum_last_complete_sync_age_seconds",
+                "Seconds since the last complete sync (an API harvest or a dump import) finished.",
+                value=(now - last.finished_at).total_seconds(),
+            )
+        lag = sync_status.sync_lag()
+        if lag is not None:
+            yield GaugeMetricFamily(
+                "museum_sync_lag_seconds",
+                "The newest change the source last reported minus the newest change our cursor has reached.",
+                value=lag.total_seconds(),
+            )
+        yield GaugeMetricFamily(
+            "museum_artworks_withdrawn",
+            "Artworks the source no longer lists, out of every search.",
+            value=sync_status.withdrawn_count(),
+        )
 
 
 def _registries() -> list[CollectorRegistry]:

@@ -10,6 +10,7 @@ from django.db import connection
 from django.http import Http404, HttpRequest
 
 from catalog.models import Artwork
+from catalog.sync_status import sync_health
 from embeddings.encoders import loaded_encoders
 from embeddings.indexing import index_counts
 from embeddings.models import EmbeddingModel
@@ -154,7 +155,13 @@ def image_search_json(request: HttpRequest, params: FilterParams, data: bytes) -
 
 
 def health_checks() -> dict[str, Any]:
-    """Database, broker and model status, and the active model's index counts; status 'ok' or 'unhealthy'."""
+    """Database, broker and model status, the active model's index counts, and the sync's state.
+
+    ``status``: 'unhealthy' when the database or broker is down or no model is active (an outage),
+    'degraded' when all that is well but the catalog has fallen behind its source (a warning: the
+    last complete sync is more than two harvest intervals old, and harvesting is not paused; then
+    ``reason`` says why), else 'ok'.
+    """
     checks: dict[str, Any] = {}
     healthy = True
     try:
@@ -185,5 +192,11 @@ def health_checks() -> dict[str, Any]:
             "text_runtime": getattr(text_encoder, "runtime", None),
         }
         checks["index"] = index_counts(model).as_dict()
-    checks["status"] = "ok" if healthy else "unhealthy"
+    reason = ""
+    if checks["database"] == "ok":
+        sync = sync_health()
+        checks["sync"] = sync.as_dict()
+        reason = sync.reason
+    checks["status"] = "unhealthy" if not healthy else "degraded" if reason else "ok"
+    checks["reason"] = reason or None
     return checks
