@@ -1,7 +1,7 @@
 """Periodic schedules kept in the database (django-celery-beat), and pausing the harvest.
 
-The harvest schedule is created from AIC_SYNC_INTERVAL_SECONDS the first time the database is
-migrated (and after a flush). From then on it is the curators': they edit its interval in the admin,
+The harvest, reconcile (a full walk) and embedding-sweep schedules are created from their settings
+the first time the database is migrated (and after a flush). From then on it is the curators': they edit its interval in the admin,
 or pause and resume it on the jobs dashboard, and beat follows without a restart.
 """
 
@@ -13,8 +13,10 @@ from django.conf import settings
 from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-HARVEST_TASK = "catalog.tasks.sync_aic_task"
-HARVEST_SCHEDULE_NAME = "sync-aic"
+from catalog.sync_status import HARVEST_SCHEDULE_NAME, HARVEST_TASK
+
+__all__ = ["HARVEST_SCHEDULE_NAME", "HARVEST_TASK", "ensure_harvest_schedule", "harvest_paused", "set_harvest_paused"]
+
 RECONCILE_SCHEDULE_NAME = "reconcile-aic"
 SWEEP_TASK = "embeddings.tasks.sweep_task"
 SWEEP_SCHEDULE_NAME = "embed-sweep"
