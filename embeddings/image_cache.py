@@ -25,6 +25,7 @@ from django.conf import settings
 from PIL import Image
 
 from catalog.aic_client import parse_retry_after
+from embeddings.cache_pruning import remove_image_files
 from embeddings.decoding import ImageError as ImageError
 from embeddings.decoding import check_image_bytes, decode_image
 from embeddings.rate_limit import SharedRateLimiter, iiif_rate_limiter
@@ -45,6 +46,8 @@ class ImageCache:
     max_retries: int = 3
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 40_000_000
+    # Pixel files of every preprocessing recipe (pixel_cache.py); None: the folder "pixels" in ``root``.
+    pixel_root: Path | None = None
     backoff: float = 0.5  # seconds before the first retry, doubling with each, jittered
     # A Retry-After longer than this is cut to it: every image of a batch waits behind the one
     # retrying, so an hour's maintenance window is better met by failing transient and retrying later.
@@ -63,7 +66,13 @@ class ImageCache:
             max_retries=settings.IIIF_MAX_RETRIES,
             max_bytes=settings.IMAGE_MAX_BYTES,
             max_pixels=settings.IMAGE_MAX_PIXELS,
+            pixel_root=settings.EMBED_PIXEL_CACHE_DIR,
         )
+
+    @property
+    def pixels_root(self) -> Path:
+        """The folder holding one folder of pixel files per preprocessing recipe."""
+        return self.pixel_root or self.root / "pixels"
 
     def path_for(self, image_id: str) -> Path:
         if not _IMAGE_ID.match(image_id):
@@ -96,10 +105,21 @@ class ImageCache:
         """
         path = self.fetch(image_id)
         try:
-            return decode_image(path.read_bytes(), self.max_pixels, draft_size)
+            data = path.read_bytes()
+        except FileNotFoundError:  # removed meanwhile (a sweep, a withdrawn record): fetched again
+            data = self.fetch(image_id).read_bytes()
+        try:
+            return decode_image(data, self.max_pixels, draft_size)
         except ImageError:
             path.unlink(missing_ok=True)  # never keep an undecodable file in the cache
             raise
+
+    def remove(self, image_id: str) -> int:
+        """Delete this image's cached files, at every width and in every recipe's pixel folder
+        (a withdrawn record); the number of files deleted."""
+        if not _IMAGE_ID.match(image_id):
+            return 0  # nothing can have been cached under it
+        return remove_image_files(self.root, self.pixels_root, image_id)
 
     def _download(self, image_id: str) -> bytes:
         url = self.url_for(image_id)
