@@ -1,4 +1,13 @@
-"""IIIF images on local disk: each image is downloaded once, then read from the cache."""
+"""IIIF images on local disk: each image is downloaded once, then read from the cache.
+
+A download that meets what passes (a timeout, a reset or refused connection, a failed DNS lookup,
+408, 425, 429 or 5xx) is tried again after a jittered backoff, or after the server's Retry-After,
+and an ImageError with ``transient=True`` says that retries ran out. What a retry cannot change
+(404, 403, 410, 400 or any other status, bytes that are not an image, an image over the limits)
+raises at once with ``transient=False``.
+
+Layout: ``<root>/w<width>/<first two characters of the id>/<image id>.jpg``.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +24,8 @@ import requests
 from django.conf import settings
 from PIL import Image
 
+from catalog.aic_client import parse_retry_after
+from embeddings.cache_pruning import remove_image_files
 from embeddings.decoding import ImageError as ImageError
 from embeddings.decoding import check_image_bytes, decode_image
 from embeddings.rate_limit import SharedRateLimiter, iiif_rate_limiter
@@ -35,6 +46,12 @@ class ImageCache:
     max_retries: int = 3
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 40_000_000
+    # Pixel files of every preprocessing recipe (pixel_cache.py); None: the folder "pixels" in ``root``.
+    pixel_root: Path | None = None
+    backoff: float = 0.5  # seconds before the first retry, doubling with each, jittered
+    # A Retry-After longer than this is cut to it: every image of a batch waits behind the one
+    # retrying, so an hour's maintenance window is better met by failing transient and retrying later.
+    max_retry_after: float = 60.0
     session: requests.Session = field(default_factory=requests.Session)
     downloads: int = 0
 
@@ -49,7 +66,13 @@ class ImageCache:
             max_retries=settings.IIIF_MAX_RETRIES,
             max_bytes=settings.IMAGE_MAX_BYTES,
             max_pixels=settings.IMAGE_MAX_PIXELS,
+            pixel_root=settings.EMBED_PIXEL_CACHE_DIR,
         )
+
+    @property
+    def pixels_root(self) -> Path:
+        """The folder holding one folder of pixel files per preprocessing recipe."""
+        return self.pixel_root or self.root / "pixels"
 
     def path_for(self, image_id: str) -> Path:
         if not _IMAGE_ID.match(image_id):
@@ -82,10 +105,21 @@ class ImageCache:
         """
         path = self.fetch(image_id)
         try:
-            return decode_image(path.read_bytes(), self.max_pixels, draft_size)
+            data = path.read_bytes()
+        except FileNotFoundError:  # removed meanwhile (a sweep, a withdrawn record): fetched again
+            data = self.fetch(image_id).read_bytes()
+        try:
+            return decode_image(data, self.max_pixels, draft_size)
         except ImageError:
             path.unlink(missing_ok=True)  # never keep an undecodable file in the cache
             raise
+
+    def remove(self, image_id: str) -> int:
+        """Delete this image's cached files, at every width and in every recipe's pixel folder
+        (a withdrawn record); the number of files deleted."""
+        if not _IMAGE_ID.match(image_id):
+            return 0  # nothing can have been cached under it
+        return remove_image_files(self.root, self.pixels_root, image_id)
 
     def _download(self, image_id: str) -> bytes:
         url = self.url_for(image_id)
@@ -93,33 +127,46 @@ class ImageCache:
         for attempt in range(self.max_retries + 1):
             if self.limiter is not None:
                 self.limiter.wait()
+            retry_after: float | None = None
             try:
-                data, status = self._get(url)
+                data, status, retry_after = self._get(url)
             except requests.RequestException as exc:
+                # Timeouts, resets, refused connections and DNS failures (a ConnectionError around
+                # urllib3's NameResolutionError) all pass; so may a bad AIC_IIIF_URL, once corrected.
                 problem = f"{type(exc).__name__}: {exc}"
             else:
                 if status == 200:
                     self.downloads += 1
                     return data
                 if status not in _RETRY_STATUSES:
-                    raise ImageError(f"IIIF HTTP {status} for {url}")
+                    raise ImageError(f"IIIF HTTP {status} for {url}", transient=False)
                 problem = f"IIIF HTTP {status}"
             if attempt < self.max_retries:
-                time.sleep(min(30.0, 0.5 * 2**attempt * random.uniform(0.5, 1.5)))
+                delay = self._retry_delay(attempt, retry_after)
+                logger.info("image %s: %s; retry %d in %.1fs", image_id, problem, attempt + 1, delay)
+                time.sleep(delay)
         raise ImageError(f"{problem} for {url} after {self.max_retries + 1} attempts", transient=True)
 
-    def _get(self, url: str) -> tuple[bytes, int]:
+    def _retry_delay(self, attempt: int, retry_after: float | None) -> float:
+        """The server's Retry-After (capped), or exponential backoff; both jittered upwards, so that the
+        threads and workers turned away together do not all come back in the same instant."""
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after) * random.uniform(1.0, 1.2)
+        return min(30.0, self.backoff * 2**attempt * random.uniform(0.5, 1.5))
+
+    def _get(self, url: str) -> tuple[bytes, int, float | None]:
+        """The body (only of a 200), the status, and the seconds a Retry-After header asks for."""
         with self.session.get(url, timeout=self.timeout, stream=True) as response:
             if response.status_code != 200:
-                return b"", response.status_code
+                return b"", response.status_code, parse_retry_after(response.headers.get("Retry-After"))
             declared = int(response.headers.get("Content-Length") or 0)
             if declared > self.max_bytes:
-                raise ImageError(f"image is {declared} bytes (limit {self.max_bytes})")
+                raise ImageError(f"image is {declared} bytes (limit {self.max_bytes})", transient=False)
             chunks: list[bytes] = []
             received = 0
             for chunk in response.iter_content(64 * 1024):
                 received += len(chunk)
                 if received > self.max_bytes:
-                    raise ImageError(f"image is over {self.max_bytes} bytes")
+                    raise ImageError(f"image is over {self.max_bytes} bytes", transient=False)
                 chunks.append(chunk)
-            return b"".join(chunks), 200
+            return b"".join(chunks), 200, None

@@ -109,8 +109,7 @@ def pixel_cache(encoder: ImageEncoder, cache: ImageCache) -> PixelCache | None:
         enabled = encoder.device.type == "cuda"
     if not enabled or encoder.recipe is None or decodes_on_device(encoder):
         return None
-    root = settings.EMBED_PIXEL_CACHE_DIR or cache.root / "pixels"
-    return PixelCache.for_recipe(root, cache.root, encoder.recipe, encoder.draft_size)
+    return PixelCache.for_recipe(cache.pixels_root, cache.root, encoder.recipe, encoder.draft_size)
 
 
 def embed_artworks(

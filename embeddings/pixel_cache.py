@@ -13,6 +13,11 @@ pixels of a JPEG fetched again (another file) are never served. Files are writte
 so a reader never sees half of one. The folder may be deleted at any time; it fills again as
 images are embedded.
 
+A read marks its file used by moving the file's modification time to now (access times are not
+kept on relatime or noatime mounts), at most once per ``TOUCH_INTERVAL_SECONDS``, so reading
+costs no metadata write most of the time. ``cache_pruning.enforce_pixel_cache_limit`` evicts the
+files used longest ago when the cache outgrows EMBED_PIXEL_CACHE_MAX_GB.
+
 Like ``decoding``, nothing here imports Django, numpy or PyTorch: decoding processes use it too.
 """
 
@@ -36,6 +41,8 @@ from embeddings.decoding import ResizeCrop
 logger = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<QQQ")  # the source file's size, st_mtime_ns and inode
+# Eviction orders files by their last use to within this: finer would write metadata on most reads.
+TOUCH_INTERVAL_SECONDS = 3600.0
 # A full disk fails every write, thousands a second on a GPU worker: one warning a minute says it.
 _WARNING_INTERVAL_SECONDS = 60.0
 _warned_at: float | None = None
@@ -79,6 +86,7 @@ class PixelCache:
         try:
             with open(target, "rb") as handle:
                 data = handle.read(_HEADER.size + self.pixel_bytes + 1)
+                _mark_used(handle.fileno())
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -144,6 +152,16 @@ def _warn(message: str) -> None:
         also = f" (and {_unwarned} more such problems since the last warning)" if _unwarned else ""
         _warned_at, _unwarned = now, 0
     logger.warning("%s%s; images are embedded without it", message, also)
+
+
+def _mark_used(fd: int) -> None:
+    """Move the open file's modification time to now, unless it was moved within the touch interval.
+    A file that cannot be touched (a read-only cache) is read all the same."""
+    try:
+        if time.time() - os.fstat(fd).st_mtime > TOUCH_INTERVAL_SECONDS:
+            os.utime(fd)
+    except OSError:
+        pass
 
 
 def _signature(stat: os.stat_result) -> bytes:

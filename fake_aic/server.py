@@ -288,7 +288,9 @@ def _fault_response(fault: _Fault) -> _Response:
         return _Response(200, HTML_ERROR_PAGE.encode("utf-8"), "text/html; charset=UTF-8")
     status = int(fault.kind)
     error = "Internal Server Error" if status == 500 else "Service Unavailable"
-    return _json_response(status, {"status": status, "error": error, "detail": error})
+    # A server going down for maintenance says when to come back; a crashing one says nothing.
+    headers = {"Retry-After": str(fault.options["retry_after"])} if "retry_after" in fault.options else {}
+    return _json_response(status, {"status": status, "error": error, "detail": error}, headers)
 
 
 def _damage(response: _Response, fault: _Fault) -> _Response:

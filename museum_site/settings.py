@@ -255,6 +255,10 @@ EMBED_PIXEL_CACHE = env_bool_or_auto("EMBED_PIXEL_CACHE")
 # Where those pixels go; by default the image cache's folder "pixels".
 _pixel_cache_dir = env_str("EMBED_PIXEL_CACHE_DIR")
 EMBED_PIXEL_CACHE_DIR = Path(_pixel_cache_dir).resolve() if _pixel_cache_dir else None
+# Their bound, in GB (10^9 bytes), every recipe's folder together; 0: unbounded. The periodic sweep
+# evicts the files used longest ago once they outgrow it (embeddings/cache_pruning.py), so the folder
+# may run over it between two sweeps.
+EMBED_PIXEL_CACHE_MAX_GB = env_float("EMBED_PIXEL_CACHE_MAX_GB", 50.0, minimum=0.0)
 
 # --- Search -------------------------------------------------------------------
 SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 300, minimum=1)

@@ -7,6 +7,11 @@ model switch; see ``search/receivers.py``). A response of an older generation is
 a hidden artwork leaves every cached answer at once. SEARCH_RESULT_CACHE_SECONDS bounds
 an entry's life as a safety net; 0 turns the cache off.
 
+The cache's Redis may evict any key when it is full (``allkeys-lru`` in docker-compose.yml), the
+generation among them. A generation is therefore a value never used before, not a count that would
+start again from zero and meet answers stamped with its old values; a search that finds none sets a
+new one before it computes, and stores nothing if another process set one first.
+
 When Redis cannot be reached the search runs as if nothing were cached.
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -56,7 +62,7 @@ def bump_generation() -> None:
     if settings.SEARCH_RESULT_CACHE_SECONDS <= 0:
         return
     try:
-        cache_client().incr(GENERATION_KEY)
+        cache_client().set(GENERATION_KEY, _new_generation())
     except redis.RedisError as exc:
         # Entries then expire by age alone; say so, since results may lag a change until then.
         logger.error("search result cache: could not mark cached results stale: %s", exc)
@@ -68,25 +74,33 @@ def cached(key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     if seconds <= 0:
         return compute()
     client = cache_client()
-    generation = b"0"
     try:
         current, stored = client.mget([GENERATION_KEY, key])
-        generation = current if isinstance(current, bytes) else b"0"
-        if isinstance(stored, bytes):
+        generation = current if isinstance(current, bytes) else None
+        if generation is not None and isinstance(stored, bytes):
             stamp, _, body = stored.partition(b"\n")
             if stamp == generation:
                 RESULT_CACHE_LOOKUPS.labels(result="hit").inc()
                 found: dict[str, Any] = json.loads(body)
                 return found
         RESULT_CACHE_LOOKUPS.labels(result="miss").inc()
+        if generation is None:  # never set, or evicted: a new one, unless another process was first
+            fresh = _new_generation()
+            generation = fresh if client.set(GENERATION_KEY, fresh, nx=True) else None
     except redis.RedisError as exc:
         RESULT_CACHE_LOOKUPS.labels(result="error").inc()
         logger.warning("search result cache unavailable: %s", exc)
         return compute()
     response = compute()
+    if generation is None:
+        return response  # another process set the generation, maybe after a change this did not see
     try:
         # Stamped with the generation read before computing: a change meanwhile makes it stale at once.
         client.set(key, generation + b"\n" + json.dumps(response).encode(), ex=seconds)
     except redis.RedisError as exc:
         logger.warning("search result cache unavailable: %s", exc)
     return response
+
+
+def _new_generation() -> bytes:
+    return uuid.uuid4().hex.encode()

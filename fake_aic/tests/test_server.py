@@ -206,6 +206,15 @@ def test_it_injects_server_errors(fake: FakeAIC, kind: str) -> None:
     assert get(f"{fake.api_url}/artworks").status_code == 200
 
 
+def test_it_injects_a_503_with_retry_after_only_when_asked(fake: FakeAIC) -> None:
+    fake.inject("503", path_prefix="/iiif/2/", retry_after=3)
+    fake.inject("503", path_prefix="/iiif/2/")
+    first = get(f"{fake.iiif_url}/x/full/8,/0/default.jpg")
+    second = get(f"{fake.iiif_url}/x/full/8,/0/default.jpg")
+    assert (first.status_code, first.headers["Retry-After"]) == (503, "3")
+    assert second.status_code == 503 and "Retry-After" not in second.headers
+
+
 def test_it_only_faults_matching_paths(fake: FakeAIC) -> None:
     fake.inject("500", path_prefix="/api/v1/artworks/")
     assert get(f"{fake.api_url}/artworks").status_code == 200

@@ -3,6 +3,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,8 @@ def test_the_production_compose_file_is_valid(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_it_runs_every_service_with_a_gpu_for_embedding() -> None:
+def _services() -> dict[str, Any]:
+    """The services as docker-compose resolves them (anchors merged, defaults of variables filled in)."""
     result = subprocess.run(
         [*_compose(), "-f", str(ROOT / "docker-compose.yml"), "config"],
         cwd=ROOT,
@@ -32,11 +34,35 @@ def test_it_runs_every_service_with_a_gpu_for_embedding() -> None:
     )
     import yaml
 
-    config = yaml.safe_load(result.stdout)
-    services = config["services"]
+    services: dict[str, Any] = yaml.safe_load(result.stdout)["services"]
+    return services
+
+
+def _option(command: list[str], name: str) -> str | None:
+    """The value after ``--name`` in a redis-server command line."""
+    return command[command.index(name) + 1] if name in command else None
+
+
+def test_it_runs_every_service_with_a_gpu_for_embedding() -> None:
+    services = _services()
     assert {"postgres", "redis", "web", "worker-embed", "worker-sync", "beat"} <= set(services)
     assert services["postgres"]["image"].startswith("pgvector/pgvector")
     devices = services["worker-embed"]["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["capabilities"] == ["gpu"]
     assert "-Q" in services["worker-embed"]["command"] and "embed" in services["worker-embed"]["command"]
     assert "gunicorn" in services["web"]["command"]
+
+
+def test_the_search_caches_have_a_redis_of_their_own_that_evicts_and_the_broker_never_evicts() -> None:
+    services = _services()
+    cache, broker = services["redis-cache"]["command"], services["redis"]["command"]
+    assert _option(cache, "--maxmemory") not in (None, "0")
+    assert _option(cache, "--maxmemory-policy") == "allkeys-lru"
+    assert _option(cache, "--appendonly") == "no" and _option(cache, "--save") == ""  # nothing to keep
+    assert not services["redis-cache"].get("volumes")
+    assert _option(broker, "--maxmemory-policy") == "noeviction"  # a queued task is never dropped
+    assert _option(broker, "--appendonly") == "yes"
+    for name in ("web", "worker-embed", "worker-sync", "beat"):
+        environment = services[name]["environment"]
+        assert environment["SEARCH_QUERY_CACHE_URL"].startswith("redis://redis-cache:"), name
+        assert environment["REDIS_URL"].startswith("redis://redis:"), name
