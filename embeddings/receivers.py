@@ -8,6 +8,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from catalog.signals import artworks_need_embedding, artworks_withdrawn
+from embeddings.image_cache import ImageCache
 from embeddings.indexing import enqueue_embedding
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 
@@ -29,4 +30,6 @@ def forget_withdrawn(sender: Any, artwork_ids: list[int], image_ids: list[str], 
     where this process reaches them; the sweep removes them on every other host."""
     vectors, _ = ArtworkEmbedding.objects.filter(artwork_id__in=artwork_ids).delete()
     EmbeddingFailure.objects.filter(artwork_id__in=artwork_ids).delete()
-    logger.info("withdrawn: %d artworks, %d vectors deleted", len(artwork_ids), vectors)
+    cache = ImageCache.from_settings()
+    files = sum(cache.remove(image_id) for image_id in image_ids)
+    logger.info("withdrawn: %d artworks, %d vectors and %d cached files deleted", len(artwork_ids), vectors, files)

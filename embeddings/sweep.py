@@ -9,6 +9,10 @@ Beat runs it every EMBED_SWEEP_INTERVAL_SECONDS, so the index converges with no 
   until it drains, which also keeps it from doubling a long backlog.
 Permanent failures (404, undecodable, too large) stay as they are until the record's image
 changes or a curator asks.
+
+It also keeps the caches of the worker that runs it bounded (``cache_pruning``): files of images no
+artwork uses any more (a changed image, a withdrawn record) are deleted, and the pixel cache is
+held to EMBED_PIXEL_CACHE_MAX_GB.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from catalog.models import Artwork
+from embeddings.cache_pruning import enforce_pixel_cache_limit, prune_image_files
+from embeddings.image_cache import ImageCache
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 
 logger = logging.getLogger(__name__)
@@ -41,27 +47,49 @@ class SweepResult:
     retried: int = 0  # transient failures queued again
     lost: int = 0  # pending artworks queued again
     tasks: int = 0
+    files_pruned: int = 0  # cached files of images no artwork uses
+    pixels_evicted: int = 0  # pixel files evicted to keep the pixel cache in its bound
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
 
-def sweep(enqueue: Enqueue) -> SweepResult:
-    """Queue what is due under the active model, with ``enqueue(artwork_ids, model)`` (returns tasks)."""
+def sweep(enqueue: Enqueue, cache: ImageCache | None = None) -> SweepResult:
+    """Queue what is due under the active model, with ``enqueue(artwork_ids, model)`` (returns tasks),
+    then bound this worker's caches."""
     model = EmbeddingModel.active()
-    if model is None:
-        return SweepResult()
-    due = claim_due_failures(model)
-    tasks = enqueue(due, model) if due else 0
+    due: list[int] = []
     lost: list[int] = []
-    if embed_queue_idle():
-        lost = lost_pending(model)
-        tasks += enqueue(lost, model) if lost else 0
-    if due or lost:
-        logger.info(
-            "sweep: queued %d failures due for a retry and %d lost artworks (%d tasks)", len(due), len(lost), tasks
+    tasks = 0
+    if model is not None:
+        due = claim_due_failures(model)
+        tasks = enqueue(due, model) if due else 0
+        if embed_queue_idle():
+            lost = lost_pending(model)
+            tasks += enqueue(lost, model) if lost else 0
+        if due or lost:
+            logger.info(
+                "sweep: queued %d failures due for a retry and %d lost artworks (%d tasks)", len(due), len(lost), tasks
+            )
+    pruned, evicted = bound_caches(cache or ImageCache.from_settings())
+    return SweepResult(retried=len(due), lost=len(lost), tasks=tasks, files_pruned=pruned, pixels_evicted=evicted)
+
+
+def bound_caches(cache: ImageCache) -> tuple[int, int]:
+    """Delete the cached files of images no listed artwork uses, and evict pixel files past
+    EMBED_PIXEL_CACHE_MAX_GB; returns (files pruned, pixel files evicted)."""
+    keep = set(Artwork.objects.filter(withdrawn_at=None).exclude(image_id="").values_list("image_id", flat=True))
+    pruned = 0
+    if keep or not Artwork.objects.exists():
+        # Files younger than the grace may belong to a record committed a moment ago.
+        result = prune_image_files(
+            cache.root, cache.pixels_root, keep, older_than_seconds=settings.EMBED_PENDING_GRACE_SECONDS
         )
-    return SweepResult(retried=len(due), lost=len(lost), tasks=tasks)
+        pruned = result.images + result.pixels + result.partials
+        if pruned:
+            logger.info("sweep: removed %d cached files of images no artwork uses (%d bytes)", pruned, result.bytes)
+    evicted = enforce_pixel_cache_limit(cache.pixels_root, int(settings.EMBED_PIXEL_CACHE_MAX_GB * 1e9))
+    return pruned, evicted
 
 
 def claim_due_failures(model: EmbeddingModel, limit: int = SWEEP_MAX_ARTWORKS) -> list[int]:

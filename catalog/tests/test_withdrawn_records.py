@@ -16,6 +16,7 @@ from catalog.models import Artwork, SyncRun
 from catalog.signals import artworks_need_embedding
 from catalog.withdrawals import reconcile
 from conftest import SAMPLE_DIR
+from embeddings.image_cache import ImageCache
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure
 from embeddings.pipeline import upsert_vectors
 
@@ -51,6 +52,11 @@ def test_a_full_walk_withdraws_what_the_source_no_longer_lists(aic: Any, embeddi
     _vectors_for(embedding_model, GONE)
     gone_pks = list(Artwork.objects.filter(aic_id__in=GONE).values_list("pk", flat=True))
     EmbeddingFailure.objects.create(artwork_id=gone_pks[0], model=embedding_model, reason="old failure")
+    cache = ImageCache.from_settings()
+    cached = [
+        cache.fetch(image_id) for image_id in Artwork.objects.filter(aic_id__in=GONE).values_list("image_id", flat=True)
+    ]
+    assert cached and all(path.exists() for path in cached)
     for aic_id in GONE:
         aic.remove_record(aic_id)
 
@@ -62,6 +68,7 @@ def test_a_full_walk_withdraws_what_the_source_no_longer_lists(aic: Any, embeddi
     assert _withdrawn() == set(GONE)
     assert not ArtworkEmbedding.objects.filter(artwork_id__in=gone_pks).exists()
     assert not EmbeddingFailure.objects.filter(artwork_id__in=gone_pks).exists()
+    assert not any(path.exists() for path in cached)
     assert Artwork.objects.filter(withdrawn_at=None).count() == len(aic.records)
 
 
