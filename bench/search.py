@@ -380,7 +380,8 @@ def _department_variants(model: Any, query_vectors: np.ndarray, truth: list[set[
     base = (
         f"SELECT a.aic_id, e.vector::vector({model.dimension}) <=> %(query)s AS distance "
         "FROM embeddings_artworkembedding e JOIN catalog_artwork a ON a.id = e.artwork_id "
-        "WHERE e.model_id = %(model)s AND NOT a.is_hidden AND upper(a.department_title) = upper(%(department)s) "
+        "WHERE e.model_id = %(model)s AND NOT a.is_hidden AND a.withdrawn_at IS NULL "
+        "AND upper(a.department_title) = upper(%(department)s) "
         f"ORDER BY {_INDEX_ORDER.format(dimension=int(model.dimension))} LIMIT %(limit)s"
     )
     variants = {
@@ -422,7 +423,7 @@ def _bare_sql_times(model: Any, query_vectors: np.ndarray) -> list[float]:
     sql = (
         f"SELECT e.artwork_id, e.vector::vector({model.dimension}) <=> %(query)s AS distance "
         "FROM embeddings_artworkembedding e JOIN catalog_artwork a ON a.id = e.artwork_id "
-        f"WHERE e.model_id = %(model)s AND NOT a.is_hidden "
+        "WHERE e.model_id = %(model)s AND NOT a.is_hidden AND a.withdrawn_at IS NULL "
         f"ORDER BY {_INDEX_ORDER.format(dimension=int(model.dimension))} LIMIT %(limit)s"
     )
     times = []

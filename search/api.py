@@ -1,8 +1,8 @@
 """The JSON API (django-ninja): typed endpoints, an OpenAPI 3 schema at /api/schema, docs at /api/docs.
 
-Every error is ``{"error": "..."}``: 400 for bad input, 404 for what does not exist, 503 while
-no model is active. The Swagger UI is served from this site's static files, so the docs work
-without a network.
+Every error is ``{"error": "..."}``: 400 for bad input, 404 for what does not exist (or is
+hidden), 410 for an artwork the source withdrew, 503 while no model is active. The Swagger UI
+is served from this site's static files, so the docs work without a network.
 """
 
 from __future__ import annotations
@@ -109,6 +109,8 @@ class HealthOut(Schema):
 
 
 _ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 404: ErrorOut, 503: ErrorOut}
+# An artwork's own endpoints also answer for one the source withdrew.
+_ARTWORK_ERRORS: dict[int, type[Schema]] = {**_ERRORS, 410: ErrorOut}
 
 
 @api.exception_handler(ValidationError)
@@ -157,20 +159,24 @@ def search_by_image(request: HttpRequest, params: Query[FilterParams], image: Fi
     return services.image_search_json(request, params, image.read())
 
 
-@api.get("/api/artworks/{aic_id}", response={200: ArtworkOut, **_ERRORS}, tags=["artworks"], summary="One artwork")
+@api.get(
+    "/api/artworks/{aic_id}", response={200: ArtworkOut, **_ARTWORK_ERRORS}, tags=["artworks"], summary="One artwork"
+)
 def artwork_record(request: HttpRequest, aic_id: int) -> dict[str, Any]:
-    """The full record of one visible artwork, with its image links and licences."""
+    """The full record of one visible artwork, with its image links and licences; 410 Gone, saying
+    when, for an artwork withdrawn from the collection."""
     return services.artwork_record_json(services.visible_artwork(aic_id))
 
 
 @api.get(
     "/api/artworks/{aic_id}/similar",
-    response={200: SimilarOut, **_ERRORS},
+    response={200: SimilarOut, **_ARTWORK_ERRORS},
     tags=["artworks"],
     summary="Visually similar artworks",
 )
 def similar(request: HttpRequest, aic_id: int, params: Query[FilterParams]) -> dict[str, Any]:
-    """Artworks whose images are nearest to this artwork's image (the artwork itself excluded)."""
+    """Artworks whose images are nearest to this artwork's image (the artwork itself excluded);
+    410 when the artwork was withdrawn from the collection."""
     artwork: Artwork = services.visible_artwork(aic_id)
     return services.similar_json(request, artwork, params)
 

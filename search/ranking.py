@@ -43,7 +43,7 @@ from django.db.models import (
 from django.db.models.functions import Cast
 from pgvector.django import CosineDistance, VectorField
 
-from catalog.models import SEARCH_CONFIG, Artwork, FrequentWord, WordLeader
+from catalog.models import SEARCH_CONFIG, Artwork, FrequentWord, WordLeader, visible_q
 from embeddings.models import ArtworkEmbedding, EmbeddingModel
 from embeddings.vector_sql import raw_connection, vector_cursor
 from search.filters import SearchFilters
@@ -341,7 +341,7 @@ def _text_statement(filters: SearchFilters, k: int, *, counts_words: bool) -> Li
     else:
         held = Slot("held", FloatField())
     rows = (
-        Artwork.objects.filter(matches, filters.as_q(), is_hidden=False)
+        Artwork.objects.filter(matches, filters.as_q(), visible_q())
         .annotate(score=_keyword_score(F("search_document"), held))
         .order_by("-score", "aic_id")[:k]
     )
@@ -353,7 +353,7 @@ def _leader_statement(filters: SearchFilters, k: int) -> ListingStatement:
     """A frequent word's first k listed artworks that pass ``filters``, in the list's order, scored
     as ``_text_statement`` scores an artwork holding ``held`` words."""
     rows = (
-        WordLeader.objects.filter(filters.as_q("artwork__"), lexeme=Slot("word", TextField()), artwork__is_hidden=False)
+        WordLeader.objects.filter(filters.as_q("artwork__"), visible_q("artwork__"), lexeme=Slot("word", TextField()))
         .annotate(score=_keyword_score(F("artwork__search_document"), Slot("held", FloatField())))
         .order_by("-impact", "aic_id")
         .select_related("artwork")[:k]
@@ -419,7 +419,7 @@ def neighbour_rows(
         distance = ExpressionWrapper(distance + Value(0.0), output_field=FloatField())
     order = "distance" if exact else model.index_distance(vector)
     return (
-        ArtworkEmbedding.objects.filter(filters.as_q("artwork__"), model=model, artwork__is_hidden=False)
+        ArtworkEmbedding.objects.filter(filters.as_q("artwork__"), visible_q("artwork__"), model=model)
         .annotate(distance=distance)
         .order_by(order)
         .select_related("artwork")
@@ -484,7 +484,7 @@ def few_enough_to_rank_all(filters: SearchFilters) -> bool:
 
 def candidate_artworks(filters: SearchFilters) -> QuerySet[Artwork]:
     """The visible artworks that pass ``filters``, in no order (so an index on a filter can find them)."""
-    return Artwork.objects.filter(filters.as_q(), is_hidden=False).order_by()
+    return Artwork.objects.filter(filters.as_q(), visible_q()).order_by()
 
 
 def fuse(keyword: list[Artwork], semantic: list[Artwork]) -> list[Hit]:

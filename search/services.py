@@ -8,6 +8,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django.http import Http404, HttpRequest
+from django.utils import timezone
 
 from catalog.models import Artwork
 from catalog.sync_status import sync_health
@@ -25,11 +26,28 @@ CC0 = "CC0 1.0 (https://creativecommons.org/publicdomain/zero/1.0/)"
 CC_BY = "© Art Institute of Chicago, CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)"
 
 
+class ArtworkWithdrawn(SearchError):
+    """An artwork the source no longer lists: it answers 410 Gone, saying when it left."""
+
+    def __init__(self, artwork: Artwork) -> None:
+        assert artwork.withdrawn_at is not None
+        self.artwork = artwork
+        self.withdrawn_on = timezone.localdate(artwork.withdrawn_at)
+        message = f"artwork {artwork.aic_id} was withdrawn from the collection on {self.withdrawn_on.isoformat()}"
+        super().__init__(message, status=410)
+
+
 def visible_artwork(aic_id: int) -> Artwork:
-    """The visible artwork with this AIC id; Http404 otherwise (hidden ones do not exist to the public)."""
+    """The visible artwork with this AIC id (what ``visible_q`` lets search show).
+
+    Http404 when there is none or a curator hid it (hidden ones do not exist to the public);
+    ArtworkWithdrawn when the source withdrew it, so a visitor with an old link learns it is gone.
+    """
     artwork = Artwork.objects.filter(aic_id=aic_id, is_hidden=False).first() if 0 < aic_id <= MAX_AIC_ID else None
     if artwork is None:
         raise Http404(f"no artwork with id {aic_id}")
+    if artwork.is_withdrawn:
+        raise ArtworkWithdrawn(artwork)
     return artwork
 
 

@@ -12,16 +12,16 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
-from catalog.models import Artwork
+from catalog.models import Artwork, visible_q
 from search.filters import SearchFilters
 from search.image_query import memory_only_uploads, upload_problem
 from search.params import FilterParams, SearchParams, parse
 from search.ranking import Hit, Mode, SearchError, SearchPage, similar_artworks
-from search.services import MAX_AIC_ID, image_hits, run_text_search
+from search.services import ArtworkWithdrawn, image_hits, run_text_search, visible_artwork
 
 _FILTER_LABELS = {
     "department": "Department",
@@ -47,7 +47,7 @@ def facets() -> dict[str, list[str]]:
     """Departments and artwork types of visible artworks (for the filter menus), cached briefly."""
     values = cache.get("search:facets")
     if values is None:
-        visible = Artwork.objects.filter(is_hidden=False).order_by()
+        visible = Artwork.objects.filter(visible_q()).order_by()
         values = {
             name: sorted(set(visible.exclude(**{field: ""}).values_list(field, flat=True).distinct()))
             for name, field in (("departments", "department_title"), ("artwork_types", "artwork_type_title"))
@@ -148,11 +148,12 @@ def image_search(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def artwork_detail(request: HttpRequest, aic_id: int) -> HttpResponse:
-    if not 0 < aic_id <= MAX_AIC_ID:
-        raise Http404("no such artwork")
-    artwork = Artwork.objects.filter(aic_id=aic_id, is_hidden=False).first()
-    if artwork is None:
-        raise Http404("no such artwork")
+    """An artwork's record and similar artworks; 404 for a hidden one, 410 for a withdrawn one."""
+    try:
+        artwork = visible_artwork(aic_id)
+    except ArtworkWithdrawn as gone:
+        context = {"aic_id": aic_id, "withdrawn_on": gone.withdrawn_on}
+        return render(request, "search/withdrawn.html", context, status=410)
     similar: list[Hit] = []
     note = ""
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from catalog.models import Artwork
+from catalog.models import Artwork, visible_q
 from embeddings.decoding import decode_image
 from embeddings.image_cache import ImageCache, ImageError
 from training.options import Example as Example  # re-exported: datasets are lists of these
@@ -98,7 +98,7 @@ def examples_from_catalog(
         check_caption_template(caption_template)
     cache = image_cache or ImageCache.from_settings()
     dataset = Dataset(examples=[])
-    artworks = Artwork.objects.filter(is_hidden=False).exclude(image_id="").order_by("aic_id")
+    artworks = Artwork.objects.filter(visible_q()).exclude(image_id="").order_by("aic_id")
     for artwork in artworks.iterator(chunk_size=500):
         key = str(artwork.aic_id)
         caption = artwork.caption() if caption_template is None else render_caption(caption_template, artwork)

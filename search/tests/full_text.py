@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.models import F, Value
 from django.db.models.functions import Cast
 
-from catalog.models import SEARCH_CONFIG, Artwork
+from catalog.models import SEARCH_CONFIG, Artwork, visible_q
 from search.filters import SearchFilters
 from search.ranking import MatchesQuery, words_tsquery
 
@@ -23,7 +23,7 @@ def terms_of(query: str) -> list[str]:
 
 def matching(tsquery: str, filters: SearchFilters) -> Any:
     return Artwork.objects.filter(
-        MatchesQuery(F("search_document"), Cast(Value(tsquery), SearchQueryField())), filters.as_q(), is_hidden=False
+        MatchesQuery(F("search_document"), Cast(Value(tsquery), SearchQueryField())), filters.as_q(), visible_q()
     )
 
 

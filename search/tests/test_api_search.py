@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from django.test import Client
 
-from catalog.models import Artwork
+from catalog.models import Artwork, visible_q
 from embeddings.encoders import get_text_encoder
 from embeddings.models import ArtworkEmbedding
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _brute_force_ranking(model: Any, query: str) -> list[int]:
     """AIC ids ranked by exact cosine similarity, computed here without the database index."""
     query_vector = get_text_encoder(model).encode([query])[0]
-    rows = list(ArtworkEmbedding.objects.filter(model=model, artwork__is_hidden=False).select_related("artwork"))
+    rows = list(ArtworkEmbedding.objects.filter(visible_q("artwork__"), model=model).select_related("artwork"))
     scores = np.array([np.dot(np.asarray(row.vector), query_vector) for row in rows])
     return [rows[i].artwork.aic_id for i in np.argsort(-scores)]
 
@@ -92,7 +92,7 @@ def test_the_query_uses_the_models_hnsw_index(indexed: list[Artwork], embedding_
 
     vector = np.ones(embedding_model.dimension) / np.sqrt(embedding_model.dimension)
     queryset = (
-        ArtworkEmbedding.objects.filter(model=embedding_model, artwork__is_hidden=False)
+        ArtworkEmbedding.objects.filter(visible_q("artwork__"), model=embedding_model)
         .annotate(distance=embedding_model.index_distance(vector))
         .order_by("distance")[:10]
     )

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from django.db import OperationalError, connection, transaction
 
-from catalog.models import Artwork
+from catalog.models import Artwork, visible_q
 from embeddings.encoders import get_text_encoder
 from search.filters import SearchFilters
 from search.ranking import neighbour_rows, text_matches, vector_neighbours
@@ -80,7 +80,7 @@ def test_full_text_rows_are_the_artworks_the_orm_loads(indexed: list[Artwork], f
             loaded = Artwork.objects.in_bulk([artwork.pk for artwork, _ in found])
             assert [_shown(artwork) for artwork, _ in found] == [_shown(loaded[artwork.pk]) for artwork, _ in found]
             assert all(not artwork._state.adding for artwork, _ in found)
-            passing = Artwork.objects.filter(filters.as_q(), is_hidden=False, pk__in=loaded)
+            passing = Artwork.objects.filter(filters.as_q(), visible_q(), pk__in=loaded)
             assert set(passing.values_list("pk", flat=True)) == set(loaded)
             assert all(0 < score < 1 for _, score in found)
             matched += len(found)

@@ -9,7 +9,7 @@ import pytest
 from django.db.models import Value
 from django.test import Client
 
-from catalog.models import Artwork
+from catalog.models import Artwork, visible_q
 from embeddings.encoders import get_text_encoder
 from embeddings.models import ArtworkEmbedding
 
@@ -27,7 +27,7 @@ def _ids(client: Client, **params: Any) -> list[int]:
 def _brute_force(model: Any, query: str) -> list[int]:
     """AIC ids of visible embedded artworks by exact cosine similarity to the query, best first."""
     query_vector = get_text_encoder(model).encode([query.lower()])[0]
-    rows = list(ArtworkEmbedding.objects.filter(model=model, artwork__is_hidden=False).select_related("artwork"))
+    rows = list(ArtworkEmbedding.objects.filter(visible_q("artwork__"), model=model).select_related("artwork"))
     scores = np.array([np.dot(np.asarray(row.vector), query_vector) for row in rows])
     return [rows[i].artwork.aic_id for i in np.argsort(-scores, kind="stable")]
 

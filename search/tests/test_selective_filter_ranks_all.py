@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from django.db import connection, transaction
 
-from catalog.models import Artwork
+from catalog.models import Artwork, visible_q
 from embeddings.encoders import get_text_encoder
 from embeddings.models import ArtworkEmbedding
 from search.filters import SearchFilters
@@ -71,7 +71,7 @@ def test_the_exact_search_does_not_use_the_hnsw_index(collection: list[Artwork],
 
 def test_only_small_department_or_type_filters_rank_all(collection: list[Artwork], settings: Any) -> None:
     europe = SearchFilters(department="Painting and Sculpture of Europe")  # 7 artworks with images, more without
-    members = Artwork.objects.filter(europe.as_q(), is_hidden=False).count()
+    members = Artwork.objects.filter(europe.as_q(), visible_q()).count()
     settings.SEARCH_EXACT_SCAN_MAX = members
     assert few_enough_to_rank_all(europe)
     assert few_enough_to_rank_all(SearchFilters(artwork_type="painting", department="Painting and Sculpture of Europe"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from PIL import Image
 
 from catalog.harvest import sync_from_api
@@ -57,8 +58,9 @@ def test_it_refuses_fractions_that_leave_nothing_to_train_on() -> None:
 def test_it_takes_visible_artworks_with_an_image_from_the_catalog(aic: Any) -> None:
     sync_from_api(limit=8)
     with_image = list(Artwork.objects.exclude(image_id="").order_by("aic_id"))
-    hidden, broken, kept = with_image[0], with_image[1], with_image[2:]
+    hidden, withdrawn, broken, kept = with_image[0], with_image[1], with_image[2], with_image[3:]
     Artwork.objects.filter(pk=hidden.pk).update(is_hidden=True)
+    Artwork.objects.filter(pk=withdrawn.pk).update(withdrawn_at=timezone.now())
     aic.set_image_bytes(broken.image_id, b"<html>Not found</html>", content_type="text/html")
 
     dataset = examples_from_catalog("{title} ({medium_display})", image_side=64)
