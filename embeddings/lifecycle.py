@@ -39,7 +39,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.dispatch import Signal
 
-from catalog.models import Artwork
+from catalog.models import Artwork, visible_q
 from embeddings.encoders import ModelLoadError
 from embeddings.image_cache import ImageCache
 from embeddings.indexing import enqueue_embedding
@@ -342,7 +342,7 @@ def coverage(candidate: EmbeddingModel, active: EmbeddingModel | None) -> Covera
     if active is not None and active.pk != candidate.pk:
         served = ArtworkEmbedding.objects.filter(model=active, artwork=OuterRef("pk"))
         served_but_missing = list(
-            missing.filter(Exists(served), is_hidden=False).order_by("pk").values_list("pk", flat=True)[:1000]
+            missing.filter(Exists(served), visible_q()).order_by("pk").values_list("pk", flat=True)[:1000]
         )
     return Coverage(
         with_image=with_image.count(),
