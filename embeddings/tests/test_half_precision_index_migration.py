@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 
 from catalog.models import Artwork
 from embeddings.models import ArtworkEmbedding
@@ -32,7 +33,15 @@ def _migrate(target: tuple[str, str]) -> None:
     executor.migrate([target])
 
 
-def test_an_upgrade_rebuilds_the_index_in_half_precision(indexed: list[Artwork], embedding_model: Any) -> None:
+@pytest.fixture
+def back_to_the_latest() -> Any:
+    yield
+    MigrationExecutor(connection).migrate(MigrationLoader(connection).graph.leaf_nodes())
+
+
+def test_an_upgrade_rebuilds_the_index_in_half_precision(
+    indexed: list[Artwork], embedding_model: Any, back_to_the_latest: None
+) -> None:
     embedding_model.drop_index()
     embedding_model.ensure_index(m=8, ef_construction=40)
     name = embedding_model.hnsw_index_name
