@@ -73,12 +73,11 @@ def sync_from_api(
     deadline = None if budget_seconds is None or limit is not None else time.monotonic() + budget_seconds
     with harvest_lock() as acquired:
         if not acquired:
-            run = SyncRun.objects.create(source="api", full=full, cursor_start=SyncRun.last_cursor())
-            return _finish(run, SyncRun.Status.SKIPPED, IngestCounts(), cursor=run.cursor_start)
-        run = None if limit is not None else unfinished_walk()
-        resumed = run is not None
-        if run is None:
-            run = _new_walk(full)
+            skipped = SyncRun.objects.create(source="api", full=full, cursor_start=SyncRun.last_cursor())
+            return _finish(skipped, SyncRun.Status.SKIPPED, IngestCounts(), cursor=skipped.cursor_start)
+        unfinished = None if limit is not None else unfinished_walk()
+        resumed = unfinished is not None
+        run = unfinished or _new_walk(full)
         while True:
             _walk(run, client, limit, deadline, progress)
             if run.status == SyncRun.Status.RUNNING or not resumed or run.full or not full:

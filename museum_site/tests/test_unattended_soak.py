@@ -191,7 +191,9 @@ def test_the_collection_stays_complete_and_correct_with_no_hand_on_the_controls(
     # The start: workers and beat. From here on the test only watches and changes the world.
     fleet.start()
 
-    first_walk = lambda: SyncRun.objects.filter(source="api").order_by("pk").first()  # noqa: E731
+    def first_walk() -> SyncRun | None:
+        return SyncRun.objects.filter(source="api").order_by("pk").first()
+
     wait_for(lambda: (run := first_walk()) is not None and run.status == SyncRun.Status.SUCCEEDED, 120, "first walk")
 
     # Embedding tasks queued by the harvest are lost once, as by a Redis that restarted empty.
