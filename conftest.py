@@ -110,6 +110,17 @@ def _harvests_queue_no_stray_embedding(request: pytest.FixtureRequest) -> Iterat
         artworks_need_embedding.connect(queue_for_active_model)
 
 
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Any]:
+    """A private Redis for one fault test, to kill and restart without touching anyone else's."""
+    from museum_site.tests.processes import RedisServer
+
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def clip_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Seeded random weights for the micro test architecture, saved as an open_clip checkpoint."""

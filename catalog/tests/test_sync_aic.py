@@ -7,22 +7,8 @@ from django.core.management import call_command
 
 from catalog.harvest import sync_from_api
 from catalog.models import Artwork, SyncRun
-from catalog.signals import artworks_need_embedding
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def embedding_requests() -> Any:
-    """Artwork ids the catalog asked to embed, as the signal delivered them."""
-    received: list[int] = []
-
-    def listener(sender: Any, artwork_ids: list[int], **kwargs: Any) -> None:
-        received.extend(artwork_ids)
-
-    artworks_need_embedding.connect(listener)
-    yield received
-    artworks_need_embedding.disconnect(listener)
 
 
 def test_it_harvests_every_record_with_the_polite_headers(aic: Any, embedding_requests: list[int]) -> None:

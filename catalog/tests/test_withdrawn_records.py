@@ -13,7 +13,6 @@ from django.test import Client
 
 from catalog.harvest import import_dump, sync_from_api
 from catalog.models import Artwork, SyncRun
-from catalog.signals import artworks_need_embedding
 from catalog.withdrawals import reconcile
 from conftest import SAMPLE_DIR
 from embeddings.image_cache import ImageCache
@@ -23,18 +22,6 @@ from embeddings.pipeline import upsert_vectors
 pytestmark = pytest.mark.django_db(transaction=True)
 
 GONE = [28560, 27992]
-
-
-@pytest.fixture
-def embedding_requests() -> Any:
-    received: list[int] = []
-
-    def listener(sender: Any, artwork_ids: list[int], **kwargs: Any) -> None:
-        received.extend(artwork_ids)
-
-    artworks_need_embedding.connect(listener)
-    yield received
-    artworks_need_embedding.disconnect(listener)
 
 
 def _vectors_for(model: Any, aic_ids: list[int]) -> None:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +7,6 @@ import pytest
 from catalog.harvest import sync_from_api
 from catalog.models import Artwork
 from embeddings.pipeline import embed_artworks
-from museum_site.tests.processes import RedisServer
 
 
 def harvest_artworks(limit: int) -> list[Artwork]:
@@ -29,12 +26,3 @@ def indexed(harvested: list[Artwork], embedding_model: Any) -> list[Artwork]:
     artworks = [artwork for artwork in harvested if artwork.image_id]
     assert len(embed_artworks([artwork.pk for artwork in artworks], embedding_model).embedded) == len(artworks)
     return artworks
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[RedisServer]:
-    """A private Redis for one fault test, to kill and restart without touching anyone else's."""
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()

@@ -15,27 +15,21 @@ import pytest
 from catalog.harvest import sync_from_api
 from catalog.models import Artwork
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure
-from museum_site.tests.processes import RedisServer, Worker, wait_for, worker_env
+from museum_site.tests.processes import RedisServer, Worker, fault_worker_env, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def worker(broker: RedisServer, aic: Any, test_database_url: str, tmp_path: Path) -> Iterator[Worker]:
-    env = worker_env(
-        DATABASE_URL=test_database_url,
-        REDIS_URL=broker.url(),
-        CELERY_BROKER_URL=broker.url(),
-        AIC_API_URL=aic.api_url,
-        AIC_IIIF_URL=aic.iiif_url,
-        IMAGE_CACHE_DIR=str(tmp_path / "worker_images"),
+    env = fault_worker_env(
+        broker.url(),
+        aic,
+        test_database_url,
+        tmp_path / "worker_images",
         IIIF_FETCH_CONCURRENCY="2",
         IIIF_TIMEOUT_SECONDS="30",
         EMBED_FORWARD_BATCH_SIZE="4",
-        CELERY_TASK_SOFT_TIME_LIMIT="10",
-        CELERY_TASK_TIME_LIMIT="20",
-        CELERY_VISIBILITY_TIMEOUT="30",
-        CELERY_UNACKED_RESTORE_INTERVAL="1",
     )
     process = Worker(env, "embed", tmp_path / "worker.log")
     yield process

@@ -115,6 +115,26 @@ def worker_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def fault_worker_env(
+    broker_url: str, aic: Any, database_url: str, image_cache: Path, **overrides: str
+) -> dict[str, str]:
+    """A worker's environment for a fault test: its own broker, the fake AIC server, its own image
+    cache, and quick redelivery (a 30 s visibility timeout over a 20 s task limit)."""
+    return worker_env(
+        DATABASE_URL=database_url,
+        REDIS_URL=broker_url,
+        CELERY_BROKER_URL=broker_url,
+        AIC_API_URL=aic.api_url,
+        AIC_IIIF_URL=aic.iiif_url,
+        IMAGE_CACHE_DIR=str(image_cache),
+        CELERY_TASK_SOFT_TIME_LIMIT="10",
+        CELERY_TASK_TIME_LIMIT="20",
+        CELERY_VISIBILITY_TIMEOUT="30",
+        CELERY_UNACKED_RESTORE_INTERVAL="1",
+        **overrides,
+    )
+
+
 def worker_command(queues: str, concurrency: int, name: str) -> list[str]:
     """``celery worker`` for these queues, prefork, without the cluster chatter a test never needs."""
     return [

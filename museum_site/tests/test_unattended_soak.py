@@ -42,7 +42,7 @@ from museum_site.schedules import (
     SWEEP_SCHEDULE_NAME,
     ensure_harvest_schedule,
 )
-from museum_site.tests.processes import ROOT, RedisServer, Worker, wait_for, worker_env
+from museum_site.tests.processes import ROOT, RedisServer, Worker, fault_worker_env, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
@@ -82,14 +82,6 @@ def _grow_collection(aic: Any) -> list[int]:
 def _every(name: str, seconds: int) -> None:
     interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.filter(name=name).update(interval=interval, enabled=True, last_run_at=None)
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 class Beat:
@@ -144,15 +136,13 @@ class Fleet:
 
 @pytest.fixture
 def fleet(broker: RedisServer, aic: Any, test_database_url: str, tmp_path: Path) -> Iterator[Fleet]:
-    env = worker_env(
-        DATABASE_URL=test_database_url,
-        REDIS_URL=broker.url(),
-        CELERY_BROKER_URL=broker.url(),
-        AIC_API_URL=aic.api_url,
-        AIC_IIIF_URL=aic.iiif_url,
+    env = fault_worker_env(
+        broker.url(),
+        aic,
+        test_database_url,
+        tmp_path / "worker_images",
         AIC_PAGE_SIZE="100",
         AIC_REQUESTS_PER_MINUTE="120",  # the first walk takes longer than a task's 5 s budget
-        IMAGE_CACHE_DIR=str(tmp_path / "worker_images"),
         IIIF_REQUESTS_PER_SECOND="15",
         IIIF_FETCH_CONCURRENCY="4",
         IIIF_MAX_RETRIES="1",
@@ -161,10 +151,6 @@ def fleet(broker: RedisServer, aic: Any, test_database_url: str, tmp_path: Path)
         EMBED_RETRY_DELAY_SECONDS="5",
         EMBED_RETRY_MAX_DELAY_SECONDS="15",
         EMBED_PENDING_GRACE_SECONDS="10",
-        CELERY_TASK_SOFT_TIME_LIMIT="10",
-        CELERY_TASK_TIME_LIMIT="20",
-        CELERY_VISIBILITY_TIMEOUT="30",
-        CELERY_UNACKED_RESTORE_INTERVAL="1",
     )
     processes = Fleet(env, tmp_path)
     try:
