@@ -244,7 +244,10 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
-        permissions = [("approve_withdrawal", "Can approve a mass withdrawal held by a reconcile")]
+        permissions = [
+            ("approve_withdrawal", "Can approve a mass withdrawal held by a reconcile"),
+            ("run_harvest", "Can start a harvest from the jobs dashboard"),
+        ]
 
     def __str__(self) -> str:
         return f"SyncRun {self.pk} {self.source} {self.status}"

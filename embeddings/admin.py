@@ -56,7 +56,7 @@ class ArtworkWithEmbeddingsAdmin(ArtworkAdmin):
     actions = [*ArtworkAdmin.actions, "reembed"]
     inlines = [EmbeddingFailureInline]
 
-    @admin.action(description="Re-embed with the active model")
+    @admin.action(description="Re-embed with the active model", permissions=["change"])
     def reembed(self, request: HttpRequest, queryset: QuerySet[Artwork]) -> None:
         model = EmbeddingModel.active()
         if model is None:
@@ -103,15 +103,28 @@ class EmbeddingModelAdmin(admin.ModelAdmin[EmbeddingModel]):
         status = activation_status(obj)
         return status.line() if status is not None else "-"
 
-    @admin.action(description="Activate: embed everything, check recall against the active model, then switch")
+    def has_activate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("embeddings.activate_embeddingmodel")
+
+    def has_force_activate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("embeddings.force_activate_embeddingmodel")
+
+    def has_prune_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("embeddings.prune_embeddingmodel")
+
+    @admin.action(
+        description="Activate: embed everything, check recall against the active model, then switch",
+        permissions=["activate"],
+    )
     def activate(self, request: HttpRequest, queryset: QuerySet[EmbeddingModel]) -> None:
         self._request_activation(request, queryset, force=False)
 
-    @admin.action(description="Activate without the evaluation gate (force)")
+    # Its own permission: it serves visitors a model that may have failed its evaluation.
+    @admin.action(description="Activate without the evaluation gate (force)", permissions=["force_activate"])
     def activate_without_gate(self, request: HttpRequest, queryset: QuerySet[EmbeddingModel]) -> None:
         self._request_activation(request, queryset, force=True)
 
-    @admin.action(description="Delete the vectors of the selected inactive models")
+    @admin.action(description="Delete the vectors of the selected inactive models", permissions=["prune"])
     def prune_vectors(self, request: HttpRequest, queryset: QuerySet[EmbeddingModel]) -> None:
         for model in queryset:
             try:

@@ -16,7 +16,8 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -185,22 +186,40 @@ def jobs_dashboard(request: HttpRequest) -> HttpResponse:
         "harvest_schedules": schedules.harvest_schedules(),
         "runs": list(SyncRun.objects.order_by("-started_at")[:10]),
         "failures": EmbeddingFailure.objects.filter(model=model).count() if model else 0,
+        "allowed": allowed_actions(request),
     }
     return render(request, "admin/jobs_dashboard.html", context)
 
 
+# What each POST action of the dashboard needs (README, Permissions); a superuser has them all.
+ACTION_PERMISSIONS = {
+    "pause": "django_celery_beat.change_periodictask",
+    "resume": "django_celery_beat.change_periodictask",
+    "harvest_now": "catalog.run_harvest",
+    "retry_embeddings": "embeddings.change_embeddingfailure",
+}
+
+
+def allowed_actions(request: HttpRequest) -> set[str]:
+    """The dashboard actions this user may run: the page offers only these."""
+    return {action for action, permission in ACTION_PERMISSIONS.items() if request.user.has_perm(permission)}
+
+
 @require_POST
 def jobs_action(request: HttpRequest) -> HttpResponse:
-    """Pause or resume harvesting, start a harvest now, or queue failed embeddings again."""
+    """Pause or resume harvesting, start a harvest now, or queue failed embeddings again.
+
+    403 when the user lacks the action's permission, 400 for an unknown action.
+    """
     action = request.POST.get("action", "")
+    permission = ACTION_PERMISSIONS.get(action)
+    if permission is None:
+        return HttpResponseBadRequest(f"Unknown action {action[:40]!r}.")
+    if not request.user.has_perm(permission):
+        raise PermissionDenied(f"{action} needs the permission {permission}")
     if action in {"pause", "resume"}:
-        if not request.user.has_perm("django_celery_beat.change_periodictask"):
-            messages.error(request, "You may not change periodic schedules.")
-        else:
-            changed = schedules.set_harvest_paused(action == "pause")
-            messages.success(
-                request, f"Harvesting {'paused' if action == 'pause' else 'resumed'} ({changed} schedules)."
-            )
+        changed = schedules.set_harvest_paused(action == "pause")
+        messages.success(request, f"Harvesting {'paused' if action == 'pause' else 'resumed'} ({changed} schedules).")
     elif action == "harvest_now":
         from catalog.tasks import sync_aic_task
 
@@ -218,6 +237,4 @@ def jobs_action(request: HttpRequest) -> HttpResponse:
             )
             tasks = enqueue_embedding(ids, model)
             messages.success(request, f"Queued {len(ids)} failed artworks again in {tasks} tasks for {model.name}.")
-    else:
-        messages.error(request, f"Unknown action {action[:40]!r}.")
     return HttpResponseRedirect(reverse("jobs-dashboard"))

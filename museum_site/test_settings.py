@@ -32,6 +32,7 @@ if not (Path(os.environ["EMBEDDED_PGDATA"]) / "postmaster.pid").exists():
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 _test_value("IMAGE_CACHE_DIR", str(_TMP / "image_cache"))
 _test_value("MODEL_CACHE_DIR", str(_TMP / "models"))
+_test_value("TRAINING_DIR", str(_TMP / "training"))  # training jobs read and write only under it
 _test_value("CLIP_MODEL_CONFIG_DIRS", str(_ROOT / "embeddings" / "tests" / "model_configs"))
 _test_value("IIIF_REQUESTS_PER_SECOND", "1000")
 _test_value("AIC_REQUESTS_PER_MINUTE", "60000")

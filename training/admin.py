@@ -17,6 +17,7 @@ from training.datasets import DatasetError, check_caption_template
 from training.jobs import queue_job, requeue_job
 from training.models import EvaluationReport, TrainingJob
 from training.options import TrainingError, TrainOptions
+from training.paths import TrainingPathError, dataset_csv, job_weights, output_dir
 
 _SUMMARY_METRICS = ("t2i_recall@1", "t2i_recall@5", "t2i_recall@10", "i2t_recall@5", "t2i_median_rank")
 
@@ -155,6 +156,16 @@ class TrainingJobForm(forms.ModelForm[TrainingJob]):
             self.add_error("options", str(exc))
         if data.get("source") == TrainingJob.Source.CSV and not data.get("csv_path"):
             self.add_error("csv_path", "a CSV source needs the path of its file")
+        # Paths are confined to TRAINING_DIR here for a clear message, and again by the worker.
+        checks = [("pretrained", job_weights), ("out_dir", output_dir)]
+        if data.get("source") == TrainingJob.Source.CSV:
+            checks.append(("csv_path", dataset_csv))
+        for name, check in checks:
+            if data.get(name):
+                try:
+                    check(data[name])
+                except TrainingPathError as exc:
+                    self.add_error(name, str(exc))
         if template := data.get("caption_template"):
             try:
                 check_caption_template(template)
@@ -193,6 +204,13 @@ class TrainingJobAdmin(admin.ModelAdmin[TrainingJob]):
         "report_json",
     ]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Adding a job queues it on the train queue: that is running one.
+        return super().has_add_permission(request) and self.has_run_permission(request)
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("training.run_trainingjob")
+
     def get_fields(self, request: HttpRequest, obj: TrainingJob | None = None) -> list[Any]:
         setup = list(TrainingJobForm.Meta.fields)
         return setup if obj is None else [*self.progress_fields, *setup]
@@ -229,7 +247,7 @@ class TrainingJobAdmin(admin.ModelAdmin[TrainingJob]):
     def report_json(self, obj: TrainingJob) -> SafeString | str:
         return format_html("<pre>{}</pre>", json.dumps(obj.report, indent=2)) if obj.report else "-"
 
-    @admin.action(description="Queue the selected failed or stalled jobs again")
+    @admin.action(description="Queue the selected failed or stalled jobs again", permissions=["run"])
     def queue_again(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
         queued = [job.pk for job in queryset if requeue_job(job)]
         self.message_user(

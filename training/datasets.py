@@ -53,24 +53,16 @@ class Split:
     test: list[Example]
 
 
-def examples_from_csv(csv_path: Path, *, image_side: int | None = None) -> Dataset:
-    """Read ``filepath,title`` rows (paths relative to the CSV's folder); unreadable images are skipped."""
+def examples_from_csv(csv_path: Path, *, image_side: int | None = None, images_under: Path | None = None) -> Dataset:
+    """Read ``filepath,title`` rows (paths relative to the CSV's folder); unreadable images are skipped.
+
+    With ``images_under`` (a resolved folder), an image whose path leads outside it is skipped too.
+    Errors name the file, the line and what is wrong, never the line itself: the file may not be a CSV.
+    """
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise DatasetError(f"CSV file {csv_path} does not exist")
-    with csv_path.open(newline="", encoding="utf-8") as handle:
-        header = handle.readline()
-        handle.seek(0)
-        # open_clip's own CSV loader defaults to tabs; accept either so its files work unchanged.
-        delimiter = "\t" if "\t" in header and "," not in header else ","
-        reader = csv.DictReader(handle, delimiter=delimiter)
-        columns = reader.fieldnames or []
-        missing = [name for name in (CSV_IMAGE_COLUMN, CSV_CAPTION_COLUMN) if name not in columns]
-        if missing:
-            raise DatasetError(
-                f"CSV {csv_path} lacks column(s) {', '.join(missing)}; it has: {', '.join(columns) or 'none'}"
-            )
-        rows = [(row[CSV_IMAGE_COLUMN] or "", row[CSV_CAPTION_COLUMN] or "") for row in reader]
+    rows = _read_csv_rows(csv_path)
 
     dataset = Dataset(examples=[])
     for relative_path, caption in rows:
@@ -78,13 +70,46 @@ def examples_from_csv(csv_path: Path, *, image_side: int | None = None) -> Datas
         if not key or not caption.strip():
             dataset.skipped.append(Skipped(key, "empty file path or caption"))
             continue
+        image_path = csv_path.parent / key
+        if images_under is not None and not image_path.resolve().is_relative_to(images_under):
+            dataset.skipped.append(Skipped(key, "outside TRAINING_DIR"))
+            continue
         try:
-            image = _read_image_file(csv_path.parent / key)
+            image = _read_image_file(image_path)
         except (OSError, ImageError) as exc:
             dataset.skipped.append(Skipped(key, str(exc)))
             continue
         dataset.examples.append(Example(key, caption.strip(), shrink(image, image_side)))
     return dataset
+
+
+def _read_csv_rows(csv_path: Path) -> list[tuple[str, str]]:
+    """(file path, caption) of each row after the header."""
+    line = 1
+    try:
+        with csv_path.open(newline="", encoding="utf-8") as handle:
+            header = handle.readline()
+            handle.seek(0)
+            # open_clip's own CSV loader defaults to tabs; accept either so its files work unchanged.
+            delimiter = "\t" if "\t" in header and "," not in header else ","
+            reader = csv.DictReader(handle, delimiter=delimiter)
+            columns = reader.fieldnames or []
+            missing = [name for name in (CSV_IMAGE_COLUMN, CSV_CAPTION_COLUMN) if name not in columns]
+            if missing:
+                # Not the columns it has: a file that is no CSV would show its first line here.
+                raise DatasetError(
+                    f"CSV {csv_path.name}: line 1 (the header) lacks column(s) {', '.join(missing)}; "
+                    f"it needs {CSV_IMAGE_COLUMN} and {CSV_CAPTION_COLUMN}, comma- or tab-separated"
+                )
+            rows = []
+            for row in reader:
+                line = reader.line_num
+                rows.append((row[CSV_IMAGE_COLUMN] or "", row[CSV_CAPTION_COLUMN] or ""))
+    except UnicodeDecodeError:
+        raise DatasetError(f"CSV {csv_path.name}: near line {line}, bytes that are not UTF-8 text") from None
+    except csv.Error:
+        raise DatasetError(f"CSV {csv_path.name}: near line {line}, a row that is not valid CSV") from None
+    return rows
 
 
 def examples_from_catalog(

@@ -45,6 +45,7 @@ from training.datasets import (
 )
 from training.evaluation import full_evaluation, retrieval_metrics
 from training.models import EvaluationReport
+from training.paths import looks_like_path
 from training.plots import loss_curves_png, recall_png
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,6 @@ RECALL_PLOT_NAME = "recall.png"
 DEFAULT_LR_PRETRAINED = 1e-4
 # From random weights a tiny model needs a larger step to learn anything in a few epochs.
 DEFAULT_LR_FROM_SCRATCH = 5e-4
-_CHECKPOINT_SUFFIXES = {".pt", ".pth", ".bin", ".safetensors", ".npz"}
 
 Log = Callable[[str], None]
 
@@ -74,6 +74,7 @@ def finetune(
     val_fraction: float = 0.1,
     test_fraction: float = 0.2,
     register_name: str | None = None,
+    images_under: Path | None = None,
     progress: Log | None = None,
     on_progress: Callable[[TrainingProgress], None] | None = None,
 ) -> dict[str, Any]:
@@ -83,7 +84,8 @@ def finetune(
     artworks with images, split by a hash of their id. Recall@1/5/10 and the median rank over the whole
     test split are measured before and after training. ``options.lr`` left at None picks a default for
     pretrained weights or for random ones. Raises DatasetError for unusable input, TrainingError for
-    unusable options and ModelLoadError for an unknown architecture or bad weights.
+    unusable options and ModelLoadError for an unknown architecture or bad weights. With ``images_under``
+    (a resolved folder), CSV rows whose image lies outside it are skipped (jobs pass TRAINING_DIR).
     """
     say = progress or logger.info
     options = options or TrainOptions()
@@ -114,7 +116,7 @@ def finetune(
         source = "catalog"
     else:
         assert csv_path is not None
-        dataset = examples_from_csv(Path(csv_path), image_side=image_side)
+        dataset = examples_from_csv(Path(csv_path), image_side=image_side, images_under=images_under)
         source = str(csv_path)
     _check_enough(dataset)
     split = split_examples(dataset.examples, val_fraction=val_fraction, test_fraction=test_fraction)
@@ -199,7 +201,7 @@ def load_trainable_model(architecture: str, pretrained: str, device: torch.devic
     if architecture not in open_clip.list_models():
         raise ModelLoadError(f"unknown architecture {architecture!r}; known: {', '.join(open_clip.list_models())}")
     weights = None if is_random_init(pretrained) else pretrained.strip()
-    if weights and _looks_like_path(weights) and not Path(weights).is_file():
+    if weights and looks_like_path(weights) and not Path(weights).is_file():
         raise ModelLoadError(f"checkpoint {weights} does not exist")
     try:
         return create_trainable_model(architecture, weights, device, cache_dir=str(settings.MODEL_CACHE_DIR))
@@ -210,7 +212,7 @@ def load_trainable_model(architecture: str, pretrained: str, device: torch.devic
 def read_training_report(checkpoint: str) -> dict[str, Any] | None:
     """The report.json written beside a fine-tuned checkpoint, if there is one."""
     path = Path(checkpoint).with_name(REPORT_NAME) if checkpoint else None
-    if path is None or not _looks_like_path(checkpoint) or not path.is_file():
+    if path is None or not looks_like_path(checkpoint) or not path.is_file():
         return None
     try:
         report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -259,10 +261,6 @@ def _check_enough(dataset: Dataset) -> None:
             f"need at least {MIN_EXAMPLES} usable image-caption pairs, found {len(dataset.examples)} "
             f"({len(dataset.skipped)} skipped)"
         )
-
-
-def _looks_like_path(weights: str) -> bool:
-    return "/" in weights or os.sep in weights or Path(weights).suffix in _CHECKPOINT_SUFFIXES
 
 
 def _brief(metrics: dict[str, float]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -13,7 +12,8 @@ from django.utils import timezone
 
 from embeddings.models import EmbeddingModel
 from training.models import TrainingJob
-from training.options import TrainingProgress, TrainOptions
+from training.options import TrainingError, TrainingProgress, TrainOptions
+from training.paths import TrainingPathError, dataset_csv, job_weights, output_dir, training_root
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +52,18 @@ def run_job(job_id: int) -> TrainingJob | None:
         return None
     job = TrainingJob.objects.get(pk=job_id)
     reporter = ProgressWriter(job.pk)
-    out_dir = Path(job.out_dir) if job.out_dir else Path(settings.TRAINING_DIR) / f"job-{job.pk}"
     # Imported here: the site's web processes import this module and never train.
     from training.finetune import finetune
 
     try:
+        # Checked again here: the row may have been written by something other than the admin's form.
+        out_dir = output_dir(job.out_dir) if job.out_dir.strip() else training_root() / f"job-{job.pk}"
+        csv_path = dataset_csv(job.csv_path) if job.source == TrainingJob.Source.CSV else None
         report = finetune(
             architecture=job.architecture,
-            pretrained=job.pretrained,
+            pretrained=job_weights(job.pretrained),
             out_dir=out_dir,
-            csv_path=Path(job.csv_path) if job.source == TrainingJob.Source.CSV else None,
+            csv_path=csv_path,
             from_catalog=job.source == TrainingJob.Source.CATALOG,
             caption_template=job.caption_template or None,
             options=TrainOptions.from_dict(job.options or {}),
@@ -69,6 +71,7 @@ def run_job(job_id: int) -> TrainingJob | None:
             val_fraction=job.val_fraction,
             test_fraction=job.test_fraction,
             register_name=job.register_name or None,
+            images_under=training_root(),
             progress=reporter.line,
             on_progress=reporter.step,
         )
@@ -80,11 +83,22 @@ def run_job(job_id: int) -> TrainingJob | None:
         )
     except Exception as exc:
         logger.exception("training job %s failed", job.pk)
-        _finish(job.pk, TrainingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        _finish(job.pk, TrainingJob.Status.FAILED, error=job_error(job.pk, exc))
     else:
         registered = EmbeddingModel.objects.filter(name=job.register_name).first() if job.register_name else None
         _finish(job.pk, TrainingJob.Status.SUCCEEDED, report=report, registered_model=registered, out_dir=str(out_dir))
     return TrainingJob.objects.get(pk=job.pk)
+
+
+def job_error(job_id: int, exc: Exception) -> str:
+    """What the job's page says about a failure. Our own errors are written not to quote the files they
+    read; anything else (a library's message may quote a line of an input) gives only its type."""
+    from embeddings.clip import ModelLoadError
+    from training.datasets import DatasetError
+
+    if isinstance(exc, (DatasetError, TrainingError, TrainingPathError, ModelLoadError, OSError)):
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__} (details in the train worker's log for job {job_id})"
 
 
 def _finish(job_id: int, status: str, **fields: object) -> None:

@@ -59,6 +59,8 @@ class TrainingJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Adding a job queues it: a run spends hours of GPU and registers a model, so it is granted on its own.
+        permissions = [("run_trainingjob", "Can queue a training job (add one, or queue a failed one again)")]
 
     def __str__(self) -> str:
         return f"training job {self.pk} ({self.architecture} from {self.pretrained}, {self.status})"

@@ -33,16 +33,24 @@ def train_worker(
 
 
 @pytest.fixture
-def pairs_csv(tmp_path: Path) -> Path:
+def job_dir(settings: Any, tmp_path: Path) -> Path:
+    """A folder of this test's own inside TRAINING_DIR, where jobs may read and write."""
+    folder = Path(settings.TRAINING_DIR) / "datasets" / tmp_path.name
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
+def pairs_csv(job_dir: Path) -> Path:
     """Twelve coloured squares and their captions."""
     colours = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (30, 60, 220), "yellow": (240, 220, 40)}
     rows = []
     for name, colour in colours.items():
         for shade in range(3):
-            path = tmp_path / f"{name}-{shade}.png"
+            path = job_dir / f"{name}-{shade}.png"
             Image.new("RGB", (40, 40), tuple(max(0, c - 40 * shade) for c in colour)).save(path)
             rows.append({"filepath": path.name, "title": f"a {'dark ' * shade}{name} square"})
-    csv_path = tmp_path / "pairs.csv"
+    csv_path = job_dir / "pairs.csv"
     with csv_path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["filepath", "title"])
         writer.writeheader()
@@ -55,7 +63,7 @@ def _finished(job_id: int) -> bool:
 
 
 def test_a_job_added_in_the_admin_trains_on_a_worker_and_reports_progress(
-    train_worker: WorkerProcess, admin_client: Client, pairs_csv: Path, tmp_path: Path
+    train_worker: WorkerProcess, admin_client: Client, pairs_csv: Path, job_dir: Path
 ) -> None:
     response = admin_client.post(
         "/admin/training/trainingjob/add/",
@@ -70,7 +78,7 @@ def test_a_job_added_in_the_admin_trains_on_a_worker_and_reports_progress(
             "val_fraction": "0.1",
             "test_fraction": "0.2",
             "register_name": "micro-job",
-            "out_dir": str(tmp_path / "job"),
+            "out_dir": str(job_dir / "job"),
         },
     )
     assert response.status_code == 302
@@ -85,17 +93,17 @@ def test_a_job_added_in_the_admin_trains_on_a_worker_and_reports_progress(
     assert job.report is not None and job.report["options"]["accumulation_steps"] == 2
     assert job.registered_model == EmbeddingModel.objects.get(name="micro-job")
     assert not job.registered_model.is_active
-    assert (tmp_path / "job" / "checkpoint.pt").is_file()
+    assert (job_dir / "job" / "checkpoint.pt").is_file()
     page = admin_client.get(f"/admin/training/trainingjob/{job.pk}/change/").content.decode()
     assert "epoch 3/3" in page and "t2i_recall@5" in page
 
 
-def test_a_job_that_cannot_train_fails_with_its_reason(train_worker: WorkerProcess, tmp_path: Path) -> None:
+def test_a_job_that_cannot_train_fails_with_its_reason(train_worker: WorkerProcess, job_dir: Path) -> None:
     job = TrainingJob.objects.create(
         architecture="museum-micro",
         pretrained="none",
         source=TrainingJob.Source.CSV,
-        csv_path=str(tmp_path / "missing.csv"),
+        csv_path=str(job_dir / "missing.csv"),
         options={"epochs": 1, "batch_size": 4},
     )
     queue_job(job)

@@ -75,6 +75,8 @@ class Command(BaseCommand):
         if options["caption_template"] and not options["from_catalog"]:
             raise CommandError("--caption-template applies to --from-catalog only (a CSV carries its own captions)")
         started = time.monotonic()
+        # --csv and --out may be any path: whoever runs this command already has a shell on the machine.
+        # Jobs queued from the admin are confined to TRAINING_DIR instead (training.paths).
         try:
             report = finetune(
                 architecture=options["model"],
