@@ -30,11 +30,17 @@ def check_image_bytes(data: bytes, max_pixels: int) -> None:
     decode_image(data, max_pixels)
 
 
-def decode_image(data: bytes, max_pixels: int, draft_size: tuple[int, int] | None = None) -> Image.Image:
+def decode_image(
+    data: bytes, max_pixels: int, draft_size: tuple[int, int] | None = None, *, reduce: bool = False
+) -> Image.Image:
     """Decode to an RGB image, refusing empty, non-image, truncated and oversized inputs.
 
     With ``draft_size`` a JPEG decodes at the smallest DCT scale that keeps both sides at least
-    that large (PIL's ``draft``); other formats decode in full.
+    that large (PIL's ``draft``); other formats decode in full. With ``reduce`` as well, the decoded
+    image is then shrunk by the largest whole factor that keeps both sides at least ``draft_size``
+    (PIL's ``reduce``, a box filter), before it is turned upright and converted to RGB: an upload
+    costs the memory of the size the model needs, not of its full size. The harvest does not
+    reduce, so its vectors stay those its pixel cache holds.
     """
     if not data:
         raise ImageError("image is empty (0 bytes)")
@@ -47,10 +53,10 @@ def decode_image(data: bytes, max_pixels: int, draft_size: tuple[int, int] | Non
                 raise ImageError(f"image is {width}x{height} pixels (limit {max_pixels})")
             image.seek(0)  # animated images: the first frame
             if draft_size is not None and image.format == "JPEG":
-                if image.getexif().get(_EXIF_ORIENTATION, 1) in _QUARTER_TURNS:
-                    draft_size = (draft_size[1], draft_size[0])  # the sides swap when it is turned upright
-                image.draft(image.mode, draft_size)
+                image.draft(image.mode, _as_stored(draft_size, image))
             image.load()
+            if reduce and draft_size is not None:
+                image = _reduced(image, _as_stored(draft_size, image))
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
@@ -73,6 +79,30 @@ def decode_image(data: bytes, max_pixels: int, draft_size: tuple[int, int] | Non
         else:
             image = image.convert("RGB")
     return image
+
+
+def _as_stored(size: tuple[int, int], image: Image.Image) -> tuple[int, int]:
+    """``size`` (of the upright picture) as the image is stored: the sides swap when EXIF turns it."""
+    return (size[1], size[0]) if image.getexif().get(_EXIF_ORIENTATION, 1) in _QUARTER_TURNS else size
+
+
+def _reduced(image: Image.Image, least: tuple[int, int]) -> Image.Image:
+    """``image`` shrunk by the largest whole factor that keeps its sides at least ``least`` (its
+    ``info``, EXIF orientation included, goes with it)."""
+    factor = min(image.width // max(least[0], 1), image.height // max(least[1], 1))
+    if factor < 2:
+        return image
+    if image.mode not in _REDUCIBLE_MODES:  # one-bit, 16-bit and palette images: to a mode reduce takes
+        if image.mode == "1":
+            image = image.convert("L")
+        elif image.mode.startswith("I;16"):
+            image = image.convert("I")  # still 16-bit values, scaled down below as before
+        else:
+            image = image.convert("RGBA" if image.mode == "PA" or "transparency" in image.info else "RGB")
+    return image.reduce(factor)
+
+
+_REDUCIBLE_MODES = {"L", "LA", "RGB", "RGBA", "I", "F", "CMYK", "YCbCr"}
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,9 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # 413 from the declared length, before the CSRF check (a process_view, after every middleware
+    # call) reads the body; after CSRF's own call, so the page it renders keeps the visitor's token.
+    "search.middleware.UploadLimitMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -210,6 +213,18 @@ IIIF_TIMEOUT_SECONDS = env_float("IIIF_TIMEOUT_SECONDS", 30.0, minimum=0.1)
 IIIF_MAX_RETRIES = env_int("IIIF_MAX_RETRIES", 3, minimum=0)
 IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 40_000_000, minimum=1024)
+# Search by image: an upload may have at most this many pixels (and never more than IMAGE_MAX_PIXELS),
+# read from its header before it is decoded. 24 MP takes a phone photo (12-24 MP) and refuses the
+# cheap-to-send, costly-to-decode pictures a public form attracts.
+IMAGE_UPLOAD_MAX_PIXELS = env_int("IMAGE_UPLOAD_MAX_PIXELS", 24_000_000, minimum=1024)
+# Uploads stay in memory, never in a temporary file, and reading stops past IMAGE_MAX_BYTES; a body
+# declared over the caps below is answered 413 before it is read (search/uploads.py says why these are
+# site-wide). https://docs.djangoproject.com/en/5.2/ref/settings/#file-upload-handlers
+FILE_UPLOAD_HANDLERS = ["search.uploads.MemoryOnlyUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = IMAGE_MAX_BYTES  # what a file may hold in memory: all of an accepted image
+# The fields of a form (files apart), and any other body: 1 MiB. A multipart body may declare this plus
+# IMAGE_MAX_BYTES. https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 EMBED_BATCH_SIZE = env_int("EMBED_BATCH_SIZE", 32, minimum=1, maximum=4096)
 # The periodic sweep (embeddings/sweep.py): every this many seconds it queues transient failures whose
 # time has come and artworks left pending (their task lost) longer than EMBED_PENDING_GRACE_SECONDS,

@@ -11,16 +11,15 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import File, NinjaAPI, Query, Schema, Status, Swagger
-from ninja.decorators import decorate_view
 from ninja.errors import HttpError, ValidationError
 from ninja.files import UploadedFile
 
 from catalog.models import Artwork
 from search import services
-from search.image_query import memory_only_uploads, upload_problem
 from search.metrics import metrics_response
 from search.params import FilterParams, SearchParams, describe_errors
 from search.ranking import Mode, SearchError
+from search.uploads import upload_problem
 
 api = NinjaAPI(
     title="Museum search API",
@@ -109,6 +108,8 @@ class HealthOut(Schema):
 
 
 _ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 404: ErrorOut, 503: ErrorOut}
+# An upload's endpoint also answers 413, before reading it, for a body declared over the limit.
+_UPLOAD_ERRORS: dict[int, type[Schema]] = {**_ERRORS, 413: ErrorOut}
 # An artwork's own endpoints also answer for one the source withdrew.
 _ARTWORK_ERRORS: dict[int, type[Schema]] = {**_ERRORS, 410: ErrorOut}
 
@@ -143,14 +144,15 @@ def search_artworks(request: HttpRequest, params: Query[SearchParams]) -> dict[s
 
 @api.post(
     "/api/search/image",
-    response={200: SimilarOut, **_ERRORS},
+    response={200: SimilarOut, **_UPLOAD_ERRORS},
     tags=["search"],
     summary="Search by an uploaded image",
 )
-@decorate_view(memory_only_uploads)
 def search_by_image(request: HttpRequest, params: Query[FilterParams], image: File[UploadedFile | None] = None) -> Any:
     """Visually similar artworks for an uploaded JPEG, PNG, WebP or GIF (multipart field `image`).
-    The image is read in memory and never stored; IMAGE_MAX_BYTES and IMAGE_MAX_PIXELS limit it."""
+    The image is read in memory and never stored. 413 at once for a body over IMAGE_MAX_BYTES (and
+    1 MiB of fields); 400 for an image over IMAGE_MAX_BYTES or IMAGE_UPLOAD_MAX_PIXELS, of another
+    type, or that cannot be decoded: all but the last are refused before it is decoded."""
     problem = upload_problem(request)
     if problem:
         raise SearchError(problem)

@@ -1,112 +1,74 @@
-"""Search by image: an uploaded picture, read in memory, checked, embedded by the image tower.
+"""Search by image: an uploaded picture, checked from its header, decoded small, embedded by the image tower.
 
-The upload is never written anywhere: it is read into memory (at most IMAGE_MAX_BYTES), decoded
-with the same checks as harvested images (IMAGE_MAX_PIXELS, formats), embedded, and dropped.
+The upload is never written anywhere: it arrives in memory (search/uploads.py caps it at
+IMAGE_MAX_BYTES), its format and pixel count are read from its header and refused before any decoding
+(IMAGE_UPLOAD_MAX_PIXELS, formats), it is decoded at the size the model needs (``draft`` and
+``reduce``), embedded, and dropped.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.core.files.uploadedfile import InMemoryUploadedFile
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
-from django.http import HttpRequest
 from PIL import Image, UnidentifiedImageError
 
 from embeddings.decoding import ImageError, decode_image
 from embeddings.models import EmbeddingModel
 from search.ranking import SearchError
+from search.uploads import too_large_message
 
 ACCEPTED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "GIF": "GIF"}
-# Room for the multipart envelope and the other form fields around the image.
-_ENVELOPE_BYTES = 64 * 1024
 
 
-class MemoryOnlyUploadHandler(FileUploadHandler):
-    """Keeps an upload in memory and stops reading once it passes IMAGE_MAX_BYTES."""
-
-    def __init__(self, request: HttpRequest | None = None) -> None:
-        super().__init__(request)
-        self.limit = settings.IMAGE_MAX_BYTES
-        self.received = 0
-        self.too_large = False
-        self.buffer = io.BytesIO()
-
-    def new_file(self, *args: Any, **kwargs: Any) -> None:
-        super().new_file(*args, **kwargs)
-        self.buffer = io.BytesIO()
-        self.received = 0
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
-        self.received += len(raw_data)
-        if self.received > self.limit:
-            self.too_large = True
-            raise StopUpload(connection_reset=False)
-        self.buffer.write(raw_data)
-
-    def file_complete(self, file_size: int) -> InMemoryUploadedFile:
-        self.buffer.seek(0)
-        return InMemoryUploadedFile(
-            file=self.buffer,
-            field_name=self.field_name,
-            name=self.file_name,
-            content_type=self.content_type,
-            size=file_size,
-            charset=self.charset,
-            content_type_extra=self.content_type_extra,
-        )
+def upload_max_pixels() -> int:
+    """The most pixels an upload may have: IMAGE_UPLOAD_MAX_PIXELS, never more than harvested images."""
+    return min(int(settings.IMAGE_UPLOAD_MAX_PIXELS), int(settings.IMAGE_MAX_PIXELS))
 
 
-def memory_only_uploads(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Read this view's uploads with MemoryOnlyUploadHandler (before anything reads the body)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        if declared > settings.IMAGE_MAX_BYTES + _ENVELOPE_BYTES:
-            request.upload_refused = f"image is over {settings.IMAGE_MAX_BYTES} bytes"  # type: ignore[attr-defined]
-            request.upload_handlers = []
-        else:
-            request.upload_handlers = [MemoryOnlyUploadHandler(request)]
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def upload_problem(request: HttpRequest) -> str:
-    """Why the upload was cut short, or ''."""
-    refused: str = getattr(request, "upload_refused", "")
-    if refused:
-        return refused
-    for handler in getattr(request, "upload_handlers", []):
-        if isinstance(handler, MemoryOnlyUploadHandler) and handler.too_large:
-            return f"image is over {handler.limit} bytes"
-    return ""
-
-
-def read_upload(data: bytes) -> Image.Image:
-    """The uploaded bytes as an RGB image; SearchError (400) for anything refused."""
+def check_upload(data: bytes) -> None:
+    """Refuse (SearchError, 400) an upload by its size, and by the format and pixel count its header
+    declares. ``Image.open`` reads the header only (for a PNG, the chunks before the pixel data);
+    nothing is decoded here."""
     if len(data) > settings.IMAGE_MAX_BYTES:
-        raise SearchError(f"image is over {settings.IMAGE_MAX_BYTES} bytes")
+        raise SearchError(too_large_message(settings.IMAGE_MAX_BYTES))
+    if not data:
+        raise SearchError("image is empty (0 bytes)")
     try:
-        # Reads the header only: the format, and the size the bomb check looks at.
         with Image.open(io.BytesIO(data)) as probe:
             kind = probe.format or "unknown"
+            width, height = probe.size
     except Image.DecompressionBombError as exc:
         raise SearchError(f"image is too large: {exc}") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        kind = "unknown" if data else ""
-    if data and kind not in ACCEPTED_FORMATS:
+        kind, width, height = "unknown", 0, 0
+    if kind not in ACCEPTED_FORMATS:
         raise SearchError(f"image type {kind} is not accepted: send {', '.join(ACCEPTED_FORMATS.values())}")
+    limit = upload_max_pixels()
+    if width * height > limit:
+        raise SearchError(f"image is {width}x{height} pixels (limit {limit}): choose a smaller image")
+
+
+def read_upload(data: bytes, draft_size: tuple[int, int] | None) -> Image.Image:
+    """A checked upload as an RGB image, decoded no larger than needed for sides of ``draft_size``;
+    SearchError (400) for anything refused."""
+    check_upload(data)
     try:
-        return decode_image(data, settings.IMAGE_MAX_PIXELS)
+        return decode_image(data, upload_max_pixels(), draft_size, reduce=True)
     except ImageError as exc:
         raise SearchError(exc.reason) from None
+
+
+def embed_upload(model: EmbeddingModel, data: bytes) -> np.ndarray:
+    """The vector of an uploaded image under ``model``; SearchError (400) for an upload refused, which
+    is checked before the model is loaded."""
+    check_upload(data)
+    # Imported here: a web process loads PyTorch only once someone searches by image.
+    from embeddings.clip import get_image_encoder
+
+    encoder = get_image_encoder(model)
+    return embed_image(model, read_upload(data, encoder.draft_size))
 
 
 def embed_image(model: EmbeddingModel, image: Image.Image) -> np.ndarray:

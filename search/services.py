@@ -16,7 +16,7 @@ from embeddings.encoders import loaded_encoders
 from embeddings.indexing import index_counts
 from embeddings.models import EmbeddingModel
 from search.filters import SearchFilters
-from search.image_query import embed_image, read_upload
+from search.image_query import embed_upload
 from search.params import FilterParams, SearchParams
 from search.ranking import Hit, SearchError, SearchPage, active_model, nearest, search, similar_artworks
 from search.result_cache import cached, result_key
@@ -160,13 +160,13 @@ def similar_json(request: HttpRequest, artwork: Artwork, params: FilterParams) -
 def image_hits(data: bytes, k: int, filters: SearchFilters) -> tuple[EmbeddingModel, list[Hit]]:
     """The k artworks that look most like the uploaded image ``data``."""
     model = active_model()
-    vector = embed_image(model, read_upload(data))
+    vector = embed_upload(model, data)
     return model, nearest(model, vector, k, filters=filters)
 
 
 def image_search_json(request: HttpRequest, params: FilterParams, data: bytes) -> dict[str, Any]:
     model = active_model()  # 503 before the upload is decoded, when there is nothing to compare with
-    vector = embed_image(model, read_upload(data))
+    vector = embed_upload(model, data)
     return _paged_neighbours(
         request, params, lambda k, filters: (model, nearest(model, vector, k, filters=filters)), None
     )

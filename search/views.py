@@ -18,10 +18,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Artwork, visible_q
 from search.filters import SearchFilters
-from search.image_query import memory_only_uploads, upload_problem
+from search.image_query import upload_max_pixels
 from search.params import FilterParams, SearchParams, parse
 from search.ranking import Hit, Mode, SearchError, SearchPage, similar_artworks
 from search.services import ArtworkWithdrawn, image_hits, run_text_search, visible_artwork
+from search.uploads import upload_problem
 
 _FILTER_LABELS = {
     "department": "Department",
@@ -82,6 +83,8 @@ def _render(request: HttpRequest, context: dict[str, Any], status: int = 200) ->
     context.setdefault("facets", facets())
     context.setdefault("modes", [mode.value for mode in Mode])
     context.setdefault("sorts", [("relevance", "Relevance"), ("date", "Oldest first"), ("-date", "Newest first")])
+    context.setdefault("upload_max_mb", round(settings.IMAGE_MAX_BYTES / (1024 * 1024)))
+    context.setdefault("upload_max_megapixels", round(upload_max_pixels() / 1_000_000))
     # htmx swaps just the results when it targets them; any other request gets the whole page.
     partial = request.headers.get("HX-Request") and request.headers.get("HX-Target") == "results"
     template = "search/_results.html" if partial else "search/index.html"
@@ -124,24 +127,36 @@ def _result_context(request: HttpRequest, result: SearchPage) -> dict[str, Any]:
     }
 
 
+def _image_search_context() -> dict[str, Any]:
+    return {"query": "", "hits": [], "error": "", "chips": [], "image_search": True, "form": {}}
+
+
+def refused_upload(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    """The search page (or, for htmx, its results) saying why an upload was refused."""
+    context = _image_search_context()
+    context["error"] = message
+    return _render(request, context, status=status)
+
+
 @require_POST
-@memory_only_uploads
 def image_search(request: HttpRequest) -> HttpResponse:
-    """Artworks that look like an uploaded image; the image is not kept."""
-    context: dict[str, Any] = {"query": "", "hits": [], "error": "", "chips": [], "image_search": True}
-    context["form"] = {}
+    """Artworks that look like an uploaded image; the image is not kept.
+
+    The upload was read by the site's memory-only, capped handler (search/uploads.py) when the CSRF
+    check read the form; ``upload_problem`` says if it was cut short.
+    """
+    context = _image_search_context()
     try:
         problem = upload_problem(request)
-        upload = request.FILES.get("image") if not problem else None
         if problem:
             raise SearchError(problem)
+        upload = request.FILES.get("image")
         if upload is None:
             raise SearchError("choose an image file to search with")
         params: FilterParams = parse(FilterParams, {key: request.POST.get(key, "") for key in request.POST})
         model, hits = image_hits(upload.read(), params.size(), params.filters())
     except SearchError as exc:
-        context["error"] = exc.message
-        return _render(request, context, status=400 if exc.status < 500 else exc.status)
+        return refused_upload(request, exc.message, status=400 if exc.status < 500 else exc.status)
     context.update({"hits": hits, "model": model, "searched": True, "first_rank": 1, "last_rank": len(hits)})
     return _render(request, context)
 

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -7,9 +10,12 @@ import pytest
 
 from catalog.harvest import import_dump, sync_from_api
 from catalog.models import Artwork
-from conftest import SAMPLE_DIR
+from conftest import ROOT, SAMPLE_DIR
 from embeddings.models import ArtworkEmbedding, EmbeddingModel
 from embeddings.pipeline import embed_artworks
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "var" / "screenshots"))
 
 
 @pytest.fixture
@@ -61,3 +67,40 @@ def collection(aic: Any, embedding_model: Any, settings: Any, shared_image_cache
             for a in with_image
         )
     return artworks
+
+
+# --- A real browser (headless Chromium driven by Playwright), for the tests that use the site as people do ---
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: `make tools` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make are still sync.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        yield browser
+        browser.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    from django.core.cache import cache
+
+    cache.clear()  # the filter menus are cached; another test's collection may be in there
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

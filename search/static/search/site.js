@@ -44,6 +44,39 @@
     }
   });
 
+  // htmx leaves the page as it was on an error answer. The site's own refusals (400 bad input,
+  // 413 too large, 503 no model) are results fragments saying why: show them. Anything else (a
+  // failed CSRF check, a server error, no answer at all) gets a message of its own, never a blank.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var status = event.detail.xhr.status;
+    if (status === 400 || status === 413 || status === 503) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  function showFailure(event, text) {
+    var results = document.getElementById("results");
+    if (!results || event.detail.target !== results) return;
+    var message = document.createElement("p");
+    message.className = "error";
+    message.setAttribute("role", "alert");
+    message.textContent = text;
+    results.replaceChildren(message);
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    if (status === 400 || status === 413 || status === 503) return;
+    showFailure(event, status === 403
+      ? "The page had expired: reload it and try again."
+      : "The search failed (error " + status + "). Please try again.");
+  });
+
+  document.addEventListener("htmx:sendError", function (event) {
+    showFailure(event, "The search could not reach the server. Check the connection and try again.");
+  });
+
   // Leave empty form fields out of the request, so the pushed URL holds only what was chosen.
   document.addEventListener("htmx:configRequest", function (event) {
     var params = event.detail.parameters;
