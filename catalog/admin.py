@@ -112,7 +112,7 @@ class ArtworkAdmin(admin.ModelAdmin[Artwork]):
     @admin.display(description="image")
     def thumbnail(self, artwork: Artwork) -> SafeString | str:
         url = artwork.iiif_image_url(settings.AIC_IIIF_URL, "!96,96")
-        return format_html('<img src="{}" alt="" loading="lazy" style="max-height:48px">', url) if url else "—"
+        return format_html('<img src="{}" alt="" loading="lazy" height="48">', url) if url else "—"
 
     # Hiding and showing are curation: the same permission as editing an artwork's curation fields.
     @admin.action(description="Hide from search", permissions=["change"])

@@ -1,16 +1,20 @@
-"""A per-client request budget for the JSON API, counted in Redis so every web process shares it."""
+"""A per-client request budget for the JSON API, counted in Redis so every web process shares it; a 503
+page for a page that meets a database or Redis outage."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable
 from functools import lru_cache
 
 import redis
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+from core.logging_limits import warn_limited
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +27,6 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {count, ttl}
 """
-_LOG_EVERY_SECONDS = 60.0
 
 
 @lru_cache(maxsize=4)
@@ -53,7 +56,6 @@ class APIRateLimitMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self._last_warning = 0.0
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.API_RATE_LIMIT_REQUESTS
@@ -65,7 +67,7 @@ class APIRateLimitMiddleware:
         try:
             count, ttl_ms = _redis(settings.REDIS_URL).eval(_COUNT, 1, key, window_ms)
         except redis.RedisError as exc:
-            self._warn(f"API rate limit not applied, Redis is unavailable: {exc}")
+            warn_limited(logger, "redis", "API rate limit not applied, Redis is unavailable: %s", exc)
             return self.get_response(request)
         if int(count) > limit:
             retry_after = max(1, -(-int(ttl_ms) // 1000))  # whole seconds, rounded up
@@ -80,8 +82,33 @@ class APIRateLimitMiddleware:
         response["X-RateLimit-Remaining"] = str(max(limit - int(count), 0))
         return response
 
-    def _warn(self, message: str) -> None:
-        now = time.monotonic()
-        if now - self._last_warning >= _LOG_EVERY_SECONDS:
-            self._last_warning = now
-            logger.warning(message)
+
+# What an outage of the database or Redis raises (a bug, like ProgrammingError, stays a 500).
+OUTAGES: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+)
+RETRY_AFTER_SECONDS = 30
+
+
+class ServiceUnavailableMiddleware:
+    """A page whose view meets a database or Redis outage answers a short 503 page with Retry-After,
+    not a 500: the visitor learns to come back, and the log gets one line a minute, not a traceback
+    per request. (The JSON API answers its own 503, search/api.py.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OUTAGES):
+            return None
+        warn_limited(logger, type(exception).__name__, "%s answered 503: %s", request.path, exception)
+        # Rendered without the request: its context processors would read the session, in the database.
+        response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response

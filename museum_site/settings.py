@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "search.metrics.RequestMetricsMiddleware",  # first, so the latency it records covers the others
+    "museum_site.security_headers.SecurityHeadersMiddleware",  # a CSP on every answer, static files included
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "museum_site.middleware.APIRateLimitMiddleware",  # early: a refused request costs no session or view
@@ -76,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "museum_site.middleware.ServiceUnavailableMiddleware",  # last: it sees the views' exceptions first
 ]
 
 ROOT_URLCONF = "museum_site.urls"
@@ -134,10 +136,15 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapers on the private network speak HTTP
+# Probes and scrapers on the private network speak HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^readyz$", r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+# Every response carries a Content-Security-Policy (museum_site/security_headers.py): scripts, styles,
+# fonts and fetches from this site only; images also from the IIIF server (AIC_IIIF_URL, below).
+# https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Content-Security-Policy
+CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", False)
 # Only behind a TLS proxy that sets X-Forwarded-Proto itself (a client could otherwise claim HTTPS).
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -304,7 +311,15 @@ SEARCH_FILTER_EXTRA_CANDIDATES = env_int("SEARCH_FILTER_EXTRA_CANDIDATES", 30, m
 # Each word held by more artworks than this keeps a list of that many it ranks best (catalog/word_leaders.py),
 # so the keyword list reads a page of them instead of ranking every artwork holding the word; 0: no lists.
 KEYWORD_LEADERS_PER_WORD = env_int("KEYWORD_LEADERS_PER_WORD", 1_000, minimum=0, maximum=100_000)
+# /metrics asks for `Authorization: Bearer METRICS_TOKEN`; without a token it is open, except with
+# PRODUCTION=1, where it answers 403 until one is set (or METRICS_TOKEN_FILE).
 METRICS_TOKEN = env_secret("METRICS_TOKEN", "")
+# The counts /healthz and /metrics read from the database and the broker are kept this many seconds per
+# process, so a burst of probes or scrapes runs them once; 0: every call counts afresh.
+HEALTHZ_CACHE_SECONDS = env_float("HEALTHZ_CACHE_SECONDS", 10.0, minimum=0.0)
+METRICS_CACHE_SECONDS = env_float("METRICS_CACHE_SECONDS", 10.0, minimum=0.0)
+# /readyz and /healthz give up on the broker (a Redis PING) after this many seconds.
+PROBE_TIMEOUT_SECONDS = env_float("PROBE_TIMEOUT_SECONDS", 1.0, minimum=0.05, maximum=30.0)
 
 # --- API rate limit (museum_site/middleware.py) ---------------------------------
 # Per client, shared by every web process through Redis; 0 requests turns it off.

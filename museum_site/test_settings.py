@@ -41,6 +41,9 @@ _test_value("AIC_TIMEOUT_SECONDS", "2")
 _test_value("IIIF_TIMEOUT_SECONDS", "2")
 _test_value("EMBED_DEVICE", "cpu")
 _test_value("CUDA_VISIBLE_DEVICES", "")
+# Each test sees its own database's counts; the caching tests turn the caches on.
+os.environ.setdefault("HEALTHZ_CACHE_SECONDS", "0")
+os.environ.setdefault("METRICS_CACHE_SECONDS", "0")
 # Tests from one address send far more API requests than a visitor; the limit's own tests turn it on.
 os.environ.setdefault("API_RATE_LIMIT_REQUESTS", "0")
 

@@ -1,25 +1,34 @@
 """The JSON API (django-ninja): typed endpoints, an OpenAPI 3 schema at /api/schema, docs at /api/docs.
 
 Every error is ``{"error": "..."}``: 400 for bad input, 404 for what does not exist (or is
-hidden), 410 for an artwork the source withdrew, 503 while no model is active. The Swagger UI
+hidden), 410 for an artwork the source withdrew, 503 while no model is active or while the
+database or Redis cannot be reached (with Retry-After). The Swagger UI
 is served from this site's static files, so the docs work without a network.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import redis
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import File, NinjaAPI, Query, Schema, Status, Swagger
 from ninja.errors import HttpError, ValidationError
 from ninja.files import UploadedFile
 
 from catalog.models import Artwork
+from core.logging_limits import warn_limited
 from search import services
 from search.metrics import metrics_response
 from search.params import FilterParams, SearchParams, describe_errors
 from search.ranking import Mode, SearchError
 from search.uploads import upload_problem
+
+logger = logging.getLogger(__name__)
+# Seconds a client is asked to wait when the database or Redis is away: a restart's length.
+RETRY_AFTER_SECONDS = 30
 
 api = NinjaAPI(
     title="Museum search API",
@@ -97,6 +106,16 @@ class ArtworkOut(Schema):
     license: str
 
 
+class LiveOut(Schema):
+    status: str
+
+
+class ReadyOut(Schema):
+    status: str
+    database: str
+    broker: str
+
+
 class HealthOut(Schema):
     status: str
     database: str
@@ -127,6 +146,19 @@ def _search_error(request: HttpRequest, exc: SearchError) -> HttpResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return api.create_response(request, {"error": str(exc) or "not found"}, status=404)
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+@api.exception_handler(redis.ConnectionError)
+@api.exception_handler(redis.TimeoutError)
+def _unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The database or Redis is away: 503 with Retry-After, and no word of the exception (it names
+    hosts and users); the log gets it, once a minute at most."""
+    warn_limited(logger, type(exc).__name__, "API %s answered 503: %s: %s", request.path, type(exc).__name__, exc)
+    response = api.create_response(request, {"error": "temporarily unavailable"}, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 @api.exception_handler(HttpError)
@@ -183,9 +215,25 @@ def similar(request: HttpRequest, aic_id: int, params: Query[FilterParams]) -> d
     return services.similar_json(request, artwork, params)
 
 
+@api.get("/livez", response={200: LiveOut}, tags=["operations"], summary="Liveness")
+def livez(request: HttpRequest) -> dict[str, str]:
+    """200 while this process answers requests; it asks nothing of the database or the broker, so
+    an orchestrator restarts the process only when the process itself is stuck."""
+    return {"status": "alive"}
+
+
+@api.get("/readyz", response={200: ReadyOut, 503: ReadyOut}, tags=["operations"], summary="Readiness")
+def readyz(request: HttpRequest) -> Status[dict[str, str]]:
+    """200 when the database answers `SELECT 1` and the broker a PING; 503 naming which is
+    `unreachable` otherwise. Cheap enough for a load balancer to ask every second."""
+    ready = services.readiness()
+    return Status(200 if ready["status"] == "ready" else 503, ready)
+
+
 @api.get("/healthz", response={200: HealthOut, 503: HealthOut}, tags=["operations"], summary="Health")
 def healthz(request: HttpRequest) -> Status[dict[str, Any]]:
-    """Database, broker and model status, the active model's index counts and the sync's state.
+    """Database, broker and model status, the active model's index counts and the sync's state
+    (the counts kept HEALTHZ_CACHE_SECONDS per process).
 
     200 when all is well ("ok") and when the catalog has fallen behind its source ("degraded", with a
     reason: a warning, not an outage); 503 when the database or broker is down or no model is active.

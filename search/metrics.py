@@ -9,6 +9,7 @@ Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR (an empty folde
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import time
@@ -24,6 +25,9 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
+
+from core.logging_limits import warn_limited
+from core.recent import Recent
 
 logger = logging.getLogger(__name__)
 
@@ -75,15 +79,22 @@ def queue_depths() -> dict[str, int]:
                 pipe.llen(queue)
             lengths = pipe.execute()
     except redis.RedisError as exc:
-        logger.warning("cannot read queue depths: %s", exc)
+        warn_limited(logger, "broker", "cannot read queue depths: %s", exc)
         return dict.fromkeys(QUEUES, -1)
     return {queue: int(length) for queue, length in zip(QUEUES, lengths, strict=True)}
 
 
+_recent_operations: Recent[list[Metric]] = Recent()
+
+
 class OperationsCollector(Collector):
-    """Gauges read from the broker and the database at each scrape."""
+    """Gauges read from the broker and the database at a scrape, kept METRICS_CACHE_SECONDS per process
+    so that several scrapers (or a burst of them) count once."""
 
     def collect(self) -> Iterator[Metric]:
+        yield from _recent_operations.get(settings.METRICS_CACHE_SECONDS, lambda: list(self._read()))
+
+    def _read(self) -> Iterator[Metric]:
         from catalog import sync_status
         from catalog.models import Artwork, SyncRun
         from embeddings.indexing import failure_counts, index_counts, oldest_pending_artwork
@@ -167,7 +178,7 @@ class OperationsCollector(Collector):
 
 
 def _registries() -> list[CollectorRegistry]:
-    operations = CollectorRegistry(auto_describe=True)
+    operations = CollectorRegistry()  # no auto_describe: that would read the database once more per scrape
     operations.register(OperationsCollector())
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         process_counts = CollectorRegistry()
@@ -176,11 +187,30 @@ def _registries() -> list[CollectorRegistry]:
     return [REGISTRY, operations]
 
 
-def metrics_response(request: HttpRequest) -> HttpResponse:
-    """The Prometheus text exposition of every metric; 401 when METRICS_TOKEN is set and not sent."""
+def token_problem(request: HttpRequest) -> HttpResponse | None:
+    """The refusal for a scrape that may not read /metrics, or None when it may.
+
+    With METRICS_TOKEN set, the request must send ``Authorization: Bearer <token>`` (compared in
+    constant time) or get 401. Without one, /metrics is open, except with PRODUCTION=1, where it
+    answers 403 until a token is set: an internet-facing site shows its internals to no one.
+    """
     token = settings.METRICS_TOKEN
-    if token and request.headers.get("Authorization", "") != f"Bearer {token}":
-        return HttpResponse("metrics need a bearer token\n", status=401, content_type="text/plain")
+    if not token:
+        if settings.PRODUCTION:
+            return HttpResponse("metrics are off: set METRICS_TOKEN\n", status=403, content_type="text/plain")
+        return None
+    sent = request.headers.get("Authorization", "").encode()
+    if not hmac.compare_digest(sent, f"Bearer {token}".encode()):
+        response = HttpResponse("metrics need a bearer token\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return None
+
+
+def metrics_response(request: HttpRequest) -> HttpResponse:
+    """The Prometheus text exposition of every metric, or ``token_problem``'s refusal."""
+    if (refusal := token_problem(request)) is not None:
+        return refusal
     body = b"".join(generate_latest(registry) for registry in _registries())
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 

@@ -18,6 +18,7 @@ import numpy as np
 import redis
 from django.conf import settings
 
+from core.logging_limits import warn_limited
 from embeddings.encoders import get_text_encoder
 from embeddings.models import EmbeddingModel
 from search.metrics import QUERY_CACHE_LOOKUPS, TEXT_TOWER_SECONDS
@@ -60,7 +61,7 @@ def _read(key: str, dimension: int) -> np.ndarray | None:
         data = cache_client().get(key)
     except redis.RedisError as exc:
         QUERY_CACHE_LOOKUPS.labels(result="error").inc()
-        logger.warning("query vector cache unavailable: %s", exc)
+        warn_limited(logger, "redis", "query vector cache unavailable: %s", exc)
         return None
     if not isinstance(data, bytes) or len(data) != dimension * 4:
         QUERY_CACHE_LOOKUPS.labels(result="miss").inc()
@@ -73,7 +74,7 @@ def _write(key: str, vector: np.ndarray) -> None:
     try:
         cache_client().set(key, vector.astype(np.float32).tobytes(), ex=settings.SEARCH_QUERY_CACHE_SECONDS)
     except redis.RedisError as exc:
-        logger.warning("query vector cache unavailable: %s", exc)
+        warn_limited(logger, "redis", "query vector cache unavailable: %s", exc)
 
 
 def embed_query(model: EmbeddingModel, query: str) -> np.ndarray:

@@ -27,6 +27,7 @@ from typing import Any
 import redis
 from django.conf import settings
 
+from core.logging_limits import warn_limited
 from search.metrics import RESULT_CACHE_LOOKUPS
 from search.query_cache import cache_client, normalise_query
 
@@ -89,7 +90,7 @@ def cached(key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
             generation = fresh if client.set(GENERATION_KEY, fresh, nx=True) else None
     except redis.RedisError as exc:
         RESULT_CACHE_LOOKUPS.labels(result="error").inc()
-        logger.warning("search result cache unavailable: %s", exc)
+        warn_limited(logger, "redis", "search result cache unavailable: %s", exc)
         return compute()
     response = compute()
     if generation is None:
@@ -98,7 +99,7 @@ def cached(key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         # Stamped with the generation read before computing: a change meanwhile makes it stale at once.
         client.set(key, generation + b"\n" + json.dumps(response).encode(), ex=seconds)
     except redis.RedisError as exc:
-        logger.warning("search result cache unavailable: %s", exc)
+        warn_limited(logger, "redis", "search result cache unavailable: %s", exc)
     return response
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from catalog.models import Artwork
 from catalog.sync_status import sync_health
+from core.logging_limits import warn_limited
+from core.recent import Recent
 from embeddings.encoders import loaded_encoders
 from embeddings.indexing import index_counts
 from embeddings.models import EmbeddingModel
@@ -20,6 +23,8 @@ from search.image_query import embed_upload
 from search.params import FilterParams, SearchParams
 from search.ranking import Hit, SearchError, SearchPage, active_model, nearest, search, similar_artworks
 from search.result_cache import cached, result_key
+
+logger = logging.getLogger(__name__)
 
 MAX_AIC_ID = 2_147_483_647  # Artwork.aic_id is a PostgreSQL integer
 CC0 = "CC0 1.0 (https://creativecommons.org/publicdomain/zero/1.0/)"
@@ -172,36 +177,56 @@ def image_search_json(request: HttpRequest, params: FilterParams, data: bytes) -
     )
 
 
-def health_checks() -> dict[str, Any]:
-    """Database, broker and model status, the active model's index counts, and the sync's state.
-
-    ``status``: 'unhealthy' when the database or broker is down or no model is active (an outage),
-    'degraded' when all that is well but the catalog has fallen behind its source (a warning: the
-    last complete sync is more than two harvest intervals old, and harvesting is not paused; then
-    ``reason`` says why), else 'ok'.
-    """
-    checks: dict[str, Any] = {}
-    healthy = True
+def database_reachable() -> bool:
+    """Whether PostgreSQL answers ``SELECT 1`` (within DB_CONNECT_TIMEOUT when it must connect)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {exc}"
-        healthy = False
+    except DatabaseError as exc:
+        warn_limited(logger, "database", "probe: the database is unreachable: %s", exc)
+        return False
+    return True
+
+
+def broker_reachable() -> bool:
+    """Whether the Celery broker answers a Redis PING within PROBE_TIMEOUT_SECONDS."""
+    timeout = settings.PROBE_TIMEOUT_SECONDS
     try:
-        redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2).ping()
-        checks["broker"] = "ok"
-    except Exception as exc:
-        checks["broker"] = f"error: {exc}"
-        healthy = False
-    model = EmbeddingModel.active() if checks["database"] == "ok" else None
+        client = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        with client:
+            client.ping()
+    except (redis.RedisError, OSError) as exc:
+        # The URL may hold a password: the log gets the error, never the URL.
+        warn_limited(logger, "broker", "probe: the broker is unreachable: %s", exc)
+        return False
+    return True
+
+
+def readiness() -> dict[str, str]:
+    """``database`` and ``broker``: "ok" or "unreachable"; ``status``: "ready" when both are ok, else
+    "unavailable". Two round trips, nothing counted: what a load balancer may ask every second."""
+    checks = {
+        "database": "ok" if database_reachable() else "unreachable",
+        "broker": "ok" if broker_reachable() else "unreachable",
+    }
+    return {"status": "ready" if set(checks.values()) == {"ok"} else "unavailable", **checks}
+
+
+_recent_counts: Recent[tuple[dict[str, Any], str]] = Recent()
+
+
+def _model_and_sync() -> tuple[dict[str, Any], str]:
+    """The active model, its index counts and the sync's state (the costly part of /healthz), and the
+    reason the sync is degraded ('' when it is not)."""
+    found: dict[str, Any] = {}
+    model = EmbeddingModel.active()
     if model is None:
-        checks["model"] = {"status": "error: no active model"}
-        healthy = False
+        found["model"] = {"status": "error: no active model"}
     else:
         text_encoder = loaded_encoders().get(("text", model.architecture, model.pretrained))
-        checks["model"] = {
+        found["model"] = {
             "status": "ok",
             "name": model.name,
             "architecture": model.architecture,
@@ -209,12 +234,44 @@ def health_checks() -> dict[str, Any]:
             "loaded_in_this_process": text_encoder is not None,
             "text_runtime": getattr(text_encoder, "runtime", None),
         }
-        checks["index"] = index_counts(model).as_dict()
+        found["index"] = index_counts(model).as_dict()
+    sync = sync_health()
+    found["sync"] = sync.as_dict()
+    return found, sync.reason
+
+
+def health_checks() -> dict[str, Any]:
+    """Database, broker and model status, the active model's index counts, and the sync's state.
+
+    ``status``: 'unhealthy' when the database or broker is down or no model is active (an outage),
+    'degraded' when all that is well but the catalog has fallen behind its source (a warning: the
+    last complete sync is more than two harvest intervals old, and harvesting is not paused; then
+    ``reason`` says why), else 'ok'.
+
+    The database and the broker are asked at every call; the counts are kept HEALTHZ_CACHE_SECONDS
+    in this process. No value holds an exception's text (it may name hosts and users): a failure is
+    "error: unreachable", and the exception goes to the log, at most once a minute.
+    """
+    ready = readiness()
+    checks: dict[str, Any] = {
+        "database": "ok" if ready["database"] == "ok" else "error: unreachable",
+        "broker": "ok" if ready["broker"] == "ok" else "error: unreachable",
+    }
+    healthy = ready["status"] == "ready"
     reason = ""
     if checks["database"] == "ok":
-        sync = sync_health()
-        checks["sync"] = sync.as_dict()
-        reason = sync.reason
+        try:
+            counts, reason = _recent_counts.get(settings.HEALTHZ_CACHE_SECONDS, _model_and_sync)
+        except DatabaseError as exc:  # the database went away between the probe and the counts
+            warn_limited(logger, "database", "health counts: the database is unreachable: %s", exc)
+            checks["database"] = "error: unreachable"
+        else:
+            checks.update(counts)
+    if checks["database"] != "ok":
+        checks["model"] = {"status": "error: database unreachable"}
+        healthy = False
+    elif checks["model"]["status"] != "ok":
+        healthy = False
     checks["status"] = "unhealthy" if not healthy else "degraded" if reason else "ok"
     checks["reason"] = reason or None
     return checks

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Artwork, visible_q
@@ -88,7 +89,10 @@ def _render(request: HttpRequest, context: dict[str, Any], status: int = 200) ->
     # htmx swaps just the results when it targets them; any other request gets the whole page.
     partial = request.headers.get("HX-Request") and request.headers.get("HX-Target") == "results"
     template = "search/_results.html" if partial else "search/index.html"
-    return render(request, template, context, status=status)
+    response = render(request, template, context, status=status)
+    # A cache (the browser's too) must not answer a whole-page request with a fragment, or the reverse.
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
 
 
 @require_GET

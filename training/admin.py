@@ -26,7 +26,7 @@ def _plot(png: bytes | memoryview | None, alt: str) -> SafeString | str:
     if not png:
         return "-"
     encoded = base64.b64encode(bytes(png)).decode("ascii")
-    return format_html('<img src="data:image/png;base64,{}" alt="{}" style="max-width: 640px">', encoded, alt)
+    return format_html('<img src="data:image/png;base64,{}" alt="{}" width="640">', encoded, alt)
 
 
 def _metrics_table(metrics: dict[str, Any] | None, baseline: dict[str, Any] | None = None) -> SafeString | str:

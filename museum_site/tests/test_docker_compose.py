@@ -66,3 +66,9 @@ def test_the_search_caches_have_a_redis_of_their_own_that_evicts_and_the_broker_
         environment = services[name]["environment"]
         assert environment["SEARCH_QUERY_CACHE_URL"].startswith("redis://redis-cache:"), name
         assert environment["REDIS_URL"].startswith("redis://redis:"), name
+
+
+def test_the_web_service_is_checked_by_its_liveness_probe() -> None:
+    check = _services()["web"]["healthcheck"]
+    command = " ".join(check["test"])
+    assert "/livez" in command and "/healthz" not in command

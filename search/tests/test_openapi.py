@@ -32,6 +32,8 @@ def test_the_schema_covers_every_endpoint_with_typed_responses(client: Client, d
         "/api/search/image",
         "/api/artworks/{aic_id}",
         "/api/artworks/{aic_id}/similar",
+        "/livez",
+        "/readyz",
         "/healthz",
         "/metrics",
     }
