@@ -40,8 +40,8 @@ _test_value("AIC_TIMEOUT_SECONDS", "2")
 _test_value("IIIF_TIMEOUT_SECONDS", "2")
 _test_value("EMBED_DEVICE", "cpu")
 _test_value("CUDA_VISIBLE_DEVICES", "")
-# Tests from one address send far more API requests than a visitor; the limit's own tests turn it on.
-os.environ.setdefault("API_RATE_LIMIT_REQUESTS", "0")
+# Tests from one address send far more requests than a visitor; the limit's own tests turn it on.
+os.environ.setdefault("RATE_LIMIT_BUDGET", "0")
 
 from museum_site.settings import *  # noqa: E402, F403
 

@@ -17,7 +17,7 @@ from ninja.files import UploadedFile
 
 from catalog.models import Artwork
 from search import services
-from search.image_query import memory_only_uploads, upload_problem
+from search.image_query import ImageSearchBusy, memory_only_uploads, upload_problem
 from search.metrics import metrics_response
 from search.params import FilterParams, SearchParams, describe_errors
 from search.ranking import Mode, SearchError
@@ -108,7 +108,7 @@ class HealthOut(Schema):
     reason: str | None = None
 
 
-_ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 404: ErrorOut, 503: ErrorOut}
+_ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 404: ErrorOut, 429: ErrorOut, 503: ErrorOut}
 # An artwork's own endpoints also answer for one the source withdrew.
 _ARTWORK_ERRORS: dict[int, type[Schema]] = {**_ERRORS, 410: ErrorOut}
 
@@ -120,7 +120,10 @@ def _bad_parameters(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 @api.exception_handler(SearchError)
 def _search_error(request: HttpRequest, exc: SearchError) -> HttpResponse:
-    return api.create_response(request, {"error": exc.message}, status=exc.status)
+    response = api.create_response(request, {"error": exc.message}, status=exc.status)
+    if isinstance(exc, ImageSearchBusy):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(Http404)

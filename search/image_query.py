@@ -7,7 +7,9 @@ with the same checks as harvested images (IMAGE_MAX_PIXELS, formats), embedded, 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
@@ -25,6 +27,20 @@ from search.ranking import SearchError
 ACCEPTED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "GIF": "GIF"}
 # Room for the multipart envelope and the other form fields around the image.
 _ENVELOPE_BYTES = 64 * 1024
+# What a refused image search tells the client to wait: a slot frees as soon as one search ends.
+BUSY_RETRY_AFTER_SECONDS = 2
+
+
+class ImageSearchBusy(SearchError):
+    """Every image-tower slot of this process is taken: 503, to try again after ``retry_after`` seconds."""
+
+    def __init__(self) -> None:
+        super().__init__("the image search is busy, try again in a moment", status=503)
+        self.retry_after = BUSY_RETRY_AFTER_SECONDS
+
+
+_slots_lock = threading.Lock()
+_slots_in_use = 0
 
 
 class MemoryOnlyUploadHandler(FileUploadHandler):
@@ -107,6 +123,29 @@ def read_upload(data: bytes) -> Image.Image:
         return decode_image(data, settings.IMAGE_MAX_PIXELS)
     except ImageError as exc:
         raise SearchError(exc.reason) from None
+
+
+@contextmanager
+def image_tower_slot() -> Iterator[None]:
+    """Hold one of this process's IMAGE_SEARCH_CONCURRENCY image-tower slots, or raise ImageSearchBusy
+    at once: threads queued behind the tower would each hold a request (and its upload) while the
+    cores are already full, and answer late anyway."""
+    global _slots_in_use
+    with _slots_lock:
+        if _slots_in_use >= settings.IMAGE_SEARCH_CONCURRENCY:
+            raise ImageSearchBusy()
+        _slots_in_use += 1
+    try:
+        yield
+    finally:
+        with _slots_lock:
+            _slots_in_use -= 1
+
+
+def embed_upload(model: EmbeddingModel, data: bytes) -> np.ndarray:
+    """The image vector of uploaded bytes: decoded and embedded while holding an image-tower slot."""
+    with image_tower_slot():
+        return embed_image(model, read_upload(data))
 
 
 def embed_image(model: EmbeddingModel, image: Image.Image) -> np.ndarray:

@@ -16,9 +16,10 @@ from embeddings.encoders import loaded_encoders
 from embeddings.indexing import index_counts
 from embeddings.models import EmbeddingModel
 from search.filters import SearchFilters
-from search.image_query import embed_image, read_upload
+from search.image_query import embed_upload
 from search.params import FilterParams, SearchParams
 from search.ranking import Hit, SearchError, SearchPage, active_model, nearest, search, similar_artworks
+from search.request_cost import note_fresh_search
 from search.result_cache import cached, result_key
 
 MAX_AIC_ID = 2_147_483_647  # Artwork.aic_id is a PostgreSQL integer
@@ -115,6 +116,7 @@ def text_search_json(request: HttpRequest, params: SearchParams) -> dict[str, An
     shape = {"mode": params.mode, "sort": params.sort, "page": params.page, "size": params.size(), **filters.active()}
 
     def compute() -> dict[str, Any]:
+        note_fresh_search(request)
         _, result = run_text_search(params)
         return {
             "query": query,
@@ -160,13 +162,13 @@ def similar_json(request: HttpRequest, artwork: Artwork, params: FilterParams) -
 def image_hits(data: bytes, k: int, filters: SearchFilters) -> tuple[EmbeddingModel, list[Hit]]:
     """The k artworks that look most like the uploaded image ``data``."""
     model = active_model()
-    vector = embed_image(model, read_upload(data))
+    vector = embed_upload(model, data)
     return model, nearest(model, vector, k, filters=filters)
 
 
 def image_search_json(request: HttpRequest, params: FilterParams, data: bytes) -> dict[str, Any]:
     model = active_model()  # 503 before the upload is decoded, when there is nothing to compare with
-    vector = embed_image(model, read_upload(data))
+    vector = embed_upload(model, data)
     return _paged_neighbours(
         request, params, lambda k, filters: (model, nearest(model, vector, k, filters=filters)), None
     )
