@@ -49,9 +49,19 @@ ROUTE_COSTS: dict[str, Cost] = {
     "api:openapi-json": Cost.OTHER,  # the schema is built from every endpoint
 }
 # Never charged: probes that must stay cheap and always answer (exempt by name, wherever they are
-# routed), the API's static docs page, and the admin (namespace "admin", and the jobs dashboard).
+# routed), the API's static docs page and its root (shadowed by the search page), and the admin (namespace "admin", and the jobs dashboard).
 FREE_ROUTES = frozenset(
-    {"livez", "readyz", "api:livez", "api:readyz", "api:openapi-view", "jobs-dashboard", "jobs-action", "admin-login"}
+    {
+        "livez",
+        "readyz",
+        "api:livez",
+        "api:readyz",
+        "api:openapi-view",
+        "api:api-root",
+        "jobs-dashboard",
+        "jobs-action",
+        "admin-login",
+    }
 )
 FREE_NAMESPACES = frozenset({"admin"})
 
