@@ -468,8 +468,8 @@ class Gunicorn:
             DJANGO_SETTINGS_MODULE="museum_site.settings",
             ALLOWED_HOSTS="127.0.0.1,localhost",
             LOG_LEVEL="WARNING",
-            # The per-client API budget would refuse a load test from one address.
-            API_RATE_LIMIT_REQUESTS="0",
+            # The per-client request budget would refuse a load test from one address.
+            RATE_LIMIT_BUDGET="0",
             SEARCH_DEVICE="cpu",
         )
         env.update(self.environment)

@@ -1,86 +1,96 @@
-"""A per-client request budget for the JSON API, counted in Redis so every web process shares it; a 503
-page for a page that meets a database or Redis outage."""
+"""The request limiter: every route that searches or encodes spends its cost from its client's budget.
+
+A client (an IPv4 address, or an IPv6 /64; museum_site/rate_limit.py) has RATE_LIMIT_BUDGET units
+every RATE_LIMIT_WINDOW_SECONDS, shared by pages, htmx fragments and the API. Each route's cost class
+is declared in ``rate_limit.ROUTE_COSTS``. A text search spends RATE_LIMIT_COST_CACHED before its view
+runs and, when the view ranked afresh rather than answering from the result cache, the rest of
+RATE_LIMIT_COST_SEARCH after: the request that overdraws the budget is served, the next is refused.
+A client over its budget gets 429 with Retry-After: JSON from the API, the results fragment for htmx,
+a page for people.
+
+Also here: a page that meets a database or Redis outage answers a 503 page instead of a 500.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
-from functools import lru_cache
+from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.template.loader import render_to_string
 
 from core.logging_limits import warn_limited
+from museum_site.rate_limit import Cost, budget_key, cost_units, request_client, route_cost, spend
+from search.request_cost import ran_fresh_search
 
 logger = logging.getLogger(__name__)
 
-# A fixed window per client: the first request of a window starts its clock. Atomic in Redis, so
-# concurrent requests from many web processes never overshoot the budget.
-_COUNT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {count, ttl}
-"""
+_STATE = "museum_rate_limit"  # (key, units left) of a charged request, for the headers and the second charge
 
 
-@lru_cache(maxsize=4)
-def _redis(url: str) -> redis.Redis:
-    # Short timeouts: when Redis is away, the API answers unlimited rather than slowly.
-    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-
-
-def client_address(request: HttpRequest, proxy_count: int) -> str:
-    """The client's address: REMOTE_ADDR, or with ``proxy_count`` trusted proxies in front, the
-    address the outermost of them saw (the entry it appended to X-Forwarded-For)."""
-    if proxy_count > 0:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [part for part in forwarded if part]
-        if len(forwarded) >= proxy_count:
-            return forwarded[-proxy_count]
-    return str(request.META.get("REMOTE_ADDR", ""))
-
-
-class APIRateLimitMiddleware:
-    """Answer 429 with Retry-After once a client has used ``API_RATE_LIMIT_REQUESTS`` requests
-    under ``API_RATE_LIMIT_PATH_PREFIX`` in ``API_RATE_LIMIT_WINDOW_SECONDS``. 0 requests: no limit.
-
-    If Redis cannot be reached the request is served: the limit protects capacity, and refusing
-    every search because the counter is away would be the outage it is meant to prevent.
-    """
+class RateLimitMiddleware:
+    """Charge each routed request its cost (in ``process_view``, once the route is known) and refuse
+    a client over its budget. With Redis away, requests are served (``rate_limit.spend``)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = settings.API_RATE_LIMIT_REQUESTS
-        if limit <= 0 or not request.path.startswith(settings.API_RATE_LIMIT_PATH_PREFIX):
-            return self.get_response(request)
-        window_ms = settings.API_RATE_LIMIT_WINDOW_SECONDS * 1000
-        client = client_address(request, settings.API_RATE_LIMIT_PROXY_COUNT)
-        key = "ratelimit:api:" + hashlib.sha256(client.encode()).hexdigest()[:32]
-        try:
-            count, ttl_ms = _redis(settings.REDIS_URL).eval(_COUNT, 1, key, window_ms)
-        except redis.RedisError as exc:
-            warn_limited(logger, "redis", "API rate limit not applied, Redis is unavailable: %s", exc)
-            return self.get_response(request)
-        if int(count) > limit:
-            retry_after = max(1, -(-int(ttl_ms) // 1000))  # whole seconds, rounded up
-            response: HttpResponse = JsonResponse(
-                {"error": f"too many requests: at most {limit} every {settings.API_RATE_LIMIT_WINDOW_SECONDS} s"},
-                status=429,
-            )
-            response["Retry-After"] = str(retry_after)
-        else:
-            response = self.get_response(request)
-        response["X-RateLimit-Limit"] = str(limit)
-        response["X-RateLimit-Remaining"] = str(max(limit - int(count), 0))
+        response = self.get_response(request)
+        state: tuple[str, int, Cost] | None = getattr(request, _STATE, None)
+        if state is None:
+            return response
+        key, remaining, cost = state
+        if cost is Cost.SEARCH and ran_fresh_search(request):
+            extra = settings.RATE_LIMIT_COST_SEARCH - settings.RATE_LIMIT_COST_CACHED
+            if extra > 0 and (spent := spend(key, extra, settings.RATE_LIMIT_WINDOW_SECONDS)) is not None:
+                remaining = settings.RATE_LIMIT_BUDGET - spent[0]
+        response["X-RateLimit-Limit"] = str(settings.RATE_LIMIT_BUDGET)
+        response["X-RateLimit-Remaining"] = str(max(remaining, 0))
         return response
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        budget = settings.RATE_LIMIT_BUDGET
+        match = request.resolver_match
+        if budget <= 0 or match is None:
+            return None
+        cost = route_cost(match.view_name)
+        if cost is Cost.FREE:
+            return None
+        key = budget_key("requests", request_client(request))
+        spent = spend(key, cost_units(cost), settings.RATE_LIMIT_WINDOW_SECONDS)
+        if spent is None:
+            return None
+        total, retry_after = spent
+        setattr(request, _STATE, (key, budget - total, cost))
+        if total <= budget:
+            return None
+        return too_many(request, match.namespace == "api", retry_after)
+
+
+def too_many(request: HttpRequest, api: bool, retry_after: int) -> HttpResponse:
+    """429 with Retry-After, in the form the asker reads: JSON for the API, the results fragment for
+    htmx swapping them, a page for anyone else."""
+    window = settings.RATE_LIMIT_WINDOW_SECONDS
+    if api:
+        message = (
+            f"too many requests: try again in {retry_after} s (budget {settings.RATE_LIMIT_BUDGET} every {window} s)"
+        )
+        response: HttpResponse = JsonResponse({"error": message}, status=429)
+    else:
+        # As the search views choose (search/views.py _render): htmx aiming at the results gets them alone.
+        fragment = request.headers.get("HX-Request") and request.headers.get("HX-Target") == "results"
+        template = "search/_too_many.html" if fragment else "search/too_many.html"
+        response = render(request, template, {"retry_after": retry_after, "window": window}, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 # What an outage of the database or Redis raises (a bug, like ProgrammingError, stays a 500).

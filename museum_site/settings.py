@@ -67,7 +67,8 @@ MIDDLEWARE = [
     "museum_site.security_headers.SecurityHeadersMiddleware",  # a CSP on every answer, static files included
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "museum_site.middleware.APIRateLimitMiddleware",  # early: a refused request costs no session or view
+    # Early, so its process_view runs first: a refused request costs no view (and its upload is never read).
+    "museum_site.middleware.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -321,13 +322,37 @@ METRICS_CACHE_SECONDS = env_float("METRICS_CACHE_SECONDS", 10.0, minimum=0.0)
 # /readyz and /healthz give up on the broker (a Redis PING) after this many seconds.
 PROBE_TIMEOUT_SECONDS = env_float("PROBE_TIMEOUT_SECONDS", 1.0, minimum=0.05, maximum=30.0)
 
-# --- API rate limit (museum_site/middleware.py) ---------------------------------
-# Per client, shared by every web process through Redis; 0 requests turns it off.
-API_RATE_LIMIT_REQUESTS = env_int("API_RATE_LIMIT_REQUESTS", 120, minimum=0)
-API_RATE_LIMIT_WINDOW_SECONDS = env_int("API_RATE_LIMIT_WINDOW_SECONDS", 60, minimum=1)
-API_RATE_LIMIT_PATH_PREFIX = "/api/"
+# --- Rate limits (museum_site/rate_limit.py, middleware.py, login_throttle.py) ----------------
+# Each client (an IPv4 address, an IPv6 /64) has RATE_LIMIT_BUDGET units every RATE_LIMIT_WINDOW_SECONDS,
+# shared by every web process through Redis; each request of a route that searches or encodes spends its
+# cost (rate_limit.ROUTE_COSTS). A budget of 0 turns the limit off.
+for _old, _new in (
+    ("API_RATE_LIMIT_REQUESTS", "RATE_LIMIT_BUDGET with RATE_LIMIT_COST_*"),
+    ("API_RATE_LIMIT_WINDOW_SECONDS", "RATE_LIMIT_WINDOW_SECONDS"),
+    ("API_RATE_LIMIT_PROXY_COUNT", "RATE_LIMIT_PROXY_COUNT"),
+):
+    if env_str(_old):
+        raise ImproperlyConfigured(f"{_old} was replaced by {_new} (README: Configuration)")
+RATE_LIMIT_BUDGET = env_int("RATE_LIMIT_BUDGET", 1200, minimum=0)
+RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 60, minimum=1)
+# A text search ranked afresh (the text tower, then the database), one answered from the result cache,
+# a search by image (decoding and the image tower), anything else charged (a record, similar artworks,
+# /healthz, /metrics). Set them in proportion to what each costs the cores (bench/search.py measures it).
+RATE_LIMIT_COST_SEARCH = env_int("RATE_LIMIT_COST_SEARCH", 10, minimum=0)
+RATE_LIMIT_COST_CACHED = env_int("RATE_LIMIT_COST_CACHED", 1, minimum=0)
+RATE_LIMIT_COST_IMAGE = env_int("RATE_LIMIT_COST_IMAGE", 40, minimum=0)
+RATE_LIMIT_COST_OTHER = env_int("RATE_LIMIT_COST_OTHER", 2, minimum=0)
+if RATE_LIMIT_COST_CACHED > RATE_LIMIT_COST_SEARCH:
+    raise ImproperlyConfigured("RATE_LIMIT_COST_CACHED must not exceed RATE_LIMIT_COST_SEARCH")
 # Proxies in front of the site that append to X-Forwarded-For (0: the client is REMOTE_ADDR).
-API_RATE_LIMIT_PROXY_COUNT = env_int("API_RATE_LIMIT_PROXY_COUNT", 0, minimum=0)
+RATE_LIMIT_PROXY_COUNT = env_int("RATE_LIMIT_PROXY_COUNT", 0, minimum=0)
+# Searches by image one web process runs at once; one more is answered 503 with Retry-After at once.
+IMAGE_SEARCH_CONCURRENCY = env_int("IMAGE_SEARCH_CONCURRENCY", 2, minimum=1)
+# Failed admin logins allowed per username and per client address in LOGIN_THROTTLE_WINDOW_SECONDS;
+# past either, a login is answered 429 without its password being checked. 0 turns that count off.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=0)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=0)
+LOGIN_THROTTLE_WINDOW_SECONDS = env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 900, minimum=1)
 
 # --- Training (training app) ----------------------------------------------------
 # Fine-tuning jobs write checkpoints, reports and plots here (job-<id>/, reports/).

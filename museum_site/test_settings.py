@@ -44,8 +44,8 @@ _test_value("CUDA_VISIBLE_DEVICES", "")
 # Each test sees its own database's counts; the caching tests turn the caches on.
 os.environ.setdefault("HEALTHZ_CACHE_SECONDS", "0")
 os.environ.setdefault("METRICS_CACHE_SECONDS", "0")
-# Tests from one address send far more API requests than a visitor; the limit's own tests turn it on.
-os.environ.setdefault("API_RATE_LIMIT_REQUESTS", "0")
+# Tests from one address send far more requests than a visitor; the limit's own tests turn it on.
+os.environ.setdefault("RATE_LIMIT_BUDGET", "0")
 
 from museum_site.settings import *  # noqa: E402, F403
 

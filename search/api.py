@@ -21,6 +21,7 @@ from ninja.files import UploadedFile
 from catalog.models import Artwork
 from core.logging_limits import warn_limited
 from search import services
+from search.image_query import ImageSearchBusy
 from search.metrics import metrics_response
 from search.params import FilterParams, SearchParams, describe_errors
 from search.ranking import Mode, SearchError
@@ -126,7 +127,7 @@ class HealthOut(Schema):
     reason: str | None = None
 
 
-_ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 404: ErrorOut, 503: ErrorOut}
+_ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 404: ErrorOut, 429: ErrorOut, 503: ErrorOut}
 # An upload's endpoint also answers 413, before reading it, for a body declared over the limit.
 _UPLOAD_ERRORS: dict[int, type[Schema]] = {**_ERRORS, 413: ErrorOut}
 # An artwork's own endpoints also answer for one the source withdrew.
@@ -140,7 +141,10 @@ def _bad_parameters(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 @api.exception_handler(SearchError)
 def _search_error(request: HttpRequest, exc: SearchError) -> HttpResponse:
-    return api.create_response(request, {"error": exc.message}, status=exc.status)
+    response = api.create_response(request, {"error": exc.message}, status=exc.status)
+    if isinstance(exc, ImageSearchBusy):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(Http404)

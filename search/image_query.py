@@ -9,6 +9,9 @@ IMAGE_MAX_BYTES), its format and pixel count are read from its header and refuse
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from django.conf import settings
@@ -20,6 +23,20 @@ from search.ranking import SearchError
 from search.uploads import too_large_message
 
 ACCEPTED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "GIF": "GIF"}
+# What a refused image search tells the client to wait: a slot frees as soon as one search ends.
+BUSY_RETRY_AFTER_SECONDS = 2
+
+
+class ImageSearchBusy(SearchError):
+    """Every image-tower slot of this process is taken: 503, to try again after ``retry_after`` seconds."""
+
+    def __init__(self) -> None:
+        super().__init__("the image search is busy, try again in a moment", status=503)
+        self.retry_after = BUSY_RETRY_AFTER_SECONDS
+
+
+_slots_lock = threading.Lock()
+_slots_in_use = 0
 
 
 def upload_max_pixels() -> int:
@@ -60,15 +77,33 @@ def read_upload(data: bytes, draft_size: tuple[int, int] | None) -> Image.Image:
         raise SearchError(exc.reason) from None
 
 
+@contextmanager
+def image_tower_slot() -> Iterator[None]:
+    """Hold one of this process's IMAGE_SEARCH_CONCURRENCY image-tower slots, or raise ImageSearchBusy
+    at once: threads queued behind the tower would each hold a request (and its upload) while the
+    cores are already full, and answer late anyway."""
+    global _slots_in_use
+    with _slots_lock:
+        if _slots_in_use >= settings.IMAGE_SEARCH_CONCURRENCY:
+            raise ImageSearchBusy()
+        _slots_in_use += 1
+    try:
+        yield
+    finally:
+        with _slots_lock:
+            _slots_in_use -= 1
+
+
 def embed_upload(model: EmbeddingModel, data: bytes) -> np.ndarray:
     """The vector of an uploaded image under ``model``; SearchError (400) for an upload refused, which
-    is checked before the model is loaded."""
+    is checked before the model is loaded; decoded and embedded while holding an image-tower slot."""
     check_upload(data)
-    # Imported here: a web process loads PyTorch only once someone searches by image.
-    from embeddings.clip import get_image_encoder
+    with image_tower_slot():
+        # Imported here: a web process loads PyTorch only once someone searches by image.
+        from embeddings.clip import get_image_encoder
 
-    encoder = get_image_encoder(model)
-    return embed_image(model, read_upload(data, encoder.draft_size))
+        encoder = get_image_encoder(model)
+        return embed_image(model, read_upload(data, encoder.draft_size))
 
 
 def embed_image(model: EmbeddingModel, image: Image.Image) -> np.ndarray:

@@ -22,6 +22,7 @@ from search.filters import SearchFilters
 from search.image_query import embed_upload
 from search.params import FilterParams, SearchParams
 from search.ranking import Hit, SearchError, SearchPage, active_model, nearest, search, similar_artworks
+from search.request_cost import note_fresh_search
 from search.result_cache import cached, result_key
 
 logger = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ def text_search_json(request: HttpRequest, params: SearchParams) -> dict[str, An
     shape = {"mode": params.mode, "sort": params.sort, "page": params.page, "size": params.size(), **filters.active()}
 
     def compute() -> dict[str, Any]:
+        note_fresh_search(request)
         _, result = run_text_search(params)
         return {
             "query": query,

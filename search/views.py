@@ -19,9 +19,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Artwork, visible_q
 from search.filters import SearchFilters
-from search.image_query import upload_max_pixels
+from search.image_query import ImageSearchBusy, upload_max_pixels
 from search.params import FilterParams, SearchParams, parse
 from search.ranking import Hit, Mode, SearchError, SearchPage, similar_artworks
+from search.request_cost import note_fresh_search
 from search.services import ArtworkWithdrawn, image_hits, run_text_search, visible_artwork
 from search.uploads import upload_problem
 
@@ -108,6 +109,7 @@ def index(request: HttpRequest) -> HttpResponse:
     context["form"] = params.model_dump()
     context["chips"] = _chips(request, params.filters()) if not context["error"] else []
     if params.q.strip():
+        note_fresh_search(request)  # a page ranks every time: it keeps no answer cache
         try:
             query, result = run_text_search(params)
         except SearchError as exc:
@@ -159,6 +161,11 @@ def image_search(request: HttpRequest) -> HttpResponse:
             raise SearchError("choose an image file to search with")
         params: FilterParams = parse(FilterParams, {key: request.POST.get(key, "") for key in request.POST})
         model, hits = image_hits(upload.read(), params.size(), params.filters())
+    except ImageSearchBusy as busy:
+        context["error"] = f"The image search is busy, try again in {busy.retry_after} s."
+        response = _render(request, context, status=busy.status)
+        response["Retry-After"] = str(busy.retry_after)
+        return response
     except SearchError as exc:
         return refused_upload(request, exc.message, status=400 if exc.status < 500 else exc.status)
     context.update({"hits": hits, "model": model, "searched": True, "first_rank": 1, "last_rank": len(hits)})

@@ -1,5 +1,5 @@
 """Security: staff-only admin, CSRF on every form, no SQL built from input, production settings that
-refuse to start unsafe, secrets from files, upload limits, and a per-client API rate limit."""
+refuse to start unsafe, secrets from files, upload limits, and a per-client request budget."""
 
 from __future__ import annotations
 
@@ -348,15 +348,17 @@ def test_an_uploaded_image_is_limited_by_bytes_pixels_and_type(embedding_model: 
     assert _upload(client, _png(10, 10)).status_code == 200
 
 
-# --- The search API answers 429 with Retry-After once a client has had its share ---------------------
+# --- Every search route answers 429 with Retry-After once a client has spent its budget ----------------
 
 
 @pytest.fixture
 def rate_limited(settings: Any, redis_client: Any) -> Any:
-    for key in redis_client.scan_iter("ratelimit:api:*"):
+    for key in redis_client.scan_iter("ratelimit:requests:*"):
         redis_client.delete(key)
-    settings.API_RATE_LIMIT_REQUESTS = 3
-    settings.API_RATE_LIMIT_WINDOW_SECONDS = 30
+    settings.RATE_LIMIT_BUDGET = 3
+    settings.RATE_LIMIT_WINDOW_SECONDS = 30
+    settings.RATE_LIMIT_COST_CACHED = 1
+    settings.RATE_LIMIT_COST_SEARCH = 1
     return settings
 
 
@@ -370,14 +372,15 @@ def test_it_answers_429_with_retry_after_once_a_client_has_had_its_share(rate_li
     assert 1 <= int(refused["Retry-After"]) <= 30
     assert "too many requests" in refused.json()["error"]
     assert answers[4].status_code == 429
-    # Another client has its own budget, and pages are not limited.
+    # Another client has its own budget; pages share the client's budget with the API.
     assert Client(REMOTE_ADDR="198.51.100.2").get("/api/search", {"q": ""}).status_code == 400
-    assert client.get("/").status_code == 200
+    page = client.get("/", {"q": "sea"})
+    assert page.status_code == 429 and "Too many searches" in page.content.decode()
 
 
 @pytest.mark.django_db
 def test_it_counts_the_client_behind_a_trusted_proxy(rate_limited: Any) -> None:
-    rate_limited.API_RATE_LIMIT_PROXY_COUNT = 1
+    rate_limited.RATE_LIMIT_PROXY_COUNT = 1
     proxy = Client(REMOTE_ADDR="10.0.0.1")
     for _ in range(3):
         assert proxy.get("/api/search", {"q": ""}, HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 400

@@ -52,7 +52,7 @@ def test_the_pages_answer_a_503_page_with_the_database_away(
 
 def test_the_api_still_searches_with_redis_away(client: Client, indexed: list[Artwork], settings: Any) -> None:
     settings.REDIS_URL = settings.SEARCH_QUERY_CACHE_URL = settings.CELERY_BROKER_URL = CLOSED_PORT_REDIS_URL
-    settings.API_RATE_LIMIT_REQUESTS = 100  # the limit's counter is in Redis too
+    settings.RATE_LIMIT_BUDGET = 100  # the limit's counter is in Redis too
     response = client.get("/api/search", {"q": "sea"})
     assert response.status_code == 200
     assert response.json()["results"]

@@ -81,7 +81,7 @@ def site(test_database_url: str, aic: Any, tmp_path: Path) -> Iterator[str]:
         AIC_IIIF_URL=aic.iiif_url,
         # The rate limit stays on (its Redis round trip is part of every API request) but this
         # many clients from one address must not reach it.
-        API_RATE_LIMIT_REQUESTS="100000000",
+        RATE_LIMIT_BUDGET="100000000",
     )
     log = (tmp_path / "gunicorn.log").open("ab")
     process = subprocess.Popen(

@@ -45,11 +45,12 @@
   });
 
   // htmx leaves the page as it was on an error answer. The site's own refusals (400 bad input,
-  // 413 too large, 503 no model) are results fragments saying why: show them. Anything else (a
+  // 413 too large, 429 too many searches, 503 busy or no model) are results fragments saying why:
+  // show them. Anything else (a
   // failed CSRF check, a server error, no answer at all) gets a message of its own, never a blank.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
-    if (status === 400 || status === 413 || status === 503) {
+    if (status === 400 || status === 413 || status === 429 || status === 503) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
@@ -67,7 +68,7 @@
 
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
-    if (status === 400 || status === 413 || status === 503) return;
+    if (status === 400 || status === 413 || status === 429 || status === 503) return;
     showFailure(event, status === 403
       ? "The page had expired: reload it and try again."
       : "The search failed (error " + status + "). Please try again.");
