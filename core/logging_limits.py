@@ -42,3 +42,10 @@ def reset() -> None:
     """Forget every key (tests use it to see the first warning again)."""
     with _lock:
         _state.clear()
+
+
+def age(seconds: float) -> None:
+    """Make every key's last warning ``seconds`` older (tests use it to see the minute pass)."""
+    with _lock:
+        for key, (last, held) in _state.items():
+            _state[key] = (last - seconds, held)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
-import threading
-import time
 from enum import StrEnum
 from functools import lru_cache
 
 import redis
 from django.conf import settings
 from django.http import HttpRequest
+
+from core.logging_limits import warn_limited
 
 logger = logging.getLogger(__name__)
 
@@ -163,26 +163,7 @@ def forget(key: str) -> None:
         warn_unavailable(exc)
 
 
-class _RateLimitedWarning:
-    """One warning a minute, saying how many were held back since the last: an outage seen by every
-    request must not flood the log with one line each."""
-
-    every_seconds = 60.0
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last = -self.every_seconds
-        self._held_back = 0
-
-    def __call__(self, exc: Exception) -> None:
-        with self._lock:
-            now = time.monotonic()
-            if now - self._last < self.every_seconds:
-                self._held_back += 1
-                return
-            held_back, self._held_back, self._last = self._held_back, 0, now
-        also = f" ({held_back} more since the last warning)" if held_back else ""
-        logger.warning("rate limits not applied, Redis is unavailable: %s%s", exc, also)
-
-
-warn_unavailable = _RateLimitedWarning()
+def warn_unavailable(exc: Exception) -> None:
+    """One warning a minute, with a count of those held back: an outage seen by every request must
+    not flood the log with one line each."""
+    warn_limited(logger, "redis", "rate limits not applied, Redis is unavailable: %s", exc)

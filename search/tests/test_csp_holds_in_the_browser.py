@@ -3,16 +3,11 @@ htmx results, an artwork, the API docs, the admin and the jobs dashboard) and re
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from catalog.models import Artwork
-from search.tests.test_browser import CHROMIUM
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,26 +18,6 @@ document.addEventListener("securitypolicyviolation", (event) => {
   window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}:${event.lineNumber}`);
 });
 """
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: `make tools` installs Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        yield browser
-        browser.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 class Visit:
@@ -75,11 +50,11 @@ class Visit:
         assert self.console == [], (where, self.console)
 
 
-def test_no_page_breaks_the_policy(chromium: Any, live_server: Any, indexed: list[Artwork], admin_user: Any) -> None:
+def test_no_page_breaks_the_policy(browser: Any, live_server: Any, indexed: list[Artwork], admin_user: Any) -> None:
     from django.core.cache import cache
 
     cache.clear()  # the filter menus are cached; another test's collection may be in there
-    visit = Visit(chromium, live_server.url)
+    visit = Visit(browser, live_server.url)
     try:
         visit.open("/")
         # Results swapped in by htmx, as a visitor types.
