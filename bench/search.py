@@ -165,7 +165,8 @@ def _load_corpus(model: Any, n: int, seed: int) -> dict[str, float]:
         "text[]", "bool", "bool", "text", "jsonb", "text", "bool", "float8", "text", "text", "timestamptz",
         "timestamptz", "text", "text", "text", "text", "text[]", "text[]",
     ]  # fmt: skip
-    hidden, boost, note, override = _curation_defaults()
+    # The curation fields this COPY writes; the others (withdrawal) keep their column defaults.
+    hidden, boost, note, override = _curation_defaults()[:4]
     from django.utils import timezone
     from psycopg.types.json import Jsonb
 
