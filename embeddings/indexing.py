@@ -98,21 +98,24 @@ def failure_counts(model: EmbeddingModel) -> FailureCounts:
     )
 
 
+def pending_artworks(model: EmbeddingModel) -> QuerySet[Artwork]:
+    """Artworks waiting for a vector under ``model``: an image, not withdrawn, and neither a vector nor a
+    failure of their current image (a changed image is pending again). The two anti-joins are served by
+    the (artwork, model) unique indexes of vectors and failures."""
+    current = {"model": model, "artwork": OuterRef("pk"), "image_id": OuterRef("image_id")}
+    return (
+        Artwork.objects.filter(withdrawn_at=None)
+        .exclude(image_id="")
+        .exclude(Exists(ArtworkEmbedding.objects.filter(**current)))
+        .exclude(Exists(EmbeddingFailure.objects.filter(**current)))
+    )
+
+
 def oldest_pending_artwork(model: EmbeddingModel) -> Artwork | None:
     """The pending artwork under ``model`` that has waited longest (oldest ``updated_at``), or None.
 
-    Pending: an image, not withdrawn, neither a vector nor a failure under ``model``. Only ``id``
-    and ``updated_at`` are loaded. The two anti-joins are served by the (artwork, model) unique
-    indexes of vectors and failures (index-only). The artworks are read in one pass, as
-    index_counts' no_image count reads them: neither ``image_id`` nor ``updated_at`` has an index,
-    and every artwork without an image has no vector, so no index of ours narrows the pass.
+    Only ``id`` and ``updated_at`` are loaded. The artworks are read in one pass, as index_counts'
+    no_image count reads them: neither ``image_id`` nor ``updated_at`` has an index, and every
+    artwork without an image has no vector, so no index of ours narrows the pass.
     """
-    return (
-        Artwork.objects.exclude(image_id="")
-        .filter(withdrawn_at=None)
-        .exclude(Exists(ArtworkEmbedding.objects.filter(model=model, artwork=OuterRef("pk"))))
-        .exclude(Exists(EmbeddingFailure.objects.filter(model=model, artwork=OuterRef("pk"))))
-        .order_by("updated_at", "pk")
-        .only("pk", "updated_at")
-        .first()
-    )
+    return pending_artworks(model).order_by("updated_at", "pk").only("pk", "updated_at").first()

@@ -25,13 +25,13 @@ from datetime import timedelta
 import redis
 from django.conf import settings
 from django.db import connection
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from catalog.models import Artwork
 from embeddings.cache_pruning import enforce_pixel_cache_limit, prune_image_files
 from embeddings.image_cache import ImageCache
-from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
+from embeddings.indexing import pending_artworks
+from embeddings.models import EmbeddingFailure, EmbeddingModel
 
 logger = logging.getLogger(__name__)
 
@@ -112,16 +112,9 @@ def claim_due_failures(model: EmbeddingModel, limit: int = SWEEP_MAX_ARTWORKS) -
 
 
 def lost_pending(model: EmbeddingModel, limit: int = SWEEP_MAX_ARTWORKS) -> list[int]:
-    """Artworks with an image, not withdrawn, unchanged for EMBED_PENDING_GRACE_SECONDS, with neither
-    a vector nor a failure of their current image under ``model``."""
+    """Pending artworks (``indexing.pending_artworks``) unchanged for EMBED_PENDING_GRACE_SECONDS."""
     since = timezone.now() - timedelta(seconds=settings.EMBED_PENDING_GRACE_SECONDS)
-    current = {"model": model, "artwork": OuterRef("pk"), "image_id": OuterRef("image_id")}
-    pending = (
-        Artwork.objects.filter(withdrawn_at=None, updated_at__lt=since)
-        .exclude(image_id="")
-        .exclude(Exists(ArtworkEmbedding.objects.filter(**current)))
-        .exclude(Exists(EmbeddingFailure.objects.filter(**current)))
-    )
+    pending = pending_artworks(model).filter(updated_at__lt=since)
     return list(pending.order_by("pk").values_list("pk", flat=True)[:limit])
 
 
