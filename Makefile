@@ -24,7 +24,7 @@ demo: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/python -m pytest -q -m "not faults"
 
-# Minutes of real processes being killed and restarted (README: Reliability); CI runs them too.
+# Minutes of real processes being killed and restarted (docs/reliability.md); CI runs them too.
 test-faults: $(STAMP) tools
 	$(BIN)/python -m pytest -q -m faults
 

@@ -32,7 +32,7 @@ class EmbeddingModel(models.Model):
             models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_model"),
             models.CheckConstraint(condition=Q(dimension__gte=1, dimension__lte=2000), name="hnsw_dimension_limit"),
         ]
-        # Each changes what visitors get or destroys work, so each is granted on its own (README, Permissions).
+        # Each changes what visitors get or destroys work, so each is granted on its own (docs/security.md, Permissions).
         permissions = [
             ("activate_embeddingmodel", "Can activate a model that passes the evaluation gate"),
             ("force_activate_embeddingmodel", "Can activate a model past a failed evaluation gate"),

@@ -191,7 +191,7 @@ def jobs_dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "admin/jobs_dashboard.html", context)
 
 
-# What each POST action of the dashboard needs (README, Permissions); a superuser has them all.
+# What each POST action of the dashboard needs (docs/security.md, Permissions); a superuser has them all.
 ACTION_PERMISSIONS = {
     "pause": "django_celery_beat.change_periodictask",
     "resume": "django_celery_beat.change_periodictask",

@@ -1,4 +1,4 @@
-"""Django settings, read from environment variables (see README: Configuration)."""
+"""Django settings, read from environment variables (docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -332,7 +332,7 @@ for _old, _new in (
     ("API_RATE_LIMIT_PROXY_COUNT", "RATE_LIMIT_PROXY_COUNT"),
 ):
     if env_str(_old):
-        raise ImproperlyConfigured(f"{_old} was replaced by {_new} (README: Configuration)")
+        raise ImproperlyConfigured(f"{_old} was replaced by {_new} (docs/configuration.md)")
 RATE_LIMIT_BUDGET = env_int("RATE_LIMIT_BUDGET", 1200, minimum=0)
 RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 60, minimum=1)
 # A text search ranked afresh (the text tower, then the database), one answered from the result cache,

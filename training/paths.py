@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-DATASETS_FOLDER = "datasets"  # the README's suggested home for CSVs and their images
+DATASETS_FOLDER = "datasets"  # the suggested home (docs/operations.md) for CSVs and their images
 CHECKPOINT_SUFFIXES = {".pt", ".pth", ".bin", ".safetensors", ".npz"}
 
 
