@@ -150,13 +150,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from bench.environment import configure, cpu_seconds, database_backend_pid, machine, print_table
 
     configure()
+    from django.conf import settings
     from django.db import connection
 
     from bench.models import register_random_model
     from catalog.harvest import import_dump
     from catalog.models import Artwork
     from catalog.word_leaders import rebuild_word_leaders
-    from embeddings.rate_limit import redis_client
+    from core.redis_clients import WORKER_TIMEOUT_SECONDS, redis_client
 
     model: Any = register_random_model("bench-vit-b-32", "ViT-B-32", activate=True)
     folder = Path(tempfile.mkdtemp(prefix="museum-bench-dump-"))
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         generate_seconds = time.perf_counter() - started
         _delete_dump_range(connection)
         rebuild_word_leaders(0)  # a first import, as on a new site: no keyword lists yet
-        embed_queue_before = redis_client().llen("embed")
+        embed_queue_before = redis_client(settings.REDIS_URL, timeout=WORKER_TIMEOUT_SECONDS).llen("embed")
 
         profiler: Any = None
         if args.profile:
@@ -185,7 +186,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if profiler is not None:
             profiler.stop()
             print(profiler.output_text(unicode=True, color=False, show_all=False))
-        queued_tasks = redis_client().llen("embed") - embed_queue_before
+        queued_tasks = (
+            redis_client(settings.REDIS_URL, timeout=WORKER_TIMEOUT_SECONDS).llen("embed") - embed_queue_before
+        )
 
         started = time.perf_counter()
         second = import_dump(folder)
@@ -197,7 +200,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         trigger_cost = _trigger_cost(connection, args.records, args.trigger_cost) if args.trigger_cost else {}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-        redis_client().delete("embed")  # nothing consumes the benchmark's queue
+        redis_client(settings.REDIS_URL, timeout=WORKER_TIMEOUT_SECONDS).delete(
+            "embed"
+        )  # nothing consumes the benchmark's queue
     if first.created != args.records or stored != args.records or second.unchanged != args.records:
         raise SystemExit(f"import went wrong: first {first}, second {second}, stored {stored}")
 

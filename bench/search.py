@@ -574,12 +574,12 @@ def _api_figures(model: Any, query_count: int, seed: int) -> dict[str, Any]:
     from django.conf import settings
 
     from bench.environment import BENCH_DIR, percentile
+    from core.redis_clients import WORKER_TIMEOUT_SECONDS, redis_client
     from embeddings.onnx_export import export_text_tower
-    from embeddings.rate_limit import redis_client
 
     export_text_tower(model)  # what registration does; a model registered before has none yet
     # Redis database of the benchmarks alone: every query is fresh again.
-    redis_client().flushdb()
+    redis_client(settings.REDIS_URL, timeout=WORKER_TIMEOUT_SECONDS).flushdb()
     queries = text_queries(query_count + 20, seed)
     warm, fresh = queries[:20], queries[20:]
     paths = [f"/api/search?q={quote(query)}" for query in fresh]

@@ -18,7 +18,7 @@ from django_celery_beat.models import PeriodicTask
 
 from catalog.models import Artwork, SyncRun
 
-# The harvest's Celery task and its beat schedule, as museum_site/schedules.py creates them.
+# The harvest's Celery task and its beat schedule, as catalog/schedules.py creates them.
 HARVEST_TASK = "catalog.tasks.sync_aic_task"
 HARVEST_SCHEDULE_NAME = "sync-aic"
 COMPLETE = (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL)

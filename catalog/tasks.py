@@ -6,7 +6,7 @@ from django.conf import settings
 from catalog.harvest import sync_from_api
 from catalog.models import SyncRun
 from catalog.word_leaders import rebuild_after_bulk_load
-from museum_site.celery import RETRY_TRANSIENT_ERRORS
+from core.retry import RETRY_TRANSIENT_ERRORS
 
 
 def harvest_budget_seconds() -> float:

@@ -40,11 +40,11 @@ from django.db.models import Exists, OuterRef
 from django.dispatch import Signal
 
 from catalog.models import Artwork, visible_q
+from core.redis_clients import WORKER_TIMEOUT_SECONDS, redis_client
 from embeddings.encoders import ModelLoadError
 from embeddings.image_cache import ImageCache
 from embeddings.indexing import enqueue_embedding
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
-from embeddings.rate_limit import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -506,4 +506,4 @@ def _lease_key(model_id: int) -> str:
 
 
 def _redis() -> redis.Redis:
-    return redis_client()
+    return redis_client(settings.REDIS_URL, timeout=WORKER_TIMEOUT_SECONDS)

@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 
 from catalog.models import Artwork
+from core.retry import TRANSIENT_ERRORS
 from embeddings.clip import ImageEncoder, PendingVectors, Prepared, get_image_encoder
 from embeddings.decoder_pool import MISSING, DecoderPool, decoder_pool
 from embeddings.device_decoding import DevicePixels, EncodedJpeg, decode_on_device, device_jpeg, resize_crop, takes
@@ -43,7 +44,6 @@ from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 from embeddings.pixel_cache import PixelCache
 from embeddings.signals import vectors_changed
 from embeddings.vector_sql import raw_connection, vector_cursor
-from museum_site.celery import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
 

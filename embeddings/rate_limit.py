@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 
 import redis
 from django.conf import settings
+
+from core.redis_clients import WORKER_TIMEOUT_SECONDS, redis_client
 
 # Generic cell rate algorithm: the key holds the earliest time the next request may start.
 # Each caller reserves a slot atomically and sleeps until it; Redis's clock is the only clock.
@@ -52,10 +53,9 @@ class SharedRateLimiter:
         return max(delay, 0.0)
 
 
-@lru_cache(maxsize=1)
-def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
-
-
 def iiif_rate_limiter() -> SharedRateLimiter:
-    return SharedRateLimiter(redis_client(), "ratelimit:iiif", settings.IIIF_REQUESTS_PER_SECOND)
+    return SharedRateLimiter(
+        redis_client(settings.REDIS_URL, timeout=WORKER_TIMEOUT_SECONDS),
+        "ratelimit:iiif",
+        settings.IIIF_REQUESTS_PER_SECOND,
+    )

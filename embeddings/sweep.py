@@ -28,6 +28,7 @@ from django.db import connection
 from django.utils import timezone
 
 from catalog.models import Artwork
+from core.redis_clients import WORKER_TIMEOUT_SECONDS, redis_client
 from embeddings.cache_pruning import enforce_pixel_cache_limit, prune_image_files
 from embeddings.image_cache import ImageCache
 from embeddings.indexing import pending_artworks
@@ -121,7 +122,7 @@ def lost_pending(model: EmbeddingModel, limit: int = SWEEP_MAX_ARTWORKS) -> list
 def embed_queue_idle() -> bool:
     """Whether no task waits in the embed queue (False when the broker cannot be read)."""
     try:
-        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5, socket_connect_timeout=5)
+        client = redis_client(settings.CELERY_BROKER_URL, timeout=WORKER_TIMEOUT_SECONDS)
         return int(client.llen(EMBED_QUEUE)) == 0
     except redis.RedisError:
         logger.warning("sweep: cannot read the embed queue's length; lost artworks wait for the next sweep")

@@ -6,11 +6,11 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
+from core.retry import RETRY_TRANSIENT_ERRORS
 from embeddings.indexing import enqueue_embedding
 from embeddings.lifecycle import activation_step
 from embeddings.models import EmbeddingModel
 from embeddings.sweep import sweep
-from museum_site.celery import RETRY_TRANSIENT_ERRORS
 
 
 def task_budget_seconds() -> float:

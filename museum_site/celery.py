@@ -3,37 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
-import psycopg
-import redis
 from celery import Celery
-from django.db import InterfaceError, OperationalError
-from kombu.exceptions import OperationalError as BrokerOperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "museum_site.settings")
 
 app = Celery("museum_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-# Failures that end by themselves: PostgreSQL or Redis restarting, a dropped connection. A task that
-# meets one is sent again later (exponential backoff with jitter, at most 5 minutes apart, 20 times
-# over up to about an hour) instead of failing; tasks are idempotent, so running one again is safe.
-# https://docs.celeryq.dev/en/stable/userguide/tasks.html#automatic-retry-for-known-exceptions
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError,
-    InterfaceError,
-    psycopg.OperationalError,  # raised as-is by code that uses the psycopg connection directly (COPY)
-    psycopg.InterfaceError,
-    redis.ConnectionError,
-    redis.TimeoutError,
-    BrokerOperationalError,
-)
-RETRY_TRANSIENT_ERRORS: dict[str, Any] = {
-    "autoretry_for": TRANSIENT_ERRORS,
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 20,
-}

@@ -23,13 +23,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from catalog import sync_status
+from catalog import schedules, sync_status
 from catalog.models import Artwork, SyncRun
 from catalog.sync_status import duration_text
+from core.redis_clients import OPERATOR_TIMEOUT_SECONDS, redis_client
 from embeddings.indexing import enqueue_embedding, failure_counts, index_counts
 from embeddings.lifecycle import IN_PROGRESS, activation_status
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
-from museum_site import schedules
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class InFlight:
 
 
 def _broker() -> redis.Redis:
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
+    return redis_client(settings.CELERY_BROKER_URL, timeout=OPERATOR_TIMEOUT_SECONDS)
 
 
 def broker_state() -> tuple[dict[str, int], dict[str, InFlight], str]:

@@ -13,13 +13,13 @@ import hashlib
 import ipaddress
 import logging
 from enum import StrEnum
-from functools import lru_cache
 
 import redis
 from django.conf import settings
 from django.http import HttpRequest
 
 from core.logging_limits import warn_limited
+from core.redis_clients import REQUEST_TIMEOUT_SECONDS, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -139,10 +139,9 @@ return {total, ttl}
 """
 
 
-@lru_cache(maxsize=4)
 def _redis(url: str) -> redis.Redis:
-    # Short timeouts: when Redis is away, the site answers unlimited rather than slowly.
-    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    # A request's patience: when Redis is away, the site answers unlimited rather than slowly.
+    return redis_client(url, timeout=REQUEST_TIMEOUT_SECONDS)
 
 
 def spend(key: str, units: int, window_seconds: int) -> tuple[int, int] | None:

@@ -190,7 +190,7 @@ CELERY_TASK_ROUTES = {
 }
 AIC_SYNC_INTERVAL_SECONDS = env_int("AIC_SYNC_INTERVAL_SECONDS", 3600, minimum=60)
 # Beat reads its schedules from the database (django-celery-beat), so curators edit them in the admin.
-# The harvest schedule is created from AIC_SYNC_INTERVAL_SECONDS when missing (museum_site/schedules.py);
+# The harvest schedule is created from AIC_SYNC_INTERVAL_SECONDS when missing (catalog/schedules.py);
 # after that the admin's value wins. Nothing is declared in CELERY_BEAT_SCHEDULE: beat would write it
 # over the curators' edits at every start.
 # https://django-celery-beat.readthedocs.io/en/latest/#using-custom-scheduler-classes

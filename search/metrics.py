@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 
 from core.logging_limits import warn_limited
 from core.recent import Recent
+from core.redis_clients import OPERATOR_TIMEOUT_SECONDS, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ EMBED_RATE_WINDOW = timedelta(minutes=5)
 def queue_depths() -> dict[str, int]:
     """Messages waiting in each Celery queue of the Redis broker (-1 where Redis cannot be read)."""
     try:
-        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1)
+        client = redis_client(settings.CELERY_BROKER_URL, timeout=OPERATOR_TIMEOUT_SECONDS)
         with client.pipeline(transaction=False) as pipe:
             for queue in QUEUES:
                 pipe.llen(queue)

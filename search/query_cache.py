@@ -19,6 +19,7 @@ import redis
 from django.conf import settings
 
 from core.logging_limits import warn_limited
+from core.redis_clients import REQUEST_TIMEOUT_SECONDS, redis_client
 from embeddings.encoders import get_text_encoder
 from embeddings.models import EmbeddingModel
 from search.metrics import QUERY_CACHE_LOOKUPS, TEXT_TOWER_SECONDS
@@ -26,8 +27,6 @@ from search.metrics import QUERY_CACHE_LOOKUPS, TEXT_TOWER_SECONDS
 logger = logging.getLogger(__name__)
 
 _KEY_PREFIX = "museum:query-vector:v1"
-_clients: dict[str, redis.Redis] = {}
-_clients_lock = threading.Lock()
 _encoding_threads: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked child starts its own
 _encoding_threads_lock = threading.Lock()
 
@@ -46,14 +45,7 @@ def cache_key(model: EmbeddingModel, query: str) -> str:
 
 def cache_client() -> redis.Redis:
     """The Redis client of the search caches (SEARCH_QUERY_CACHE_URL), shared by the threads of a process."""
-    url = settings.SEARCH_QUERY_CACHE_URL
-    with _clients_lock:
-        client = _clients.get(url)
-        if client is None:
-            # Short timeouts: a slow cache must cost a search less than the text tower it saves.
-            client = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
-            _clients[url] = client
-        return client
+    return redis_client(settings.SEARCH_QUERY_CACHE_URL, timeout=REQUEST_TIMEOUT_SECONDS)
 
 
 def _read(key: str, dimension: int) -> np.ndarray | None:

@@ -15,6 +15,7 @@ from catalog.models import Artwork
 from catalog.sync_status import sync_health
 from core.logging_limits import warn_limited
 from core.recent import Recent
+from core.redis_clients import redis_client
 from embeddings.encoders import loaded_encoders
 from embeddings.indexing import index_counts
 from embeddings.models import EmbeddingModel
@@ -194,11 +195,7 @@ def broker_reachable() -> bool:
     """Whether the Celery broker answers a Redis PING within PROBE_TIMEOUT_SECONDS."""
     timeout = settings.PROBE_TIMEOUT_SECONDS
     try:
-        client = redis.Redis.from_url(
-            settings.CELERY_BROKER_URL, socket_timeout=timeout, socket_connect_timeout=timeout
-        )
-        with client:
-            client.ping()
+        redis_client(settings.CELERY_BROKER_URL, timeout=timeout).ping()
     except (redis.RedisError, OSError) as exc:
         # The URL may hold a password: the log gets the error, never the URL.
         warn_limited(logger, "broker", "probe: the broker is unreachable: %s", exc)

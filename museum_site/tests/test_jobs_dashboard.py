@@ -11,11 +11,11 @@ from django_celery_beat.models import PeriodicTask
 
 from catalog.harvest import sync_from_api
 from catalog.models import Artwork, SyncRun
+from catalog.sync_status import HARVEST_SCHEDULE_NAME
 from conftest import wait_until
 from embeddings.indexing import index_counts
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 from embeddings.pipeline import embed_artworks
-from museum_site.schedules import HARVEST_SCHEDULE_NAME
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

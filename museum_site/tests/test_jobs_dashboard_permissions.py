@@ -10,9 +10,9 @@ from django.test import Client
 from django_celery_beat.models import PeriodicTask
 
 from catalog.models import Artwork
+from catalog.sync_status import HARVEST_SCHEDULE_NAME
 from embeddings.models import EmbeddingFailure, EmbeddingModel
 from museum_site.dashboard import ACTION_PERMISSIONS
-from museum_site.schedules import HARVEST_SCHEDULE_NAME
 
 pytestmark = pytest.mark.django_db
 

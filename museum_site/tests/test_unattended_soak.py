@@ -33,15 +33,12 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from PIL import Image
 
 from catalog.models import Artwork, SyncRun
+from catalog.schedules import RECONCILE_SCHEDULE_NAME, ensure_harvest_schedules
+from catalog.sync_status import HARVEST_SCHEDULE_NAME
 from embeddings.indexing import index_counts
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure
+from embeddings.schedules import SWEEP_SCHEDULE_NAME, ensure_sweep_schedule
 from embeddings.sweep import lost_pending
-from museum_site.schedules import (
-    HARVEST_SCHEDULE_NAME,
-    RECONCILE_SCHEDULE_NAME,
-    SWEEP_SCHEDULE_NAME,
-    ensure_harvest_schedule,
-)
 from museum_site.tests.processes import ROOT, RedisServer, Worker, fault_worker_env, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -168,7 +165,8 @@ def test_the_collection_stays_complete_and_correct_with_no_hand_on_the_controls(
 ) -> None:
     generated = _grow_collection(aic)
     aic.latency_s = 0.05  # every request, pages and images alike, takes a while
-    ensure_harvest_schedule()
+    ensure_harvest_schedules()
+    ensure_sweep_schedule()
     _every(HARVEST_SCHEDULE_NAME, 5)
     _every(RECONCILE_SCHEDULE_NAME, 60)
     _every(SWEEP_SCHEDULE_NAME, 5)

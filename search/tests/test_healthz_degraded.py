@@ -12,7 +12,8 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from catalog.models import SyncRun
-from museum_site.schedules import HARVEST_SCHEDULE_NAME, set_harvest_paused
+from catalog.schedules import set_harvest_paused
+from catalog.sync_status import HARVEST_SCHEDULE_NAME
 from museum_site.tests.sync_state_rows import active_model, sync_run
 
 H = timedelta(hours=1)

@@ -9,7 +9,7 @@ from catalog.harvest import import_dump
 from catalog.management.commands.sync_aic import _advance, _summary
 from catalog.models import SyncRun
 from catalog.word_leaders import rebuild_after_bulk_load
-from museum_site.progress import add_progress_arguments, progress_bar
+from core.progress import add_progress_arguments, progress_bar
 
 
 class Command(BaseCommand):

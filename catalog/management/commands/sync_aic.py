@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.harvest import sync_from_api
 from catalog.models import SyncRun
-from museum_site.progress import add_progress_arguments, progress_bar
+from core.progress import add_progress_arguments, progress_bar
 
 
 class Command(BaseCommand):

@@ -5,9 +5,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.progress import add_progress_arguments, progress_bar
 from embeddings.indexing import enqueue_missing, index_counts
 from embeddings.models import EmbeddingModel
-from museum_site.progress import add_progress_arguments, progress_bar
 
 
 class Command(BaseCommand):
