@@ -1,9 +1,5 @@
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any
-
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
@@ -11,12 +7,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django_celery_beat.admin import PeriodicTaskAdmin
-from django_celery_beat.models import PeriodicTask
 
 from catalog.models import Artwork, SyncRun
 from catalog.signals import artworks_changed
 from catalog.withdrawals import WithdrawalError, approve_held_withdrawal
+from core.admin_extensions import ExtensibleModelAdmin
 
 
 class WithdrawnFilter(admin.SimpleListFilter):
@@ -52,7 +47,7 @@ class HasImageFilter(admin.SimpleListFilter):
 
 
 @admin.register(Artwork)
-class ArtworkAdmin(admin.ModelAdmin[Artwork]):
+class ArtworkAdmin(ExtensibleModelAdmin):
     list_display = [
         "thumbnail",
         "aic_id",
@@ -170,28 +165,3 @@ class SyncRunAdmin(admin.ModelAdmin[SyncRun]):
                 self.message_user(request, str(exc), level=messages.ERROR)
             else:
                 self.message_user(request, f"Harvest run {run.pk}: {withdrawn} artworks withdrawn.")
-
-
-def _requiring(action: Callable[..., Any], permissions: list[str]) -> Callable[..., Any]:
-    """``action`` (a ModelAdmin method) offered only to users with ``permissions`` (ModelAdmin's has_<name>_permission)."""
-
-    @functools.wraps(action)
-    def wrapped(model_admin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any]) -> Any:
-        return action(model_admin, request, queryset)
-
-    wrapped.allowed_permissions = permissions  # type: ignore[attr-defined]
-    return wrapped
-
-
-class PeriodicTaskWithPermissionsAdmin(PeriodicTaskAdmin):
-    """django_celery_beat's schedules admin (the harvest runs on these), whose actions check no permission:
-    enabling, disabling or running a schedule now is changing it, as pausing harvests on the dashboard is."""
-
-    enable_tasks = _requiring(PeriodicTaskAdmin.enable_tasks, ["change"])
-    disable_tasks = _requiring(PeriodicTaskAdmin.disable_tasks, ["change"])
-    toggle_tasks = _requiring(PeriodicTaskAdmin.toggle_tasks, ["change"])
-    run_tasks = _requiring(PeriodicTaskAdmin.run_tasks, ["change"])
-
-
-admin.site.unregister(PeriodicTask)
-admin.site.register(PeriodicTask, PeriodicTaskWithPermissionsAdmin)

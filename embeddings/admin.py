@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from catalog.admin import ArtworkAdmin
 from catalog.models import Artwork
+from core.admin_extensions import ExtensibleModelAdmin
 from embeddings.indexing import enqueue_embedding, index_counts
 from embeddings.lifecycle import ActivationError, activation_status, prune_vectors, request_activation
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
@@ -51,29 +52,23 @@ class EmbeddingFailureInline(admin.TabularInline[EmbeddingFailure, Artwork]):
         return False
 
 
-class ArtworkWithEmbeddingsAdmin(ArtworkAdmin):
-    list_filter = [EmbeddingStatusFilter, *ArtworkAdmin.list_filter]
-    actions = [*ArtworkAdmin.actions, "reembed"]
-    inlines = [EmbeddingFailureInline]
-
-    @admin.action(description="Re-embed with the active model", permissions=["change"])
-    def reembed(self, request: HttpRequest, queryset: QuerySet[Artwork]) -> None:
-        model = EmbeddingModel.active()
-        if model is None:
-            self.message_user(request, "No active model.", level="error")
-            return
-        ids = list(queryset.exclude(image_id="").values_list("pk", flat=True))
-        tasks = enqueue_embedding(ids, model, force=True)
-        self.message_user(request, f"Queued {len(ids)} artworks in {tasks} tasks for {model.name}.")
+@admin.action(description="Re-embed with the active model", permissions=["change"])
+def reembed(model_admin: admin.ModelAdmin[Artwork], request: HttpRequest, queryset: QuerySet[Artwork]) -> None:
+    model = EmbeddingModel.active()
+    if model is None:
+        model_admin.message_user(request, "No active model.", level="error")
+        return
+    ids = list(queryset.exclude(image_id="").values_list("pk", flat=True))
+    tasks = enqueue_embedding(ids, model, force=True)
+    model_admin.message_user(request, f"Queued {len(ids)} artworks in {tasks} tasks for {model.name}.")
 
 
-# The catalog registers its own admin; this one adds what only the embeddings app knows.
-admin.site.unregister(Artwork)
-admin.site.register(Artwork, ArtworkWithEmbeddingsAdmin)
+# The catalog's artwork admin, with what only the embeddings app knows.
+ArtworkAdmin.extend(list_filter=[EmbeddingStatusFilter], inlines=[EmbeddingFailureInline], actions=[reembed])
 
 
 @admin.register(EmbeddingModel)
-class EmbeddingModelAdmin(admin.ModelAdmin[EmbeddingModel]):
+class EmbeddingModelAdmin(ExtensibleModelAdmin):
     """Models, their coverage and activation progress. Activation runs on the embed workers: it embeds
     every artwork first, passes the evaluation gate (unless forced) and switches only when complete."""
 

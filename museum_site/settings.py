@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "embeddings",
     "search",
     "training",
+    "operations",  # the jobs dashboard and the schedules admin
 ]
 
 MIDDLEWARE = [

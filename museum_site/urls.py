@@ -2,15 +2,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from django_celery_beat.admin import PeriodicTaskAdmin
 
-from museum_site import dashboard, login_throttle
+from museum_site import login_throttle
+from operations import dashboard
 
 admin.site.site_header = "Museum search administration"
 admin.site.site_title = "Museum search"
 admin.site.index_template = "admin/museum_index.html"  # the admin index, with a link to the jobs dashboard
-# django-celery-beat's own form runs an inline script, which the Content-Security-Policy refuses.
-PeriodicTaskAdmin.change_form_template = "admin/periodic_task_form.html"
 admin.site.login_form = login_throttle.ThrottledAdminAuthenticationForm  # failed logins counted, then refused
 
 urlpatterns = [

@@ -14,10 +14,10 @@ from django.utils.safestring import SafeString
 from embeddings.admin import EmbeddingModelAdmin
 from embeddings.models import EmbeddingModel
 from training.datasets import DatasetError, check_caption_template
-from training.jobs import queue_job, requeue_job
 from training.models import EvaluationReport, TrainingJob
 from training.options import TrainingError, TrainOptions
 from training.paths import TrainingPathError, dataset_csv, job_weights, output_dir
+from training.tasks import queue_job, requeue_job
 
 _SUMMARY_METRICS = ("t2i_recall@1", "t2i_recall@5", "t2i_recall@10", "i2t_recall@5", "t2i_median_rank")
 
@@ -83,21 +83,15 @@ class EvaluationReportInline(admin.StackedInline[EvaluationReport, EmbeddingMode
         return _plot(obj.loss_plot, "training loss per epoch")
 
 
-class EmbeddingModelWithEvaluationsAdmin(EmbeddingModelAdmin):
-    """The embeddings app's model admin, plus the evaluation reports only the training app knows."""
-
-    inlines = [EvaluationReportInline]
-    list_display = [*EmbeddingModelAdmin.list_display, "test_recall"]
-
-    @admin.display(description="test t2i recall@5")
-    def test_recall(self, obj: EmbeddingModel) -> str:
-        report = EvaluationReport.objects.filter(model=obj, split="test").first()
-        value = report.t2i_recall_at_5 if report is not None else None
-        return f"{value:.3f}" if value is not None else "-"
+@admin.display(description="test t2i recall@5")
+def test_split_recall(obj: EmbeddingModel) -> str:
+    report = EvaluationReport.objects.filter(model=obj, split="test").first()
+    value = report.t2i_recall_at_5 if report is not None else None
+    return f"{value:.3f}" if value is not None else "-"
 
 
-admin.site.unregister(EmbeddingModel)
-admin.site.register(EmbeddingModel, EmbeddingModelWithEvaluationsAdmin)
+# The embeddings app's model admin, with the evaluation reports only the training app knows.
+EmbeddingModelAdmin.extend(inlines=[EvaluationReportInline], list_display=[test_split_recall])
 
 
 @admin.register(EvaluationReport)

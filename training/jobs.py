@@ -7,7 +7,6 @@ import time
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from embeddings.models import EmbeddingModel
@@ -18,24 +17,6 @@ from training.paths import TrainingPathError, dataset_csv, job_weights, output_d
 logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_SECONDS = 2.0  # at most one progress write per this many seconds (plus one per epoch)
-
-
-def queue_job(job: TrainingJob) -> None:
-    """Send a saved job to the train queue once the transaction that saved it commits."""
-    from training.tasks import finetune_task
-
-    transaction.on_commit(lambda: finetune_task.delay(job.pk))
-
-
-def requeue_job(job: TrainingJob) -> bool:
-    """Queue a failed (or stale) job again; False when it is queued, running and alive, or succeeded."""
-    if not (job.status == TrainingJob.Status.FAILED or job.is_stale()):
-        return False
-    TrainingJob.objects.filter(pk=job.pk).update(
-        status=TrainingJob.Status.QUEUED, error="", message="queued again", heartbeat_at=None, finished_at=None
-    )
-    queue_job(job)
-    return True
 
 
 def run_job(job_id: int) -> TrainingJob | None:

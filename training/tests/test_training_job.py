@@ -15,8 +15,9 @@ from PIL import Image
 from conftest import WorkerProcess, wait_until
 from embeddings.models import EmbeddingModel
 from training.contrastive import TrainingProgress
-from training.jobs import ProgressWriter, queue_job
+from training.jobs import ProgressWriter
 from training.models import TrainingJob
+from training.tasks import queue_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,7 +12,7 @@ from django_celery_beat.models import PeriodicTask
 from catalog.models import Artwork
 from catalog.sync_status import HARVEST_SCHEDULE_NAME
 from embeddings.models import EmbeddingFailure, EmbeddingModel
-from museum_site.dashboard import ACTION_PERMISSIONS
+from operations.dashboard import ACTION_PERMISSIONS
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return 1
 
     monkeypatch.setattr(sync_aic_task, "delay", lambda *args, **kwargs: sent.append("harvest"))
-    monkeypatch.setattr("museum_site.dashboard.enqueue_embedding", retry)
+    monkeypatch.setattr("operations.dashboard.enqueue_embedding", retry)
     return sent
 
 
