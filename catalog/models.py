@@ -252,6 +252,14 @@ class SyncRun(models.Model):
     def __str__(self) -> str:
         return f"SyncRun {self.pk} {self.source} {self.status}"
 
+    def summary(self) -> str:
+        """One line for a command's output: the run's status and its counts."""
+        return (
+            f"SyncRun {self.pk} {self.status}: seen {self.seen}, created {self.created}, updated {self.updated}, "
+            f"unchanged {self.unchanged}, failed {self.failed}, requests {self.requests}, "
+            f"withdrawn {self.withdrawn}, restored {self.restored}"
+        )
+
     @property
     def is_api(self) -> bool:
         return self.source == "api"

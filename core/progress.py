@@ -27,3 +27,8 @@ def progress_bar(
     return tqdm(
         total=total, unit=unit, desc=desc, file=stream, disable=not enabled, mininterval=0.5, dynamic_ncols=True
     )
+
+
+def advance_to(bar: tqdm[Any], done: int) -> None:
+    """Move ``bar`` to ``done`` (a total so far, as progress callbacks report it)."""
+    bar.update(done - bar.n)

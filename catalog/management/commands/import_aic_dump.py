@@ -6,10 +6,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.harvest import import_dump
-from catalog.management.commands.sync_aic import _advance, _summary
 from catalog.models import SyncRun
 from catalog.word_leaders import rebuild_after_bulk_load
-from core.progress import add_progress_arguments, progress_bar
+from core.progress import add_progress_arguments, advance_to, progress_bar
 
 
 class Command(BaseCommand):
@@ -39,11 +38,11 @@ class Command(BaseCommand):
             run = import_dump(
                 folder,
                 limit=options["limit"],
-                progress=lambda done: _advance(bar, done),
+                progress=lambda done: advance_to(bar, done),
                 full=options["full"],
                 allow_mass_withdrawal=options["allow_mass_withdrawal"],
             )
-        self.stdout.write(_summary(run))
+        self.stdout.write(run.summary())
         if run.withdrawal_held:
             self.stderr.write(run.withdrawal_held)
         for error in run.errors[:20]:

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.harvest import sync_from_api
 from catalog.models import SyncRun
-from core.progress import add_progress_arguments, progress_bar
+from core.progress import add_progress_arguments, advance_to, progress_bar
 
 
 class Command(BaseCommand):
@@ -33,23 +33,11 @@ class Command(BaseCommand):
             run = sync_from_api(
                 full=options["full"],
                 limit=options["limit"],
-                progress=lambda run: _advance(bar, run.seen),
+                progress=lambda run: advance_to(bar, run.seen),
                 allow_mass_withdrawal=options["allow_mass_withdrawal"],
             )
-        self.stdout.write(_summary(run))
+        self.stdout.write(run.summary())
         if run.withdrawal_held:
             self.stderr.write(run.withdrawal_held)
         if run.status == SyncRun.Status.FAILED:
             raise CommandError(f"harvest failed: {run.errors[-1]['reason'] if run.errors else 'unknown error'}")
-
-
-def _advance(bar: Any, done: int) -> None:
-    bar.update(done - bar.n)
-
-
-def _summary(run: SyncRun) -> str:
-    return (
-        f"SyncRun {run.pk} {run.status}: seen {run.seen}, created {run.created}, updated {run.updated}, "
-        f"unchanged {run.unchanged}, failed {run.failed}, requests {run.requests}, "
-        f"withdrawn {run.withdrawn}, restored {run.restored}"
-    )

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from embeddings.lifecycle import ActivationError, ActivationStatus, activate, request_activation
-from embeddings.management.commands.embed_missing import resolve_model
+from embeddings.management.model_argument import resolve_model
 
 
 class Command(BaseCommand):

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.progress import add_progress_arguments, progress_bar
 from embeddings.indexing import enqueue_missing, index_counts
+from embeddings.management.model_argument import resolve_model
 from embeddings.models import EmbeddingModel
 
 
@@ -44,16 +45,3 @@ class Command(BaseCommand):
                 time.sleep(1.0)
         counts = index_counts(model)
         self.stdout.write(f"embedded {counts.embedded}, failed {counts.failed}, pending {counts.pending}")
-
-
-def resolve_model(name: str | None) -> EmbeddingModel:
-    if name:
-        model = EmbeddingModel.objects.filter(name=name).first()
-        if model is None:
-            known = ", ".join(EmbeddingModel.objects.values_list("name", flat=True)) or "none registered"
-            raise CommandError(f"no model named {name!r} (known: {known})")
-        return model
-    model = EmbeddingModel.active()
-    if model is None:
-        raise CommandError("no active model: pass --model NAME or activate one")
-    return model

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from embeddings.indexing import index_counts
-from embeddings.management.commands.embed_missing import resolve_model
+from embeddings.management.model_argument import resolve_model
 
 
 class Command(BaseCommand):

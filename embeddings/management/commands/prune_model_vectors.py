@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from embeddings.lifecycle import ActivationError, prune_vectors
-from embeddings.management.commands.embed_missing import resolve_model
+from embeddings.management.model_argument import resolve_model
 
 
 class Command(BaseCommand):

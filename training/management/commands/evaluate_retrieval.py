@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from embeddings.clip import ModelLoadError
-from embeddings.management.commands.embed_missing import resolve_model
+from embeddings.management.model_argument import resolve_model
 from training.datasets import DatasetError
 from training.evaluation import IN_BATCH_SIZE
 from training.model_evaluation import SPLITS, catalog_pairs, config_image_side, default_report_dir, evaluate_model
