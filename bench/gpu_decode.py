@@ -2,9 +2,9 @@
 
     python -m bench.gpu_decode [--device cuda] [--n 4096] [--batch-size 256]
 
-What bounds ViT-B-32 on one GPU is decoding on the CPU (BENCHMARKS.md, section 2): a 448-px JPEG
-decoded, resized (bicubic, antialiased) and cropped by PIL costs 1.7 ms of CPU on an EPYC core
-and 4-5 on the GPU machine's vCPUs, 70 % of it the resize. This measures the alternative
+What bounds ViT-B-32 on one GPU is decoding on the CPU (``bench.embed`` on a GPU machine): a JPEG
+decoded, resized (bicubic, antialiased) and cropped by PIL costs milliseconds of CPU, most of it
+the resize, while the GPU runs the image tower far faster. This measures the alternative
 before the pipeline takes it: ``torchvision.io.decode_jpeg`` on the device (nvjpeg on CUDA) and
 torch's antialiased bicubic resize, on the bundled sample's real images:
 - agreement: the crops' pixels against the PIL path the pipeline uses (``ResizeCrop``), per image;

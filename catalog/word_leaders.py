@@ -3,8 +3,9 @@
 The keyword list orders artworks by how many of the query's words they hold, then by ts_rank. When
 every artwork still missing holds one word, its ts_rank is that word's impact (ts_rank of the word
 alone) divided by the number of query words, so the best of them are the best of each word's own
-list. Ranking a common word's matches costs a page visit and a ts_rank each (19,000 for "red" in a
-million artworks, 30 to 70 ms); a list kept in impact order is read a page at a time instead.
+list. Ranking a common word's matches costs a page visit and a ts_rank each, for every artwork that
+holds it (``bench.search`` measures it at a million artworks); a list kept in impact order is read a
+page at a time instead.
 
 Every word held by more than KEYWORD_LEADERS_PER_WORD artworks (a ``FrequentWord``) keeps that many
 ``WordLeader`` rows, hidden artworks included (search filters them as it reads). The list's last
@@ -107,8 +108,8 @@ def rebuild_word_leaders(per_word: int | None = None) -> WordLeaderCounts:
                 """
             )
         words = FrequentWord.objects.count()
-        # The triggers collect every written row of a statement (its transition table: about 8 % of a
-        # first import's time, BENCHMARKS.md), so they run only while there are lists to keep.
+        # The triggers collect every written row of a statement (a transition table, a noticeable share
+        # of a first import's time in bench.harvest), so they run only while there are lists to keep.
         cursor.execute(_ENABLE_TRIGGERS if words else _DISABLE_TRIGGERS)
         counts = WordLeaderCounts(words, WordLeader.objects.count(), time.perf_counter() - started)
     logger.info("word leaders rebuilt: %d words, %d rows in %.1f s", counts.words, counts.leaders, counts.seconds)

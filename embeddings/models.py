@@ -75,7 +75,7 @@ class EmbeddingModel(models.Model):
         The build holds off writes to the embeddings table until it ends.
 
         The graph holds the vectors in half precision (pgvector's halfvec): half the memory of
-        float32 and a faster walk at the same recall (BENCHMARKS.md); the table keeps float32,
+        float32 and a faster walk at the same recall (``bench.search``); the table keeps float32,
         and search scores with it.
         """
         table = ArtworkEmbedding._meta.db_table

@@ -1,11 +1,10 @@
-"""How PostgreSQL stores the raw AIC record (about 6 KB of jsonb per artwork).
+"""How PostgreSQL stores the raw AIC record (a few KB of jsonb per artwork).
 
-PostgreSQL's default compression, pglz, cost about a third of the database's work per imported
-record (0.12 of 0.36 ms, measured by importing the same records both ways). lz4 compresses
-about as well at a fraction of that, so a server built with lz4 uses it. A server without lz4
-(the embedded one) keeps the record uncompressed, out of line: 9.0 KB instead of 4.8 KB for a
-full dump record, about 550 MB more for 130,000 artworks, which a museum's server affords
-better than harvests a third slower. Only values written from now on change; stored ones stay
+PostgreSQL's default compression, pglz, cost a large share of the database's work per imported
+record (``bench.harvest``, importing the same records both ways). lz4 compresses about as well at a
+fraction of that, so a server built with lz4 uses it. A server without lz4 (the embedded one) keeps
+the record uncompressed, out of line: about twice the space of a compressed one, which a museum's
+server affords better than slower harvests. Only values written from now on change; stored ones stay
 as they are.
 """
 

@@ -2,7 +2,7 @@
 
 A graph built with a wider candidate list during construction reaches the same recall with a
 narrower one during search, so ``HNSW_EF_SEARCH``'s default dropped along with the build's
-default rising (BENCHMARKS.md, section 4); an index built before would lose recall under the
+default rising (``bench.index_precision`` and ``bench.search`` measure recall); an index built before would lose recall under the
 new search setting, so it is rebuilt here, keeping its m, expression and model. Building takes
 minutes for a large collection. Going back keeps the denser graph: it serves the old settings too.
 """
