@@ -25,10 +25,7 @@ import open_clip
 import torch
 from PIL import Image
 
-from training.options import Example as Example
-from training.options import TrainingError as TrainingError
-from training.options import TrainingProgress as TrainingProgress
-from training.options import TrainOptions as TrainOptions
+from training.options import Example, TrainingError, TrainingProgress, TrainOptions
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from PIL import Image
 from catalog.models import Artwork, visible_q
 from embeddings.decoding import decode_image
 from embeddings.image_cache import ImageCache, ImageError
-from training.options import Example as Example  # re-exported: datasets are lists of these
+from training.options import Example
 
 CSV_IMAGE_COLUMN = "filepath"
 CSV_CAPTION_COLUMN = "title"

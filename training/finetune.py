@@ -23,8 +23,6 @@ from embeddings.clip import ModelLoadError, register_model_configs, resolve_devi
 from embeddings.models import EmbeddingModel
 from embeddings.registry import register_model
 from training.contrastive import (
-    TrainingProgress,
-    TrainOptions,
     create_trainable_model,
     eval_tensors,
     partial_path,
@@ -45,6 +43,7 @@ from training.datasets import (
 )
 from training.evaluation import full_evaluation, retrieval_metrics
 from training.models import EvaluationReport
+from training.options import TrainingProgress, TrainOptions
 from training.paths import looks_like_path
 from training.plots import loss_curves_png, recall_png
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from embeddings.clip import ModelLoadError, create_clip, register_model_configs, resolve_device
 from embeddings.models import EmbeddingModel
-from training.contrastive import Example, eval_tensors, seed_everything
+from training.contrastive import eval_tensors, seed_everything
 from training.datasets import MIN_EXAMPLES, DatasetError, examples_from_catalog, split_examples
 from training.evaluation import IN_BATCH_SIZE, full_evaluation
 from training.finetune import (
@@ -37,6 +37,7 @@ from training.finetune import (
     write_atomically,
 )
 from training.models import EvaluationReport
+from training.options import Example
 from training.plots import loss_curves_png, recall_png
 
 logger = logging.getLogger(__name__)

@@ -5,6 +5,8 @@ Floors, lowest first: ``core`` (helpers every app may use); ``catalog``; ``embed
 (the demo and the embedded server). A module may import from its own package and from the packages its
 floor lists below. Imports inside functions count the same as those at the top: a circle hidden in a
 function is still a circle. Tests and migrations are left out; ``bench`` may import anything.
+
+Each name is imported from the module that defines it, so one type never answers to two addresses.
 """
 
 from __future__ import annotations
@@ -128,6 +130,36 @@ def circles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
     return sorted(found)
 
 
+def borrowed_names(root: Path, packages: set[str]) -> dict[str, set[str]]:
+    """module -> the names it imports from another project module at its top level."""
+    modules = project_modules(root, packages)
+    borrowed: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.module in modules:
+                borrowed.setdefault(module, set()).update(alias.asname or alias.name for alias in node.names)
+    return borrowed
+
+
+def second_hand_imports(root: Path, packages: set[str]) -> list[str]:
+    """Imports, tests' included, of a name from a module that itself imported it (a re-export)."""
+    modules = project_modules(root, packages)
+    borrowed = borrowed_names(root, packages)
+    found = []
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module in modules:
+                    for alias in node.names:
+                        submodule = f"{node.module}.{alias.name}"
+                        if alias.name in borrowed.get(node.module, set()) and submodule not in modules:
+                            where = path.relative_to(root)
+                            found.append(f"{where}:{node.lineno} imports {alias.name} from {node.module}, not its home")
+    return sorted(found)
+
+
 def test_no_package_imports_from_a_higher_floor() -> None:
     graph = import_graph(ROOT, set(ALLOWED))
     assert backward_arrows(graph, ALLOWED) == []
@@ -136,6 +168,10 @@ def test_no_package_imports_from_a_higher_floor() -> None:
 def test_no_module_imports_itself_through_others() -> None:
     graph = import_graph(ROOT, set(ALLOWED))
     assert circles(graph) == []
+
+
+def test_every_name_is_imported_from_its_home() -> None:
+    assert second_hand_imports(ROOT, set(ALLOWED)) == []
 
 
 def test_every_package_of_the_project_has_a_floor() -> None:
@@ -149,12 +185,15 @@ def test_the_checks_find_a_backward_arrow_and_a_hidden_circle(tmp_path: Path) ->
     (tmp_path / "low" / "__init__.py").write_text("")
     (tmp_path / "high" / "__init__.py").write_text("")
     (tmp_path / "low" / "service.py").write_text("def enqueue():\n    from low.tasks import task\n")
-    (tmp_path / "low" / "tasks.py").write_text("from low import service\nfrom .service import enqueue\n")
+    (tmp_path / "low" / "tasks.py").write_text("from low import service\nfrom low.service import enqueue\n")
     (tmp_path / "low" / "upward.py").write_text("import high.views\n")
-    (tmp_path / "high" / "views.py").write_text("from low.service import enqueue\n")
+    (tmp_path / "high" / "views.py").write_text("from low.tasks import enqueue\n")
     graph = import_graph(tmp_path, {"low", "high"})
 
     assert backward_arrows(graph, {"low": set(), "high": {"low"}}) == [
         "low.upward (line 1) imports high.views: low may not import high"
     ]
     assert circles(graph) == [["low.service", "low.tasks"]]
+    assert second_hand_imports(tmp_path, {"low", "high"}) == [
+        "high/views.py:1 imports enqueue from low.tasks, not its home"
+    ]

@@ -8,7 +8,8 @@ from PIL import Image
 
 from catalog.harvest import sync_from_api
 from catalog.models import Artwork
-from training.datasets import DatasetError, Example, check_caption_template, examples_from_catalog, split_examples
+from training.datasets import DatasetError, check_caption_template, examples_from_catalog, split_examples
+from training.options import Example
 
 _IMAGE = Image.new("RGB", (4, 4))
 

@@ -13,9 +13,9 @@ from django.test import Client
 
 from catalog.harvest import sync_from_api
 from embeddings.models import EmbeddingModel
-from training.contrastive import TrainOptions
 from training.finetune import finetune
 from training.models import EvaluationReport
+from training.options import TrainOptions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,9 +14,9 @@ from django.core.management import CommandError, call_command
 from PIL import Image, ImageDraw
 
 from embeddings.models import EmbeddingModel
-from training.contrastive import TrainOptions
 from training.datasets import DatasetError
 from training.finetune import finetune
+from training.options import TrainOptions
 
 ARCH = "training-test-tiny"
 TINY_CONFIG = {

@@ -14,9 +14,9 @@ from PIL import Image
 
 from conftest import WorkerProcess, wait_until
 from embeddings.models import EmbeddingModel
-from training.contrastive import TrainingProgress
 from training.jobs import ProgressWriter
 from training.models import TrainingJob
+from training.options import TrainingProgress
 from training.tasks import queue_job
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,13 +12,11 @@ from PIL import Image
 
 from embeddings.clip import register_model_configs
 from training.contrastive import (
-    Example,
-    TrainingError,
-    TrainOptions,
     mixed_precision,
     optimizer_step,
     train,
 )
+from training.options import Example, TrainingError, TrainOptions
 
 ARCH = "museum-micro"
 
