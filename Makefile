@@ -19,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m museum_site.demo
+	$(BIN)/python -m devtools.demo
 
 test: $(STAMP) tools
 	$(BIN)/python -m pytest -q -m "not faults"

@@ -46,7 +46,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if tmp := os.environ.get("MUSEUM_TEST_TMP"):
         shutil.rmtree(tmp, ignore_errors=True)
     if os.environ.get("MUSEUM_TEST_STARTED_PG") == "1" and not os.environ.get("DATABASE_URL"):
-        from museum_site.embedded_postgres import stop
+        from devtools.embedded_postgres import stop
 
         stop(Path(os.environ["EMBEDDED_PGDATA"]))
 

@@ -102,7 +102,7 @@ TEMPLATES = [
 # Without DATABASE_URL the site runs on the embedded PostgreSQL 18 + pgvector server.
 DATABASE_URL = env_secret("DATABASE_URL")  # or DATABASE_URL_FILE: the URL holds the password
 if not DATABASE_URL:
-    from museum_site.embedded_postgres import ensure_running
+    from devtools.embedded_postgres import ensure_running
 
     DATABASE_URL = ensure_running(Path(env_str("EMBEDDED_PGDATA", str(VAR_DIR / "pgdata"))).resolve())
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))}

@@ -140,7 +140,7 @@ class Demo:
         PostgreSQL's immediate shutdown, then SIGKILL."""
         pgdata = VAR / "pgdata"
         stop = subprocess.Popen(
-            [PYTHON, "-m", "museum_site.embedded_postgres", "stop", "--pgdata", str(pgdata)],
+            [PYTHON, "-m", "devtools.embedded_postgres", "stop", "--pgdata", str(pgdata)],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,
@@ -198,7 +198,7 @@ class Demo:
     def start_postgres(self) -> None:
         if self.env.get("DATABASE_URL"):
             return
-        from museum_site.embedded_postgres import ensure_running
+        from devtools.embedded_postgres import ensure_running
 
         pgdata = VAR / "pgdata"
         # Decided before the start, which a stop may interrupt: a server found running is left running.
