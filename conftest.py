@@ -27,6 +27,7 @@ def _redis_answers(url: str) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _start_embedded_database()
     url = os.environ["REDIS_URL"]
     if _redis_answers(url):
         return
@@ -40,6 +41,16 @@ def pytest_configure(config: pytest.Config) -> None:
             return
         time.sleep(0.1)
     raise pytest.UsageError("redis-server did not start")
+
+
+def _start_embedded_database() -> None:
+    """The session's database server, where the settings name the embedded one: they never start it."""
+    from django.conf import settings
+
+    if getattr(settings, "EMBEDDED_PGDATA", None) is not None:
+        from devtools.checkout import start_embedded_database
+
+        start_embedded_database(settings)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
