@@ -67,7 +67,9 @@ def test_a_command_by_hand_uses_the_checkout_key_and_embedded_database(tmp_path:
     )
     # The session's embedded server stands in for the one `make demo` leaves running.
     result = _run(
-        ["manage.py", "shell", "-v", "0", "-c", code], VAR_DIR=str(tmp_path), EMBEDDED_PGDATA=str(settings.EMBEDDED_PGDATA)
+        ["manage.py", "shell", "-v", "0", "-c", code],
+        VAR_DIR=str(tmp_path),
+        EMBEDDED_PGDATA=str(settings.EMBEDDED_PGDATA),
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "42"]
