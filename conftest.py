@@ -27,6 +27,7 @@ def _redis_answers(url: str) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _start_embedded_database()
     url = os.environ["REDIS_URL"]
     if _redis_answers(url):
         return
@@ -42,11 +43,21 @@ def pytest_configure(config: pytest.Config) -> None:
     raise pytest.UsageError("redis-server did not start")
 
 
+def _start_embedded_database() -> None:
+    """The session's database server, where the settings name the embedded one: they never start it."""
+    from django.conf import settings
+
+    if getattr(settings, "EMBEDDED_PGDATA", None) is not None:
+        from devtools.checkout import start_embedded_database
+
+        start_embedded_database(settings)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if tmp := os.environ.get("MUSEUM_TEST_TMP"):
         shutil.rmtree(tmp, ignore_errors=True)
     if os.environ.get("MUSEUM_TEST_STARTED_PG") == "1" and not os.environ.get("DATABASE_URL"):
-        from museum_site.embedded_postgres import stop
+        from devtools.embedded_postgres import stop
 
         stop(Path(os.environ["EMBEDDED_PGDATA"]))
 

@@ -53,7 +53,7 @@ def configure(*, migrate: bool = True, database: str = BENCH_DATABASE) -> str:
         os.environ["CLIP_MODEL_CONFIG_DIRS"] = ",".join(filter(None, [config_dirs, str(MODEL_CONFIG_DIR)]))
     server_url = os.environ.get("DATABASE_URL", "")
     if not server_url:
-        from museum_site.embedded_postgres import ensure_running
+        from devtools.embedded_postgres import ensure_running
 
         server_url = ensure_running(Path(os.environ.get("EMBEDDED_PGDATA", BENCH_DIR / "pgdata")).resolve())
     url = _with_database(server_url, database)

@@ -34,7 +34,7 @@ def _restart(pgdata: Path, megabytes: int | None) -> None:
     """Restart the embedded server with ``megabytes`` of shared_buffers (None: the site's default)."""
     from django.db import connection
 
-    from museum_site.embedded_postgres import ensure_running, stop
+    from devtools.embedded_postgres import ensure_running, stop
 
     connection.close()
     stop(pgdata)

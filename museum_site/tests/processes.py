@@ -219,7 +219,7 @@ class Worker:
 class EmbeddedPostgres:
     """An embedded PostgreSQL + pgvector server of our own, in its own data folder.
 
-    Started and stopped through ``museum_site.embedded_postgres`` in a subprocess, as an operator
+    Started and stopped through ``devtools.embedded_postgres`` in a subprocess, as an operator
     would, so this process keeps no handle that a restart makes stale."""
 
     def __init__(self, pgdata: Path) -> None:
@@ -228,7 +228,7 @@ class EmbeddedPostgres:
 
     def _run(self, action: str) -> str:
         result = subprocess.run(
-            [sys.executable, "-m", "museum_site.embedded_postgres", action, "--pgdata", str(self.pgdata)],
+            [sys.executable, "-m", "devtools.embedded_postgres", action, "--pgdata", str(self.pgdata)],
             cwd=ROOT,
             capture_output=True,
             text=True,

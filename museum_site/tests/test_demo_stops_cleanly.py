@@ -2,7 +2,7 @@
 
 A stop rarely comes alone: `timeout`, a supervisor or a second Ctrl-C signal the whole group, and make
 forwards the signal once more, so a second signal arrives in the middle of the demo's shutdown. The demo
-runs here for real (`python -m museum_site.demo`, in a session of its own) with a VAR_DIR of the test's
+runs here for real (`python -m devtools.demo`, in a session of its own) with a VAR_DIR of the test's
 own: its own redis-server (none answers at its REDIS_URL), fake AIC server, embedded PostgreSQL, Celery
 worker and beat. Every process it started is known as its descendant or by the VAR_DIR in its
 environment (PostgreSQL runs detached), and PostgreSQL also by its postmaster.pid.
@@ -76,7 +76,7 @@ def test_sigint_then_sigterm_to_the_group_while_it_trains_stop_every_process(tmp
 
 
 class DemoRun:
-    """`python -m museum_site.demo` in a session of its own; whatever it leaves behind is killed afterwards."""
+    """`python -m devtools.demo` in a session of its own; whatever it leaves behind is killed afterwards."""
 
     def __init__(self, var: Path, out: Path, **overrides: str) -> None:
         self.var = var
@@ -101,7 +101,7 @@ class DemoRun:
 
     def __enter__(self) -> DemoRun:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "museum_site.demo"],
+            [sys.executable, "-m", "devtools.demo"],
             cwd=ROOT,
             env=self.env,
             stdout=self.out.open("wb"),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 
-from museum_site.embedded_postgres import ensure_running, stop
+from devtools.embedded_postgres import ensure_running, stop
 
 
 def _answers(url: str) -> bool:

@@ -1,8 +1,9 @@
-"""The embedded PostgreSQL 18 + pgvector server used when DATABASE_URL is not set.
+"""The embedded PostgreSQL 18 + pgvector server of a development checkout (DATABASE_URL unset or `embedded`).
 
 It runs from a data folder (``var/pgdata`` by default) over a Unix socket and keeps
 running after the process that started it exits, so every process of the site
-(web, workers, management commands) shares one server.
+(web, workers, management commands) shares one server. The settings only compute its URL;
+it is started here, by manage.py (devtools/checkout.py), the demo and the test session.
 
 A search walks the live model's HNSW index (about 1.4 KB per artwork, 1.3 GB for a million):
 a page missing from ``shared_buffers`` is copied in from the OS cache, which made a 1M-artwork
@@ -22,7 +23,7 @@ from typing import Any
 import fasteners
 import psycopg
 
-from museum_site.env import env_int
+from museum_site.config_schema import read_int
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 def ensure_running(pgdata: Path) -> str:
     """Start the server for ``pgdata`` unless it already runs; return its database URL."""
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    shared_buffers_mb = env_int("EMBEDDED_PG_SHARED_BUFFERS_MB", 2048, minimum=16, maximum=1_048_576)
+    shared_buffers_mb = read_int("EMBEDDED_PG_SHARED_BUFFERS_MB")
     # One process at a time starts (and may restart) the server; the others wait and find it running.
     with fasteners.InterProcessLock(str(pgdata.parent / f".{pgdata.name}.start-lock")), warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.

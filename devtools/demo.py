@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from devtools.checkout import ensure_secret_key
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("VAR_DIR", ROOT / "var")).resolve()
 PYTHON = sys.executable
@@ -140,7 +142,7 @@ class Demo:
         PostgreSQL's immediate shutdown, then SIGKILL."""
         pgdata = VAR / "pgdata"
         stop = subprocess.Popen(
-            [PYTHON, "-m", "museum_site.embedded_postgres", "stop", "--pgdata", str(pgdata)],
+            [PYTHON, "-m", "devtools.embedded_postgres", "stop", "--pgdata", str(pgdata)],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,
@@ -159,11 +161,8 @@ class Demo:
     def configure(self) -> None:
         for folder in ("logs", "models"):
             (VAR / folder).mkdir(parents=True, exist_ok=True)
-        secret = VAR / "secret_key"
-        if not secret.exists():
-            secret.write_text(secrets.token_urlsafe(50))
-            secret.chmod(0o600)
-        self.env.setdefault("SECRET_KEY_FILE", str(secret))
+        # The checkout's own key, which the settings also find for commands run by hand beside the demo.
+        self.env.setdefault("SECRET_KEY_FILE", str(ensure_secret_key(VAR)))
         self.env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
         self.env.setdefault("PYTHONUNBUFFERED", "1")
 
@@ -198,7 +197,7 @@ class Demo:
     def start_postgres(self) -> None:
         if self.env.get("DATABASE_URL"):
             return
-        from museum_site.embedded_postgres import ensure_running
+        from devtools.embedded_postgres import ensure_running
 
         pgdata = VAR / "pgdata"
         # Decided before the start, which a stop may interrupt: a server found running is left running.
