@@ -5,10 +5,10 @@ running after the process that started it exits, so every process of the site
 (web, workers, management commands) shares one server. The settings only compute its URL;
 it is started here, by manage.py (devtools/checkout.py), the demo and the test session.
 
-A search walks the live model's HNSW index (about 1.4 KB per artwork, 1.3 GB for a million):
-a page missing from ``shared_buffers`` is copied in from the OS cache, which made a 1M-artwork
-search 1.25 times slower with 1 GB than with 2 GB (BENCHMARKS.md), and PostgreSQL's default of
-128 MB slows even 100k. EMBEDDED_PG_SHARED_BUFFERS_MB (default 2048) sets it when this module
+A search walks the live model's HNSW index: a page missing from ``shared_buffers`` is copied in
+from the OS cache, which slows a search over a large collection when the index does not fit
+(``bench.shared_buffers`` measures it), and PostgreSQL's small default is far below a collection's
+index. EMBEDDED_PG_SHARED_BUFFERS_MB (default 2048) sets it when this module
 starts the server; memory is taken only as pages are read into it.
 """
 

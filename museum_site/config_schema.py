@@ -332,7 +332,7 @@ SCHEMA: list[Var] = [
             "HNSW_EF_CONSTRUCTION",
             "int",
             128,
-            "candidates per insert when an index is built (BENCHMARKS.md measures recall)",
+            "candidates per insert when an index is built (bench.search measures recall)",
             minimum=4,
             maximum=1000,
         ),

@@ -297,12 +297,11 @@ MODEL_CACHE_DIR = read_path("MODEL_CACHE_DIR", VAR_DIR / "models")
 # lapse (the process killed) lets the activation be started again, and the admin shows it stopped.
 ACTIVATION_LEASE_SECONDS = read_int("ACTIVATION_LEASE_SECONDS")
 HNSW_M = read_int("HNSW_M")
-# A graph built with 128 candidates per insert (pgvector's default: 64) reaches the same recall reading
-# half the index pages per search: at a million artworks ef_search 150 gives recall@10 0.973 and 0.977 in
-# two builds (public domain 0.965, 0.966), as 300 did over a graph built with 64 (BENCHMARKS.md, section 4).
+# A graph built with more candidates per insert than pgvector's default reaches the same recall reading
+# fewer index pages per search (bench.search measures recall@10 and latency at a million artworks).
 HNSW_EF_CONSTRUCTION = read_int("HNSW_EF_CONSTRUCTION")
 HNSW_EF_SEARCH = read_int("HNSW_EF_SEARCH")
-# maintenance_work_mem of a model's index build (a million 512-d vectors make a 1.4 GB graph in half precision).
+# maintenance_work_mem of a model's index build: the whole graph fits in it, or the build spills to disk.
 HNSW_BUILD_MEMORY_MB = read_int("HNSW_BUILD_MEMORY_MB")
 
 # --- Embedding throughput (embeddings/pipeline.py) ------------------------------
@@ -318,9 +317,9 @@ EMBED_DECODE_PROCESSES = read_int_or_auto("EMBED_DECODE_PROCESSES")
 # decoding processes (embeddings/device_decoding.py): for GPU workers whose cores cannot decode as fast.
 EMBED_DECODE_ON_DEVICE = read_bool("EMBED_DECODE_ON_DEVICE")
 # Keep each cached image resized and cropped for the model, raw, so embedding it again is a read
-# (embeddings/pixel_cache.py; 150 KB per image at 224 px). "auto": on where the image tower runs on a
-# GPU and images are decoded on the host (there decoding bounds the worker), off on a CPU (the forward
-# pass costs 50 times the decoding there).
+# (a raw image at the model's size per artwork). "auto": on where the image tower runs on a GPU and
+# images are decoded on the host (there decoding bounds the worker), off on a CPU (the forward pass
+# costs far more than the decoding there; bench.embed measures both).
 EMBED_PIXEL_CACHE = read_bool_or_auto("EMBED_PIXEL_CACHE")
 # Where those pixels go; by default the image cache's folder "pixels".
 _pixel_cache_dir = read_str("EMBED_PIXEL_CACHE_DIR")
@@ -350,11 +349,11 @@ SEARCH_QUERY_CACHE_SECONDS = read_int("SEARCH_QUERY_CACHE_SECONDS")
 # (search/result_cache.py); the lifetime is a safety net. 0 turns the cache off.
 SEARCH_RESULT_CACHE_SECONDS = read_int("SEARCH_RESULT_CACHE_SECONDS")
 # A department or type filter that leaves at most this many artworks is answered by exact vector
-# search over them (search/ranking.py); 0 always walks the HNSW index. Exact search costs about
-# 20 µs per artwork from disk (BENCHMARKS.md: 272 ms for 17,000), the HNSW walk ~10 ms but may miss.
+# search over them; 0 always walks the HNSW index. Exact search costs grow with the artworks it
+# ranks, the HNSW walk's do not but it may miss some (bench.search measures both).
 SEARCH_EXACT_SCAN_MAX = read_int("SEARCH_EXACT_SCAN_MAX")
 # A department or type filter above that walks the index this many members past the k asked for,
-# and keeps the k nearest (recall 0.98 instead of 0.91 at a million artworks, BENCHMARKS.md).
+# and keeps the k nearest: a filtered walk otherwise misses more neighbours (bench.search measures recall).
 SEARCH_FILTER_EXTRA_CANDIDATES = read_int("SEARCH_FILTER_EXTRA_CANDIDATES")
 # Each word held by more artworks than this keeps a list of that many it ranks best (catalog/word_leaders.py),
 # so the keyword list reads a page of them instead of ranking every artwork holding the word; 0: no lists.
