@@ -264,14 +264,14 @@ HNSW_BUILD_MEMORY_MB = env_int("HNSW_BUILD_MEMORY_MB", 1024, minimum=64, maximum
 EMBED_FORWARD_BATCH_SIZE = env_int("EMBED_FORWARD_BATCH_SIZE", 32, minimum=1, maximum=4096)
 # Threads that read, decode and resize images ahead of the model; 0 means one per CPU core.
 EMBED_DECODE_THREADS = env_int("EMBED_DECODE_THREADS", 0, minimum=0, maximum=256)
-# Processes that decode cached images instead (embeddings/decoder_pool.py); "auto": one per CPU core
+# Processes that decode cached images instead (embeddings/feeding/decoder_processes.py); "auto": one per CPU core
 # when the image tower runs on a GPU (threads cannot feed it), none on a CPU (the model uses the cores).
 EMBED_DECODE_PROCESSES = env_int_or_auto("EMBED_DECODE_PROCESSES", minimum=0, maximum=256)
 # Decode cached JPEGs on the embedding device (nvjpeg on a GPU) and resize them there, instead of in
-# decoding processes (embeddings/device_decoding.py): for GPU workers whose cores cannot decode as fast.
+# decoding processes (embeddings/feeding/on_device.py): for GPU workers whose cores cannot decode as fast.
 EMBED_DECODE_ON_DEVICE = env_bool("EMBED_DECODE_ON_DEVICE", False)
 # Keep each cached image resized and cropped for the model, raw, so embedding it again is a read
-# (embeddings/pixel_cache.py; 150 KB per image at 224 px). "auto": on where the image tower runs on a
+# (embeddings/feeding/kept_pixels.py; 150 KB per image at 224 px). "auto": on where the image tower runs on a
 # GPU and images are decoded on the host (there decoding bounds the worker), off on a CPU (the forward
 # pass costs 50 times the decoding there).
 EMBED_PIXEL_CACHE = env_bool_or_auto("EMBED_PIXEL_CACHE")
@@ -279,7 +279,7 @@ EMBED_PIXEL_CACHE = env_bool_or_auto("EMBED_PIXEL_CACHE")
 _pixel_cache_dir = env_str("EMBED_PIXEL_CACHE_DIR")
 EMBED_PIXEL_CACHE_DIR = Path(_pixel_cache_dir).resolve() if _pixel_cache_dir else None
 # Their bound, in GB (10^9 bytes), every recipe's folder together; 0: unbounded. The periodic sweep
-# evicts the files used longest ago once they outgrow it (embeddings/cache_pruning.py), so the folder
+# evicts the files used longest ago once they outgrow it (embeddings/images/cache_pruning.py), so the folder
 # may run over it between two sweeps.
 EMBED_PIXEL_CACHE_MAX_GB = env_float("EMBED_PIXEL_CACHE_MAX_GB", 50.0, minimum=0.0)
 
@@ -384,7 +384,7 @@ LOGGING = {
     },
 }
 
-# Extra folders of open_clip JSON model configs (comma-separated), besides embeddings/model_configs.
+# Extra folders of open_clip JSON model configs (comma-separated), besides embeddings/encoders/model_configs.
 CLIP_MODEL_CONFIG_DIRS = env_list("CLIP_MODEL_CONFIG_DIRS", [])
 SEARCH_DEVICE = env_str("SEARCH_DEVICE", "cpu")
 # How web processes encode queries: "onnx" runs the text tower's ONNX export (written when a model is
