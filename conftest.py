@@ -138,7 +138,7 @@ def clip_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
     import open_clip
     import torch
 
-    from embeddings.clip import register_model_configs
+    from embeddings.encoders.clip import register_model_configs
 
     register_model_configs()
     torch.manual_seed(0)
@@ -151,7 +151,7 @@ def clip_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture
 def embedding_model(db: None, clip_checkpoint: str) -> Any:
     """An active model with the micro architecture (registered as a user would)."""
-    from embeddings.registry import register_model
+    from embeddings.encoders.registry import register_model
 
     model = register_model("micro", TEST_MODEL_ARCH, clip_checkpoint)
     model.activate()

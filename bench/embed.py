@@ -94,7 +94,7 @@ def _vector_agreement(encoder: Any, tensors: Any, artwork_ids: list[int], model:
     import numpy as np
     import torch
 
-    from embeddings.clip import _autocast
+    from embeddings.encoders.clip import _autocast
     from embeddings.models import ArtworkEmbedding
 
     with torch.inference_mode(), _autocast(encoder.device):
@@ -159,10 +159,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from bench.images import ensure_artworks
     from bench.models import register_random_model
     from catalog.models import Artwork
-    from embeddings.clip import _autocast, get_image_encoder
-    from embeddings.image_cache import ImageCache
+    from embeddings.encoders.clip import _autocast
+    from embeddings.encoders.per_process import get_image_encoder
+    from embeddings.feeding.base import decode_threads
+    from embeddings.feeding.choice import decode_processes, decodes_on_device, pixel_cache
+    from embeddings.images.iiif_cache import ImageCache
     from embeddings.models import ArtworkEmbedding
-    from embeddings.pipeline import decode_processes, decode_threads, decodes_on_device, pixel_cache
     from embeddings.tasks import embed_artworks_task
 
     settings.EMBED_FORWARD_BATCH_SIZE = args.batch_size

@@ -28,8 +28,8 @@ import torch
 from PIL import Image
 
 from bench.images import SAMPLE_IMAGES
-from embeddings.decoding import ResizeCrop, prepare_file
-from embeddings.device_decoding import EncodedJpeg, decode_on_device, device_jpeg, resize_crop
+from embeddings.images.decoding import ResizeCrop, prepare_file
+from embeddings.images.device_decoding import EncodedJpeg, decode_on_device, device_jpeg, resize_crop
 
 # ViT-B-32's preprocessing (open_clip): the shorter side to 224 (bicubic), then the centre 224 x 224.
 RECIPE = ResizeCrop(size=(224,), interpolation=int(Image.Resampling.BICUBIC), crop=(224, 224))

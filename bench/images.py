@@ -44,7 +44,7 @@ def image_ids(count: int) -> list[str]:
 
 def ensure_cached_images(count: int) -> list[str]:
     """Write ``count`` distinct images into the image cache (once); returns their image ids."""
-    from embeddings.image_cache import ImageCache
+    from embeddings.images.iiif_cache import ImageCache
 
     cache = ImageCache.from_settings()
     sources = sorted(SAMPLE_IMAGES.glob("*.jpg"))

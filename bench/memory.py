@@ -44,7 +44,8 @@ def probe(kind: str, architecture: str) -> dict[str, Any]:
 
     from bench.images import SAMPLE_IMAGES
     from bench.models import random_checkpoint
-    from embeddings.encoders import Spec, get_text_encoder
+    from embeddings.encoders.per_process import get_text_encoder
+    from embeddings.encoders.types import Spec
 
     spec = Spec(architecture, str(random_checkpoint(architecture)))
     images = [SAMPLE_IMAGES / name for name in sorted(os.listdir(SAMPLE_IMAGES))[:8]]
@@ -58,7 +59,7 @@ def probe(kind: str, architecture: str) -> dict[str, Any]:
     elif kind == "worker":
         from PIL import Image
 
-        from embeddings.clip import get_image_encoder
+        from embeddings.encoders.per_process import get_image_encoder
 
         encoder = get_image_encoder(spec)
         encoder.encode_prepared([encoder.prepare(Image.open(path).convert("RGB")) for path in images])
@@ -68,7 +69,7 @@ def probe(kind: str, architecture: str) -> dict[str, Any]:
         import torch
         from PIL import Image
 
-        from embeddings.clip import create_clip
+        from embeddings.encoders.clip import create_clip
 
         model, preprocess = create_clip(spec)
         with torch.inference_mode():
@@ -86,7 +87,7 @@ def probe(kind: str, architecture: str) -> dict[str, Any]:
         import torch
         from PIL import Image
 
-        from embeddings.clip import create_clip
+        from embeddings.encoders.clip import create_clip
 
         model, preprocess = create_clip(spec)
         with torch.inference_mode():
@@ -149,8 +150,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from bench.environment import configure, machine, print_table
     from bench.models import random_checkpoint
-    from embeddings.encoders import Spec
-    from embeddings.onnx_export import export_text_tower
+    from embeddings.encoders.onnx_export import export_text_tower
+    from embeddings.encoders.types import Spec
 
     configure(migrate=False)
     results = []

@@ -19,7 +19,7 @@ def random_checkpoint(architecture: str, seed: int = 0) -> Path:
     import open_clip
     import torch
 
-    from embeddings.clip import register_model_configs
+    from embeddings.encoders.clip import register_model_configs
 
     register_model_configs()
     torch.manual_seed(seed)
@@ -33,8 +33,8 @@ def random_checkpoint(architecture: str, seed: int = 0) -> Path:
 
 def register_random_model(name: str, architecture: str, *, activate: bool = False) -> object:
     """Register ``architecture`` with random weights as ``name`` in the benchmark database."""
+    from embeddings.encoders.registry import register_model
     from embeddings.models import EmbeddingModel
-    from embeddings.registry import register_model
 
     checkpoint = str(random_checkpoint(architecture))
     found = EmbeddingModel.objects.filter(name=name, architecture=architecture, pretrained=checkpoint).first()

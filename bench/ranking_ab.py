@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from bench import vectors
     from bench.models import register_random_model
-    from embeddings.onnx_export import export_text_tower
+    from embeddings.encoders.onnx_export import export_text_tower
     from search import ranking
     from search.query_cache import embed_query
 

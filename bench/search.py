@@ -575,7 +575,7 @@ def _api_figures(model: Any, query_count: int, seed: int) -> dict[str, Any]:
 
     from bench.environment import BENCH_DIR, percentile
     from core.redis_clients import WORKER_TIMEOUT_SECONDS, redis_client
-    from embeddings.onnx_export import export_text_tower
+    from embeddings.encoders.onnx_export import export_text_tower
 
     export_text_tower(model)  # what registration does; a model registered before has none yet
     # Redis database of the benchmarks alone: every query is fresh again.

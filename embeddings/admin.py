@@ -83,7 +83,7 @@ class EmbeddingModelAdmin(ExtensibleModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: EmbeddingModel, form: Any, change: bool) -> None:
         if not change:
-            from embeddings.clip import embedding_dimension
+            from embeddings.encoders.clip import embedding_dimension
 
             obj.dimension = embedding_dimension(obj.architecture)
         super().save_model(request, obj, form, change)

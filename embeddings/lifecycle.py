@@ -41,8 +41,8 @@ from django.dispatch import Signal
 
 from catalog.models import Artwork, visible_q
 from core.redis_clients import WORKER_TIMEOUT_SECONDS, redis_client
-from embeddings.encoders import ModelLoadError
-from embeddings.image_cache import ImageCache
+from embeddings.encoders.types import ModelLoadError
+from embeddings.images.iiif_cache import ImageCache
 from embeddings.indexing import enqueue_embedding
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 
@@ -251,7 +251,7 @@ def _step(
             return StepResult(status, resume_after, finished=False)
         report("switching", "coverage is complete: switching")
         # Web processes encode the new model's queries from its ONNX export: it is there before they switch.
-        from embeddings.onnx_export import export_for_web_processes
+        from embeddings.encoders.onnx_export import export_for_web_processes
 
         export_for_web_processes(candidate)
         previous = switch_to(candidate)

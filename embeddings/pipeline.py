@@ -1,14 +1,10 @@
-"""Embedding a batch of artworks: read (or fetch) images, preprocess, forward, upsert.
+"""Embedding a batch of artworks: pixels from a pixel source, forward, upsert, commit.
 
-A thread pool reads, decodes and resizes every image of the batch ahead of the model
-(file reads, JPEG decoding and resizing release the GIL). The model runs on one forward
-batch of EMBED_FORWARD_BATCH_SIZE images while the threads prepare the next, so once images
-are cached a worker runs at the speed of its model, not of its decoder. In front of a GPU
-the threads hand cached images to decoding processes (``decoder_pool``): one interpreter
-cannot decode as fast as a GPU embeds. With EMBED_DECODE_ON_DEVICE the threads only read cached
-JPEGs, and each forward batch is decoded and resized on the device (``device_decoding``).
-With the pixel cache (EMBED_PIXEL_CACHE, ``pixel_cache``) an image embedded before is read back
-resized and cropped, and only the others are decoded.
+A pixel source (``embeddings.feeding``; which one, ``choose_pixel_source`` says from the EMBED_*
+settings) prepares every image of the batch ahead of the model: threads decoding in this process,
+decoding processes, the pixel cache, or decoding on the device. The model runs on one forward batch
+of EMBED_FORWARD_BATCH_SIZE images while the source prepares the next, so once images are cached a
+worker runs at the speed of its model, not of its decoder.
 
 No transaction spans the downloads: each forward batch's vectors and failures commit together,
 as soon as they are computed, so a time limit or a lost worker never takes back work done. Given a
@@ -19,14 +15,9 @@ not reach (``BatchResult.remaining``), for the caller to queue again.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,13 +26,13 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 
 from catalog.models import Artwork
-from core.retry import TRANSIENT_ERRORS
-from embeddings.clip import ImageEncoder, PendingVectors, Prepared, get_image_encoder
-from embeddings.decoder_pool import MISSING, DecoderPool, decoder_pool
-from embeddings.device_decoding import DevicePixels, EncodedJpeg, decode_on_device, device_jpeg, resize_crop, takes
-from embeddings.image_cache import ImageCache, ImageError
+from embeddings.encoders.clip import ImageEncoder, PendingVectors, Prepared
+from embeddings.encoders.per_process import get_image_encoder
+from embeddings.feeding.base import PixelSource
+from embeddings.feeding.choice import choose_pixel_source
+from embeddings.images.iiif_cache import ImageCache
+from embeddings.images.types import ImageError
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
-from embeddings.pixel_cache import PixelCache
 from embeddings.signals import vectors_changed
 from embeddings.vector_sql import raw_connection, vector_cursor
 
@@ -63,53 +54,6 @@ class BatchResult:
             "skipped": len(self.skipped),
             "remaining": len(self.remaining),
         }
-
-
-class _NotStarted:
-    """What a load returns once the batch has passed its deadline: the image was left alone."""
-
-
-NOT_STARTED = _NotStarted()
-
-
-# Most images per request to a decoding process: few enough that the first forward batch starts
-# soon, enough that the pixels cross in large reads.
-PROCESS_CHUNK = 16
-
-
-def decode_threads(images: int, processes: int = 0) -> int:
-    """Threads that prepare images (never more than images): one per decoding process if there are
-    any, else EMBED_DECODE_THREADS, or one per CPU core."""
-    wanted = processes or settings.EMBED_DECODE_THREADS or len(os.sched_getaffinity(0))
-    return max(1, min(wanted, images))
-
-
-def decodes_on_device(encoder: ImageEncoder) -> bool:
-    """Whether cached JPEGs are decoded and resized on the encoder's device (EMBED_DECODE_ON_DEVICE)."""
-    return bool(settings.EMBED_DECODE_ON_DEVICE) and takes(encoder.recipe)
-
-
-def decode_processes(encoder: ImageEncoder) -> int:
-    """Decoding processes for this encoder: EMBED_DECODE_PROCESSES, or ("auto") one per CPU core on a
-    GPU and none on a CPU. None either where the model's preprocessing has no ResizeCrop recipe, or
-    where images are decoded on the device (threads read the files and hand PIL the rest)."""
-    if encoder.recipe is None or decodes_on_device(encoder):
-        return 0
-    if settings.EMBED_DECODE_PROCESSES is not None:
-        return int(settings.EMBED_DECODE_PROCESSES)
-    return len(os.sched_getaffinity(0)) if encoder.device.type == "cuda" else 0
-
-
-def pixel_cache(encoder: ImageEncoder, cache: ImageCache) -> PixelCache | None:
-    """Where this encoder's resized and cropped images are kept (EMBED_PIXEL_CACHE), or None: off, or
-    ("auto") the encoder is not on a GPU, or its images are decoded on the device, or its preprocessing
-    has no ResizeCrop recipe."""
-    enabled = settings.EMBED_PIXEL_CACHE
-    if enabled is None:
-        enabled = encoder.device.type == "cuda"
-    if not enabled or encoder.recipe is None or decodes_on_device(encoder):
-        return None
-    return PixelCache.for_recipe(cache.pixels_root, cache.root, encoder.recipe, encoder.draft_size)
 
 
 def embed_artworks(
@@ -142,94 +86,14 @@ def embed_artworks(
     cache = cache or ImageCache.from_settings()
     encoder = encoder or get_image_encoder(model)
     batch_size = batch_size or settings.EMBED_FORWARD_BATCH_SIZE
-    # Decoding uses every core, but AIC sees no more than IIIF_FETCH_CONCURRENCY downloads at once.
-    download_slots = threading.BoundedSemaphore(settings.IIIF_FETCH_CONCURRENCY)
-    processes = decode_processes(encoder)
-    pool = decoder_pool(processes) if processes else None
-    on_device = decodes_on_device(encoder)
-    kept = pixel_cache(encoder, cache)
-    recipe = encoder.recipe
-    stopping = threading.Event()  # set once the deadline has passed: images not yet started are left
-
-    def read_kept(path: Path) -> np.ndarray | None:
-        """The pixels kept for the cached file ``path``, if there are any for this very file."""
-        if kept is None or recipe is None:
-            return None
-        try:
-            pixels = kept.read(path)
-        except FileNotFoundError:
-            return None  # not cached: the usual path fetches it
-        return None if pixels is None else np.frombuffer(pixels, dtype=np.uint8).reshape(*recipe.crop, 3)
-
-    def load(artwork: Artwork, *, device_decoding: bool = on_device) -> Prepared | EncodedJpeg | ImageError:
-        if stopping.is_set():
-            return NOT_STARTED  # type: ignore[return-value]  # never reaches a forward batch
-        try:
-            path = cache.path_for(artwork.image_id)
-            if not path.exists():
-                with download_slots:
-                    cache.fetch(artwork.image_id)
-            if device_decoding:
-                with suppress(FileNotFoundError):  # evicted meanwhile: fetched again below
-                    jpeg = device_jpeg(path.read_bytes(), cache.max_pixels)
-                    if jpeg is not None:
-                        return jpeg  # decoded with its forward batch, on the device
-            ready = read_kept(path)
-            if ready is not None:
-                return ready
-            signature = kept.signature(path) if kept is not None else None
-            prepared = encoder.prepare(cache.open(artwork.image_id, draft_size=encoder.draft_size))
-            if kept is not None and signature is not None and isinstance(prepared, np.ndarray):
-                kept.write(path, prepared.tobytes(), signature)
-            return prepared
-        except ImageError as exc:
-            return exc
-        except TRANSIENT_ERRORS:
-            raise  # the database or Redis is away: the task retries rather than record a false failure
-        except Exception as exc:  # a preprocessing bug must not sink the rest of the batch
-            logger.exception("preprocessing artwork %s failed", artwork.pk)
-            return ImageError(f"preprocessing failed: {type(exc).__name__}: {exc}")
-
-    def load_on_host(artwork: Artwork) -> Prepared | ImageError:
-        """PIL's path, for an image the device's decoder refused: it decodes it or says why not."""
-        outcome = load(artwork, device_decoding=False)
-        assert not isinstance(outcome, EncodedJpeg)
-        return outcome
-
-    def load_chunk(chunk: list[Artwork]) -> list[Prepared | EncodedJpeg | ImageError]:
-        """Cached images through a decoding process (if there are any), the others fetched and decoded here."""
-        if pool is None:
-            return [load(artwork) for artwork in chunk]
-        # Pixels kept from an earlier embedding are read here; a decoding process makes (and keeps) the rest.
-        paths = [cache.path_for(artwork.image_id) for artwork in chunk]
-        ready: list[Prepared | EncodedJpeg | ImageError | None] = [read_kept(path) for path in paths]
-        to_decode = [path for path, outcome in zip(paths, ready, strict=True) if outcome is None]
-        if to_decode:
-            decoded = iter(_prepare_in_process(pool, cache, encoder, to_decode, kept))
-            ready = [next(decoded) if outcome is None else outcome for outcome in ready]
-        return [load(artwork) if outcome is None else outcome for artwork, outcome in zip(chunk, ready, strict=True)]
-
-    # Every decoding process gets work, up to PROCESS_CHUNK images per request.
-    chunk_size = min(PROCESS_CHUNK, -(-len(artworks) // processes)) if pool is not None else 1
-    chunks = [artworks[start : start + chunk_size] for start in range(0, len(artworks), chunk_size)]
-    threads = ThreadPoolExecutor(max_workers=decode_threads(len(chunks), processes), thread_name_prefix="decode")
-    # Everything is submitted now, in order: the threads run ahead while the model works.
-    futures = [threads.submit(load_chunk, chunk) for chunk in chunks]
-    loading = [
-        (artwork, future, index)
-        for chunk, future in zip(chunks, futures, strict=True)
-        for index, artwork in enumerate(chunk)
-    ]
+    source = choose_pixel_source(cache, encoder)
     finished = False
     try:
-        _embed_in_batches(model, encoder, loading, batch_size, result, load_on_host, cache, deadline, stopping)
+        source.start(artworks)
+        _embed_in_batches(model, encoder, source, artworks, batch_size, result, cache, deadline)
         finished = True
     finally:
-        stopping.set()
-        # After an error (a time limit among them) the task does not wait for a download under way: it
-        # touches only the image cache, and the task's committed work must be handed on in time. A thread
-        # talking to a decoding process is waited for, so that no answer is left in a pipe.
-        threads.shutdown(wait=finished or pool is not None, cancel_futures=True)
+        source.close(finished=finished)
         if result.embedded:
             vectors_changed.send(sender=EmbeddingModel, model=model)
     if result.failed:
@@ -239,29 +103,15 @@ def embed_artworks(
     return result
 
 
-def _prepare_in_process(
-    pool: DecoderPool, cache: ImageCache, encoder: ImageEncoder, paths: list[Path], kept: PixelCache | None
-) -> list[Prepared | ImageError | None]:
-    """These cached files prepared by a decoding process (which keeps their pixels in ``kept``); None for
-    those not in the cache (any more)."""
-    assert encoder.recipe is not None
-    outcomes = pool.prepare(paths, cache.max_pixels, encoder.draft_size, encoder.recipe, kept)
-    for path, outcome in zip(paths, outcomes, strict=True):
-        if isinstance(outcome, ImageError):
-            path.unlink(missing_ok=True)  # never keep an undecodable file in the cache
-    return [None if outcome is MISSING else outcome for outcome in outcomes]
-
-
 def _embed_in_batches(
     model: EmbeddingModel,
     encoder: ImageEncoder,
-    loading: list[tuple[Artwork, Future[list[Prepared | EncodedJpeg | ImageError]], int]],
+    source: PixelSource,
+    artworks: list[Artwork],
     batch_size: int,
     result: BatchResult,
-    load_on_host: Callable[[Artwork], Prepared | ImageError],
     cache: ImageCache,
     deadline: float | None,
-    stopping: threading.Event,
 ) -> None:
     """Forward pass by forward pass; a writer thread commits each batch while the next is computed.
 
@@ -272,11 +122,11 @@ def _embed_in_batches(
     writes: list[Future[None]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as writer:
         try:
-            for start in range(0, len(loading), batch_size):
+            for start in range(0, len(artworks), batch_size):
                 # Checked before every forward batch but the first: a task always moves the work on.
                 if start and deadline is not None and time.monotonic() >= deadline:
-                    stopping.set()
-                    result.remaining = [artwork.pk for artwork, _, _ in loading[start:]]
+                    source.stop()
+                    result.remaining = [artwork.pk for artwork in artworks[start:]]
                     logger.info(
                         "model %s: %d artworks left for the next task (this one's time is up)",
                         model.name,
@@ -286,10 +136,7 @@ def _embed_in_batches(
                 ready: list[Artwork] = []
                 prepared: list[Prepared] = []
                 failed: dict[Artwork, ImageError] = {}
-                outcomes = [
-                    (artwork, future.result()[index]) for artwork, future, index in loading[start : start + batch_size]
-                ]
-                for artwork, outcome in _decode_jpegs_on_device(encoder, outcomes, load_on_host):
+                for artwork, outcome in source.batch(start, start + batch_size):
                     if isinstance(outcome, ImageError):
                         failed[artwork] = outcome
                     else:
@@ -307,28 +154,6 @@ def _embed_in_batches(
             raise
     for write in writes:
         write.result()
-
-
-def _decode_jpegs_on_device(
-    encoder: ImageEncoder,
-    outcomes: list[tuple[Artwork, Prepared | EncodedJpeg | ImageError]],
-    load_on_host: Callable[[Artwork], Prepared | ImageError],
-) -> list[tuple[Artwork, Prepared | ImageError]]:
-    """The batch with its EncodedJpegs decoded, resized and cropped on the device, in one decoding call;
-    an image the device's decoder refuses goes through PIL's path."""
-    jpegs = [outcome for _, outcome in outcomes if isinstance(outcome, EncodedJpeg)]
-    decoded = iter(decode_on_device(jpegs, encoder.device))
-    batch: list[tuple[Artwork, Prepared | ImageError]] = []
-    for artwork, outcome in outcomes:
-        if not isinstance(outcome, EncodedJpeg):
-            batch.append((artwork, outcome))
-            continue
-        image = next(decoded)
-        if image is None or encoder.recipe is None:
-            batch.append((artwork, load_on_host(artwork)))
-        else:
-            batch.append((artwork, DevicePixels(resize_crop(image, encoder.recipe))))
-    return batch
 
 
 def _commit_batch(
@@ -365,8 +190,8 @@ def upsert_vectors(
     """Insert or replace these vectors under ``model`` (on ``raw``, or this thread's database connection).
 
     One INSERT … SELECT FROM unnest(…) ON CONFLICT with the vectors as one binary array
-    parameter: the ORM would print 512 decimals per vector in Python, about a millisecond each,
-    which at GPU speed costs more than the forward pass.
+    parameter: the ORM would print every vector as hundreds of decimals in Python, which at GPU speed
+    costs more than the forward pass (``bench.embed`` measures the whole task path).
     """
     table = ArtworkEmbedding._meta.db_table
     with vector_cursor(raw or raw_connection()) as cursor:

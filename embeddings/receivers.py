@@ -8,7 +8,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from catalog.signals import artworks_need_embedding, artworks_withdrawn
-from embeddings.image_cache import ImageCache
+from embeddings.images.iiif_cache import ImageCache
 from embeddings.indexing import enqueue_embedding
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 

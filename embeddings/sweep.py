@@ -29,8 +29,8 @@ from django.utils import timezone
 
 from catalog.models import Artwork
 from core.redis_clients import WORKER_TIMEOUT_SECONDS, redis_client
-from embeddings.cache_pruning import enforce_pixel_cache_limit, prune_image_files
-from embeddings.image_cache import ImageCache
+from embeddings.images.cache_pruning import enforce_pixel_cache_limit, prune_image_files
+from embeddings.images.iiif_cache import ImageCache
 from embeddings.indexing import pending_artworks
 from embeddings.models import EmbeddingFailure, EmbeddingModel
 

@@ -310,11 +310,11 @@ HNSW_BUILD_MEMORY_MB = read_int("HNSW_BUILD_MEMORY_MB")
 EMBED_FORWARD_BATCH_SIZE = read_int("EMBED_FORWARD_BATCH_SIZE")
 # Threads that read, decode and resize images ahead of the model; 0 means one per CPU core.
 EMBED_DECODE_THREADS = read_int("EMBED_DECODE_THREADS")
-# Processes that decode cached images instead (embeddings/decoder_pool.py); "auto": one per CPU core
+# Processes that decode cached images instead (embeddings/images/decoding_processes.py); "auto": one per CPU core
 # when the image tower runs on a GPU (threads cannot feed it), none on a CPU (the model uses the cores).
 EMBED_DECODE_PROCESSES = read_int_or_auto("EMBED_DECODE_PROCESSES")
 # Decode cached JPEGs on the embedding device (nvjpeg on a GPU) and resize them there, instead of in
-# decoding processes (embeddings/device_decoding.py): for GPU workers whose cores cannot decode as fast.
+# decoding processes (embeddings/images/device_decoding.py): for GPU workers whose cores cannot decode as fast.
 EMBED_DECODE_ON_DEVICE = read_bool("EMBED_DECODE_ON_DEVICE")
 # Keep each cached image resized and cropped for the model, raw, so embedding it again is a read
 # (a raw image at the model's size per artwork). "auto": on where the image tower runs on a GPU and
@@ -325,7 +325,7 @@ EMBED_PIXEL_CACHE = read_bool_or_auto("EMBED_PIXEL_CACHE")
 _pixel_cache_dir = read_str("EMBED_PIXEL_CACHE_DIR")
 EMBED_PIXEL_CACHE_DIR = Path(_pixel_cache_dir).resolve() if _pixel_cache_dir else None
 # Their bound, in GB (10^9 bytes), every recipe's folder together; 0: unbounded. The periodic sweep
-# evicts the files used longest ago once they outgrow it (embeddings/cache_pruning.py), so the folder
+# evicts the files used longest ago once they outgrow it (embeddings/images/cache_pruning.py), so the folder
 # may run over it between two sweeps.
 EMBED_PIXEL_CACHE_MAX_GB = read_float("EMBED_PIXEL_CACHE_MAX_GB")
 
@@ -424,7 +424,7 @@ LOGGING = {
     },
 }
 
-# Extra folders of open_clip JSON model configs (comma-separated), besides embeddings/model_configs.
+# Extra folders of open_clip JSON model configs (comma-separated), besides embeddings/encoders/model_configs.
 CLIP_MODEL_CONFIG_DIRS = read_list("CLIP_MODEL_CONFIG_DIRS")
 SEARCH_DEVICE = read_str("SEARCH_DEVICE")
 # How web processes encode queries: "onnx" runs the text tower's ONNX export (written when a model is

@@ -17,7 +17,8 @@ import numpy as np
 from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
-from embeddings.decoding import ImageError, decode_image
+from embeddings.images.decoding import decode_image
+from embeddings.images.types import ImageError
 from embeddings.models import EmbeddingModel
 from search.ranking import SearchError
 from search.uploads import too_large_message
@@ -100,7 +101,7 @@ def embed_upload(model: EmbeddingModel, data: bytes) -> np.ndarray:
     check_upload(data)
     with image_tower_slot():
         # Imported here: a web process loads PyTorch only once someone searches by image.
-        from embeddings.clip import get_image_encoder
+        from embeddings.encoders.per_process import get_image_encoder
 
         encoder = get_image_encoder(model)
         return embed_image(model, read_upload(data, encoder.draft_size))
@@ -109,7 +110,7 @@ def embed_upload(model: EmbeddingModel, data: bytes) -> np.ndarray:
 def embed_image(model: EmbeddingModel, image: Image.Image) -> np.ndarray:
     """The L2-normalised image vector of ``image`` under ``model``, as the pipeline embeds artworks."""
     # Imported here: a web process loads PyTorch only once someone searches by image.
-    from embeddings.clip import get_image_encoder
+    from embeddings.encoders.per_process import get_image_encoder
 
     encoder = get_image_encoder(model)
     return np.asarray(encoder.encode(encoder.preprocess_image(image).unsqueeze(0))[0], dtype=np.float32)

@@ -20,7 +20,7 @@ from django.conf import settings
 
 from core.logging_limits import warn_limited
 from core.redis_clients import REQUEST_TIMEOUT_SECONDS, redis_client
-from embeddings.encoders import get_text_encoder
+from embeddings.encoders.per_process import get_text_encoder
 from embeddings.models import EmbeddingModel
 from search.metrics import QUERY_CACHE_LOOKUPS, TEXT_TOWER_SECONDS
 

@@ -16,7 +16,7 @@ from catalog.sync_status import sync_health
 from core.logging_limits import warn_limited
 from core.recent import Recent
 from core.redis_clients import redis_client
-from embeddings.encoders import loaded_encoders
+from embeddings.encoders.per_process import loaded_encoders
 from embeddings.indexing import index_counts
 from embeddings.models import EmbeddingModel
 from search.filters import SearchFilters

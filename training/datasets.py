@@ -17,8 +17,9 @@ from typing import Any
 from PIL import Image
 
 from catalog.models import Artwork, visible_q
-from embeddings.decoding import decode_image
-from embeddings.image_cache import ImageCache, ImageError
+from embeddings.images.decoding import decode_image
+from embeddings.images.iiif_cache import ImageCache
+from embeddings.images.types import ImageError
 from training.options import Example
 
 CSV_IMAGE_COLUMN = "filepath"

@@ -19,9 +19,10 @@ import open_clip
 import torch
 from django.conf import settings
 
-from embeddings.clip import ModelLoadError, register_model_configs, resolve_device
+from embeddings.encoders.clip import register_model_configs, resolve_device
+from embeddings.encoders.registry import register_model
+from embeddings.encoders.types import ModelLoadError
 from embeddings.models import EmbeddingModel
-from embeddings.registry import register_model
 from training.contrastive import (
     create_trainable_model,
     eval_tensors,

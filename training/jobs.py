@@ -74,7 +74,7 @@ def run_job(job_id: int) -> TrainingJob | None:
 def job_error(job_id: int, exc: Exception) -> str:
     """What the job's page says about a failure. Our own errors are written not to quote the files they
     read; anything else (a library's message may quote a line of an input) gives only its type."""
-    from embeddings.clip import ModelLoadError
+    from embeddings.encoders.types import ModelLoadError
     from training.datasets import DatasetError
 
     if isinstance(exc, (DatasetError, TrainingError, TrainingPathError, ModelLoadError, OSError)):

@@ -22,7 +22,8 @@ import torch
 from django.conf import settings
 from django.utils import timezone
 
-from embeddings.clip import ModelLoadError, create_clip, register_model_configs, resolve_device
+from embeddings.encoders.clip import create_clip, register_model_configs, resolve_device
+from embeddings.encoders.types import ModelLoadError
 from embeddings.models import EmbeddingModel
 from training.contrastive import eval_tensors, seed_everything
 from training.datasets import MIN_EXAMPLES, DatasetError, examples_from_catalog, split_examples

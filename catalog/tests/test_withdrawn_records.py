@@ -15,7 +15,7 @@ from catalog.harvest import import_dump, sync_from_api
 from catalog.models import Artwork, SyncRun
 from catalog.withdrawals import reconcile
 from conftest import SAMPLE_DIR
-from embeddings.image_cache import ImageCache
+from embeddings.images.iiif_cache import ImageCache
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure
 from embeddings.pipeline import upsert_vectors
 

@@ -20,9 +20,9 @@ import pytest
 
 from catalog.models import Artwork
 from conftest import ROOT, TEST_MODEL_ARCH, wait_until
+from embeddings.encoders.registry import register_model
 from embeddings.lifecycle import ActivationError, ActivationStatus, activation_status, begin, save_status
 from embeddings.models import EmbeddingModel
-from embeddings.registry import register_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,7 +16,7 @@ import pytest
 
 from catalog.models import Artwork
 from conftest import ROOT, WorkerProcess, wait_until
-from embeddings.image_cache import ImageCache
+from embeddings.images.iiif_cache import ImageCache
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 from embeddings.pipeline import embed_artworks
 from embeddings.tasks import embed_artworks_task
@@ -33,7 +33,11 @@ def _decoders_of(pid: int) -> set[int]:
     children: list[str] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         children += _read_proc(task / "children").split()
-    return {int(child) for child in children if "embeddings.decoder_pool" in _read_proc(Path(f"/proc/{child}/cmdline"))}
+    return {
+        int(child)
+        for child in children
+        if "embeddings.images.decoding_processes" in _read_proc(Path(f"/proc/{child}/cmdline"))
+    }
 
 
 def _read_proc(path: Path) -> str:
@@ -117,8 +121,8 @@ def test_decoding_processes_end_when_their_parent_is_killed(tmp_path: Path) -> N
             sys.executable, "-c",
             "import sys, time\n"
             "from pathlib import Path\n"
-            "from embeddings.decoder_pool import DecoderPool\n"
-            "from embeddings.decoding import ResizeCrop\n"
+            "from embeddings.images.decoding_processes import DecoderPool\n"
+            "from embeddings.images.decoding import ResizeCrop\n"
             "pool = DecoderPool(2)\n"
             "recipe = ResizeCrop(size=(64,), interpolation=3, crop=(64, 64))\n"
             "print(pool.prepare([Path(sys.argv[1])], 10**7, None, recipe)[0].shape, flush=True)\n"

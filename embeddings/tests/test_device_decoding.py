@@ -15,9 +15,9 @@ import torch
 from PIL import Image
 
 from catalog.models import Artwork
-from embeddings.decoding import ResizeCrop
-from embeddings.device_decoding import EncodedJpeg, decode_on_device, device_jpeg, resize_crop
-from embeddings.image_cache import ImageCache
+from embeddings.images.decoding import ResizeCrop
+from embeddings.images.device_decoding import EncodedJpeg, decode_on_device, device_jpeg, resize_crop
+from embeddings.images.iiif_cache import ImageCache
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 from embeddings.pipeline import embed_artworks
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from catalog.models import Artwork
-from embeddings.image_cache import ImageCache
+from embeddings.images.iiif_cache import ImageCache
 from embeddings.indexing import index_counts
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure
 from embeddings.pipeline import embed_artworks

@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from conftest import SAMPLE_DIR, TEST_MODEL_ARCH
-from embeddings.clip import ImageEncoder, Spec, TextEncoder, create_clip
+from embeddings.encoders.clip import ImageEncoder, TextEncoder, create_clip
+from embeddings.encoders.types import Spec
 
 QUERIES = ["a stormy sea at night", "portrait of a woman in a blue dress with a pearl earring, oil on canvas", "x"]
 

@@ -5,7 +5,8 @@ import io
 import pytest
 from PIL import Image
 
-from embeddings.decoding import ImageError, decode_image
+from embeddings.images.decoding import decode_image
+from embeddings.images.types import ImageError
 
 MAX_PIXELS = 40_000_000
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from conftest import SAMPLE_DIR
-from embeddings.image_cache import ImageCache, ImageError
+from embeddings.images.iiif_cache import ImageCache
+from embeddings.images.types import ImageError
 
 IMAGE_ID = sorted(SAMPLE_DIR.glob("images/*.jpg"))[0].stem
 IIIF = "/iiif/2/"

@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from embeddings.decoding import decode_image
+from embeddings.images.decoding import decode_image
 
 MAX_PIXELS = 40_000_000
 

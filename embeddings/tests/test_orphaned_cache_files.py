@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from catalog.models import Artwork
-from embeddings.cache_pruning import prune_image_files
-from embeddings.image_cache import ImageCache
+from embeddings.images.cache_pruning import prune_image_files
+from embeddings.images.iiif_cache import ImageCache
 from embeddings.models import EmbeddingModel
 from embeddings.pipeline import embed_artworks
 

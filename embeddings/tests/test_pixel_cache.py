@@ -14,13 +14,14 @@ import PIL
 import pytest
 
 from catalog.models import Artwork
-from embeddings import pixel_cache as pixel_cache_module
-from embeddings.clip import get_image_encoder
-from embeddings.decoding import ResizeCrop
-from embeddings.image_cache import ImageCache
+from embeddings.encoders.per_process import get_image_encoder
+from embeddings.feeding.choice import pixel_cache
+from embeddings.images import pixel_cache as pixel_cache_module
+from embeddings.images.decoding import ResizeCrop
+from embeddings.images.iiif_cache import ImageCache
+from embeddings.images.pixel_cache import recipe_key
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
-from embeddings.pipeline import embed_artworks, pixel_cache
-from embeddings.pixel_cache import recipe_key
+from embeddings.pipeline import embed_artworks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -136,10 +137,10 @@ def test_a_pixel_cache_that_cannot_be_written_is_logged_once_a_minute_and_embedd
     settings.EMBED_PIXEL_CACHE = True
     settings.EMBED_PIXEL_CACHE_DIR = blocked
     ids = [a.pk for a in harvested]
-    with caplog.at_level(logging.WARNING, logger="embeddings.pixel_cache"):
+    with caplog.at_level(logging.WARNING, logger="embeddings.images.pixel_cache"):
         result = embed_artworks(ids, embedding_model)
     assert sorted(result.embedded) == sorted(ids) and not result.failed
-    warnings = [record.getMessage() for record in caplog.records if record.name == "embeddings.pixel_cache"]
+    warnings = [record.getMessage() for record in caplog.records if record.name == "embeddings.images.pixel_cache"]
     assert len(warnings) == 1  # not one per image: a full disk would flood the log
     assert "pixel cache: cannot" in warnings[0] and "embedded without it" in warnings[0]
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from catalog.models import Artwork
-from embeddings.cache_pruning import enforce_pixel_cache_limit
-from embeddings.image_cache import ImageCache
+from embeddings.images.cache_pruning import enforce_pixel_cache_limit
+from embeddings.images.iiif_cache import ImageCache
 from embeddings.models import ArtworkEmbedding, EmbeddingModel
 from embeddings.pipeline import embed_artworks
 

@@ -4,7 +4,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from embeddings.rate_limit import SharedRateLimiter
+from embeddings.images.rate_limit import SharedRateLimiter
 
 
 def test_it_spaces_requests_across_limiters_sharing_a_key(redis_client: Any) -> None:

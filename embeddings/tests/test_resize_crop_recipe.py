@@ -8,8 +8,8 @@ from open_clip.transform import PreprocessCfg, image_transform_v2
 from PIL import Image
 from torchvision import transforms
 
-from embeddings.clip import _resize_crop_recipe, _split_preprocess
-from embeddings.decoding import ResizeCrop
+from embeddings.encoders.clip import _resize_crop_recipe, _split_preprocess
+from embeddings.images.decoding import ResizeCrop
 
 SIZES = [(448, 332), (332, 448), (224, 224), (225, 224), (224, 500), (300, 300), (97, 61), (1000, 224), (3, 900)]
 

@@ -15,9 +15,10 @@ import torch
 from django.core.management import call_command
 
 from conftest import SAMPLE_DIR, TEST_MODEL_ARCH
-from embeddings import encoders
-from embeddings.clip import Spec, TextEncoder
-from embeddings.text_onnx import ClipTokenizer, OnnxTextEncoder, find_export
+from embeddings.encoders import per_process as encoders
+from embeddings.encoders.clip import TextEncoder
+from embeddings.encoders.text_onnx import ClipTokenizer, OnnxTextEncoder, find_export
+from embeddings.encoders.types import Spec
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +81,7 @@ def test_without_an_export_queries_are_encoded_with_pytorch_and_the_log_says_how
     assert export is not None
     expected = OnnxTextEncoder(export).encode(QUERIES[:2])
     shutil.rmtree(export.folder)
-    with caplog.at_level(logging.WARNING, logger="embeddings.encoders"):
+    with caplog.at_level(logging.WARNING, logger="embeddings.encoders.per_process"):
         encoder = encoders.get_text_encoder(embedding_model)
     assert encoder.runtime == "torch"
     assert "manage.py export_text_tower" in caplog.text
@@ -93,7 +94,7 @@ def test_without_an_export_queries_are_encoded_with_pytorch_and_the_log_says_how
 
 
 def test_new_weights_at_the_same_path_get_their_own_export(embedding_model: Any, tmp_path: Any) -> None:
-    from embeddings.registry import register_model
+    from embeddings.encoders.registry import register_model
 
     checkpoint = tmp_path / "weights.pt"
     shutil.copyfile(embedding_model.pretrained, checkpoint)
@@ -113,7 +114,7 @@ def test_new_weights_at_the_same_path_get_their_own_export(embedding_model: Any,
 def test_with_the_torch_runtime_nothing_is_exported_and_open_clip_encodes(
     settings: Any, clip_checkpoint: str, tmp_path: Any, fresh_encoders: None
 ) -> None:
-    from embeddings.registry import register_model
+    from embeddings.encoders.registry import register_model
 
     settings.SEARCH_TEXT_RUNTIME = "torch"
     checkpoint = tmp_path / "other.pt"
@@ -133,8 +134,8 @@ def test_the_command_names_a_model_that_does_not_exist(embedding_model: Any) -> 
 def test_activating_a_model_registered_without_an_export_exports_it_before_the_switch(
     settings: Any, clip_checkpoint: str, tmp_path: Any
 ) -> None:
+    from embeddings.encoders.registry import register_model
     from embeddings.lifecycle import activate
-    from embeddings.registry import register_model
 
     checkpoint = tmp_path / "later.pt"
     shutil.copyfile(clip_checkpoint, checkpoint)

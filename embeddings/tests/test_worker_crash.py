@@ -18,8 +18,8 @@ import redis
 from catalog.harvest import sync_from_api
 from catalog.models import Artwork
 from conftest import TEST_MODEL_ARCH
+from embeddings.encoders.registry import register_model
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
-from embeddings.registry import register_model
 from museum_site.tests.processes import RedisServer, Worker, wait_for, worker_env
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]

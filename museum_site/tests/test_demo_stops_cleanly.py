@@ -198,7 +198,7 @@ def _seed_museum_tiny(checkpoint: Path) -> None:
     import open_clip
     import torch
 
-    from embeddings.clip import register_model_configs
+    from embeddings.encoders.clip import register_model_configs
 
     register_model_configs()
     torch.manual_seed(0)

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from catalog.models import Artwork, visible_q
-from embeddings.encoders import get_text_encoder
+from embeddings.encoders.per_process import get_text_encoder
 from embeddings.models import ArtworkEmbedding
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ import pytest
 from django.db import OperationalError, connection, transaction
 
 from catalog.models import Artwork, visible_q
-from embeddings.encoders import get_text_encoder
+from embeddings.encoders.per_process import get_text_encoder
 from search.filters import SearchFilters
 from search.ranking import neighbour_rows, text_matches, vector_neighbours
 

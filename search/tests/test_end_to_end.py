@@ -11,7 +11,7 @@ from django.test import Client
 from catalog.models import Artwork, SyncRun
 from catalog.tasks import sync_aic_task
 from conftest import wait_until
-from embeddings.encoders import get_text_encoder
+from embeddings.encoders.per_process import get_text_encoder
 from embeddings.indexing import index_counts
 from embeddings.models import ArtworkEmbedding
 

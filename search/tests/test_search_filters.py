@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.test import Client
 
 from catalog.models import Artwork
-from embeddings.encoders import get_text_encoder
+from embeddings.encoders.per_process import get_text_encoder
 from embeddings.models import ArtworkEmbedding
 from search.filters import SearchFilters
 from search.ranking import vector_neighbours

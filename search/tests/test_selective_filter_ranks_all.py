@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, transaction
 
 from catalog.models import Artwork, visible_q
-from embeddings.encoders import get_text_encoder
+from embeddings.encoders.per_process import get_text_encoder
 from embeddings.models import ArtworkEmbedding
 from search.filters import SearchFilters
 from search.ranking import candidate_artworks, few_enough_to_rank_all, neighbour_rows, vector_neighbours

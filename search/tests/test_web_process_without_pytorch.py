@@ -15,7 +15,8 @@ import requests
 import torch
 
 from catalog.models import Artwork
-from embeddings.clip import Spec, TextEncoder
+from embeddings.encoders.clip import TextEncoder
+from embeddings.encoders.types import Spec
 from embeddings.models import ArtworkEmbedding
 from museum_site.tests.processes import ROOT, free_port, wait_for, worker_env
 

@@ -11,9 +11,9 @@ import torch
 from django.core.management import CommandError, call_command
 
 from catalog.harvest import sync_from_api
+from embeddings.encoders.registry import register_model
 from embeddings.lifecycle import activate
 from embeddings.models import ArtworkEmbedding, EmbeddingModel
-from embeddings.registry import register_model
 from training.models import EvaluationReport
 
 pytestmark = pytest.mark.django_db(transaction=True)

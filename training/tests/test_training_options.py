@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from embeddings.clip import register_model_configs
+from embeddings.encoders.clip import register_model_configs
 from training.contrastive import (
     mixed_precision,
     optimizer_step,

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from embeddings.encoders import ModelLoadError
+from embeddings.encoders.types import ModelLoadError
 from embeddings.models import EmbeddingModel
 
 
@@ -19,8 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="every registered model")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from embeddings.onnx_export import ExportError, export_text_tower
-        from embeddings.text_onnx import find_export
+        from embeddings.encoders.onnx_export import ExportError, export_text_tower
+        from embeddings.encoders.text_onnx import find_export
 
         if options["all"]:
             models = list(EmbeddingModel.objects.order_by("name"))

@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from embeddings.clip import ModelLoadError
+from embeddings.encoders.registry import register_model
+from embeddings.encoders.types import ModelLoadError
 from embeddings.lifecycle import ActivationError, activate
-from embeddings.registry import register_model
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from embeddings.clip import ModelLoadError
+from embeddings.encoders.types import ModelLoadError
 from embeddings.management.model_argument import resolve_model
 from training.datasets import DatasetError
 from training.evaluation import IN_BATCH_SIZE

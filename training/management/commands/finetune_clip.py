@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from embeddings.clip import ModelLoadError
+from embeddings.encoders.types import ModelLoadError
 from training.datasets import DatasetError
 from training.finetune import CHECKPOINT_NAME, REPORT_NAME, finetune
 from training.options import TrainingError, TrainOptions

@@ -1,12 +1,12 @@
 """Decoding cached JPEGs on the embedding device, and resizing them there (EMBED_DECODE_ON_DEVICE).
 
-A GPU runs ViT-B-32 at about 20,000 images/s; PIL spends 1.7 ms of CPU per 448-px JPEG
-(0.4 ms decoding, the rest the antialiased bicubic resize), so a GPU machine's cores bound the
-pipeline (BENCHMARKS.md, section 2). Here the threads only read the file and its header;
-``torchvision.io.decode_jpeg`` decodes a whole forward batch at once (nvjpeg on CUDA) and
-torch resizes each image with the same filter, rounded to uint8 as PIL's are. The crops differ
-from PIL's by about 0.17 levels of 255 on average (``bench.gpu_decode``): a vector then depends a
-little on the worker's settings, as fp16 on a GPU already makes it.
+A GPU runs the image tower faster than a machine's cores can decode and resize JPEGs with PIL
+(mostly the antialiased bicubic resize), so on a GPU machine the cores bound the pipeline
+(``bench.embed`` measures the rates, ``bench.gpu_decode`` the decoding alone). Here the threads only
+read the file and its header; ``torchvision.io.decode_jpeg`` decodes a whole forward batch at once
+(nvjpeg on CUDA) and torch resizes each image with the same filter, rounded to uint8 as PIL's are.
+The crops differ slightly from PIL's (``bench.gpu_decode`` measures by how much): a vector then
+depends a little on the worker's settings, as fp16 on a GPU already makes it.
 
 Images the device path does not take go the usual way: other formats, CMYK, EXIF rotations
 (PIL turns them upright), and any file the device's decoder refuses, whose error PIL then reports.
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from embeddings.decoding import ResizeCrop
+from embeddings.images.decoding import ResizeCrop
 
 _EXIF_ORIENTATION = 0x0112
 

@@ -25,10 +25,10 @@ from django.conf import settings
 from PIL import Image
 
 from catalog.aic_client import parse_retry_after
-from embeddings.cache_pruning import remove_image_files
-from embeddings.decoding import ImageError as ImageError
-from embeddings.decoding import check_image_bytes, decode_image
-from embeddings.rate_limit import SharedRateLimiter, iiif_rate_limiter
+from embeddings.images.cache_pruning import remove_image_files
+from embeddings.images.decoding import check_image_bytes, decode_image
+from embeddings.images.rate_limit import SharedRateLimiter, iiif_rate_limiter
+from embeddings.images.types import ImageError
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """Which encoder a process uses for a model, loaded once per process; no PyTorch here.
 
-A web process encodes queries with the text tower exported to ONNX (``embeddings.text_onnx``)
+A web process encodes queries with the text tower exported to ONNX (``embeddings.encoders.text_onnx``)
 when the export is there, and never imports PyTorch for it; otherwise, and wherever
-SEARCH_TEXT_RUNTIME is "torch", with open_clip (``embeddings.clip``). Image towers are
-always open_clip's.
+SEARCH_TEXT_RUNTIME is "torch", with open_clip (``embeddings.encoders.clip``). Image towers are
+always open_clip's. The implementations are imported when first needed, and never import this module.
 """
 
 from __future__ import annotations
@@ -11,40 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from django.conf import settings
 
+from embeddings.encoders.types import ModelSpec, Spec, TextEncoding
+
+if TYPE_CHECKING:
+    from embeddings.encoders.clip import ImageEncoder
+
 logger = logging.getLogger(__name__)
-
-
-class ModelSpec(Protocol):
-    """What identifies a model's weights (EmbeddingModel satisfies it)."""
-
-    @property
-    def architecture(self) -> str: ...
-
-    @property
-    def pretrained(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class Spec:
-    architecture: str
-    pretrained: str
-
-
-class ModelLoadError(RuntimeError):
-    """The architecture is unknown or its weights cannot be loaded."""
-
-
-class TextEncoding(Protocol):
-    runtime: str
-
-    def encode(self, texts: list[str]) -> np.ndarray: ...
-
 
 _encoders: dict[tuple[str, str, str], Any] = {}
 _encoders_lock = threading.Lock()
@@ -67,6 +43,14 @@ def loaded_encoders() -> dict[tuple[str, str, str], Any]:
         return dict(_encoders)
 
 
+def get_image_encoder(spec: ModelSpec) -> ImageEncoder:
+    """This process's image encoder for ``spec``, loaded on first use."""
+    from embeddings.encoders.clip import ImageEncoder  # PyTorch: only in processes that embed images
+
+    encoder: ImageEncoder = cached_encoder("image", spec, ImageEncoder)
+    return encoder
+
+
 def get_text_encoder(spec: ModelSpec) -> TextEncoding:
     """This process's text encoder for ``spec``: the ONNX export where there is one, else open_clip."""
     encoder: TextEncoding = cached_encoder("text", spec, _new_text_encoder)
@@ -75,7 +59,7 @@ def get_text_encoder(spec: ModelSpec) -> TextEncoding:
 
 def _new_text_encoder(spec: Spec) -> TextEncoding:
     if settings.SEARCH_TEXT_RUNTIME == "onnx":
-        from embeddings.text_onnx import OnnxTextEncoder, find_export
+        from embeddings.encoders.text_onnx import OnnxTextEncoder, find_export
 
         export = find_export(spec)
         if export is not None:
@@ -86,6 +70,6 @@ def _new_text_encoder(spec: Spec) -> TextEncoding:
             spec.architecture,
             spec.pretrained,
         )
-    from embeddings.clip import TextEncoder
+    from embeddings.encoders.clip import TextEncoder
 
     return TextEncoder(spec)

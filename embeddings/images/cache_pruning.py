@@ -7,7 +7,7 @@ outgrows its bound. Writers never wait for either: a GPU worker writes pixel fil
 embeds, and the cache may run over its bound until the next sweep. Deleting is always safe for a
 reader: an image gone from the cache is downloaded again, pixels gone are decoded again.
 
-Layouts (``image_cache``, ``pixel_cache``): ``<image root>/w<width>/<2 chars>/<image id>.jpg`` and
+Layouts (``iiif_cache``, ``pixel_cache``): ``<image root>/w<width>/<2 chars>/<image id>.jpg`` and
 ``<pixel root>/<recipe key>/w<width>/<2 chars>/<image id>.rgb``; temporary files end in ``.part``.
 """
 

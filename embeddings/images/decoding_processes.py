@@ -1,8 +1,9 @@
 """Decoding processes: cached images decoded and resized outside the embedding worker's interpreter.
 
-A GPU runs the image tower of ViT-B-32 at about 20,000 images/s, and one Python process
-decoding in threads fed it about 650/s: the threads contend for the interpreter between their
-C calls. Each decoding process is a plain child, ``python -m embeddings.decoder_pool``, that
+A GPU runs the image tower faster than one Python process decoding in threads can feed it: the
+threads contend for the interpreter between their C calls (``bench.embed`` measures both, with and
+without decoding processes). Each decoding process is a plain child,
+``python -m embeddings.images.decoding_processes``, that
 reads a request (a file and the model's ResizeCrop) on its stdin and writes the pixels on its
 stdout. No multiprocessing: it runs under Celery's prefork pool processes, which may not have
 multiprocessing children; and a child reads end-of-file and exits when its parent dies,
@@ -27,15 +28,16 @@ from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
 
-from embeddings.decoding import ImageError, ResizeCrop, prepare_file
-from embeddings.pixel_cache import PixelCache
+from embeddings.images.decoding import ResizeCrop, prepare_file
+from embeddings.images.pixel_cache import PixelCache
+from embeddings.images.types import ImageError
 
 logger = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct(">I")
 _F_SETPIPE_SZ = 1031  # Linux's fcntl for a pipe's capacity
 _PIPE_BYTES = 1 << 20  # the most an unprivileged process may ask for by default
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class DecoderDied(RuntimeError):
@@ -57,7 +59,7 @@ class Decoder:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PROJECT_ROOT), env.get("PYTHONPATH", "")]))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "embeddings.decoder_pool"],
+            [sys.executable, "-m", "embeddings.images.decoding_processes"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             bufsize=0,

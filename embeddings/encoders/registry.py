@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from embeddings.clip import Spec, create_clip, embedding_dimension
+from embeddings.encoders.clip import create_clip, embedding_dimension
+from embeddings.encoders.onnx_export import export_for_web_processes
+from embeddings.encoders.types import Spec
 from embeddings.models import EmbeddingModel
-from embeddings.onnx_export import export_for_web_processes
 
 
 def register_model(

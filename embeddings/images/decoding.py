@@ -1,6 +1,6 @@
 """Decoding image files into what a model's preprocessing starts from, with PIL alone.
 
-Nothing here imports Django or PyTorch: decoding processes (``decoder_pool``) run it without
+Nothing here imports Django or PyTorch: decoding processes (``decoding_processes``) run it without
 either, and the threads of an embedding task run the same functions, so a vector never
 depends on which of them decoded its image.
 """
@@ -13,17 +13,10 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from embeddings.images.types import ImageError
+
 _EXIF_ORIENTATION = 0x0112
 _QUARTER_TURNS = {5, 6, 7, 8}
-
-
-class ImageError(RuntimeError):
-    """The image cannot be had; ``reason`` is what an operator sees."""
-
-    def __init__(self, reason: str, *, transient: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.transient = transient
 
 
 def check_image_bytes(data: bytes, max_pixels: int) -> None:

@@ -26,12 +26,9 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.transforms.functional import pil_modes_mapping
 
-from embeddings.decoding import ResizeCrop
-from embeddings.device_decoding import DevicePixels
-from embeddings.encoders import ModelLoadError as ModelLoadError
-from embeddings.encoders import ModelSpec as ModelSpec
-from embeddings.encoders import Spec as Spec
-from embeddings.encoders import cached_encoder
+from embeddings.encoders.types import ModelLoadError, ModelSpec
+from embeddings.images.decoding import ResizeCrop
+from embeddings.images.device_decoding import DevicePixels
 
 logger = logging.getLogger(__name__)
 
@@ -396,9 +393,3 @@ class TextEncoder:
         elif model.text_projection is not None:
             x = x @ model.text_projection
         return torch.nn.functional.normalize(x, dim=-1)
-
-
-def get_image_encoder(spec: ModelSpec) -> ImageEncoder:
-    """This process's image encoder for ``spec``, loaded on first use."""
-    encoder: ImageEncoder = cached_encoder("image", spec, ImageEncoder)
-    return encoder

@@ -1,10 +1,10 @@
 """Model-ready pixels beside the image cache, so that embedding a cached image again costs a read.
 
-A GPU worker re-embedding the collection (a fine-tuned model, a second worker) spends 4 to 5 ms of
-CPU per image decoding a cached JPEG and resizing it; that bounded ViT-B-32 at 2,401 images/s on
-a 16-vCPU H100 machine, whose GPU runs its image tower at 20,000/s. Each image's resize-and-crop
-output for one preprocessing recipe is kept raw instead (a 224x224 crop: 150 KB), to be read back
-in under a tenth of a millisecond. The pixels are PIL's, byte for byte, so a vector does not
+A GPU worker re-embedding the collection (a fine-tuned model, a second worker) would otherwise
+decode every cached JPEG and resize it again, and on a GPU machine that CPU work, not the image
+tower, bounds the rate (``bench.embed`` measures both paths). Each image's resize-and-crop output
+for one preprocessing recipe is kept raw instead (height x width x 3 bytes), and reading it back is a
+plain file read, with nothing to decode or resample. The pixels are PIL's, byte for byte, so a vector does not
 depend on whether its image came from here or was decoded afresh.
 
 Layout: ``<root>/<recipe key>/<the image's path in the image cache>.rgb``. A file is a 24-byte
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import PIL
 
-from embeddings.decoding import ResizeCrop
+from embeddings.images.decoding import ResizeCrop
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Exporting a model's text tower to ONNX, for web processes to run without PyTorch (``embeddings.text_onnx``).
+"""Exporting a model's text tower to ONNX, for web processes to run without PyTorch (``embeddings.encoders.text_onnx``).
 
 Done once per model weights, by the process that registers the model, into MODEL_CACHE_DIR. The
 export is checked against open_clip before it is kept: a graph whose vectors differ from the
@@ -20,10 +20,8 @@ import torch
 from django.conf import settings
 from open_clip.tokenizer import SimpleTokenizer, default_bpe
 
-from embeddings.clip import TextEncoder, embedding_dimension
-from embeddings.encoders import ModelSpec
-from embeddings.models import EmbeddingModel
-from embeddings.text_onnx import (
+from embeddings.encoders.clip import TextEncoder, embedding_dimension
+from embeddings.encoders.text_onnx import (
     DESCRIPTION_FILE,
     EXPORT_FORMAT,
     GRAPH_FILE,
@@ -33,6 +31,8 @@ from embeddings.text_onnx import (
     export_folder,
     find_export,
 )
+from embeddings.encoders.types import ModelSpec
+from embeddings.models import EmbeddingModel
 
 logger = logging.getLogger(__name__)
 

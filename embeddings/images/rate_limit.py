@@ -1,4 +1,4 @@
-"""One request rate shared by every worker, held in Redis."""
+"""One IIIF request rate shared by every worker, held in Redis."""
 
 from __future__ import annotations
 

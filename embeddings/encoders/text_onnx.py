@@ -1,9 +1,10 @@
 """The text tower exported to ONNX and run by ONNX Runtime: how a web process encodes a query.
 
-A query is a few words: for ViT-B-32 ONNX Runtime turns them into a vector in about a third of
-the time PyTorch takes on a CPU (BENCHMARKS.md, section 3), and a process that never imports
-PyTorch, torchvision or open_clip holds a fraction of the memory. The export is written once per
-model weights by ``embeddings.onnx_export`` (when a model is registered, or by
+A query is a few words: ONNX Runtime turns them into a vector faster than PyTorch on a CPU, since
+it runs one fixed graph without PyTorch's per-operator dispatch (``bench.search`` measures both), and
+a process that never imports PyTorch, torchvision or open_clip holds far less memory
+(``bench.memory`` measures it). The export is written once per model weights by
+``embeddings.encoders.onnx_export`` (when a model is registered, or by
 ``manage.py export_text_tower``) into MODEL_CACHE_DIR, which every process of a site shares.
 
 An export is a folder: the graph (token ids up to the end-of-text token in, L2-normalised
@@ -28,7 +29,7 @@ import numpy as np
 import regex
 from django.conf import settings
 
-from embeddings.encoders import ModelSpec
+from embeddings.encoders.types import ModelSpec
 
 EXPORT_FORMAT = 1
 GRAPH_FILE = "text_tower.onnx"
@@ -79,7 +80,7 @@ def find_export(spec: ModelSpec) -> TextTowerExport | None:
 
 
 class OnnxTextEncoder:
-    """Strings in, L2-normalised float32 vectors out, as ``embeddings.clip.TextEncoder`` gives them."""
+    """Strings in, L2-normalised float32 vectors out, as ``embeddings.encoders.clip.TextEncoder`` gives them."""
 
     runtime = "onnxruntime"
 

@@ -1,0 +1,1 @@
+"""Image acquisition and decoding: IIIF downloads, the image and pixel caches, PIL and device decoding."""
