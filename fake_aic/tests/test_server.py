@@ -15,7 +15,7 @@ import pytest
 import requests
 from PIL import Image
 
-from fake_aic import FakeAIC
+from fake_aic.server import FakeAIC
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
