@@ -20,7 +20,9 @@ import pytest
 
 from catalog.models import Artwork
 from conftest import ROOT, TEST_MODEL_ARCH, wait_until
-from embeddings.lifecycle import ActivationError, ActivationStatus, activation_status, begin, save_status
+from embeddings.activation.errors import ActivationError
+from embeddings.activation.status import ActivationStatus, activation_status, save_status
+from embeddings.activation.steps import begin
 from embeddings.models import EmbeddingModel
 from embeddings.registry import register_model
 

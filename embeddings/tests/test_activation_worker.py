@@ -12,7 +12,8 @@ from django.test import Client
 from catalog.harvest import sync_from_api
 from catalog.models import Artwork
 from conftest import wait_until
-from embeddings.lifecycle import activate, activation_status
+from embeddings.activation.service import activate
+from embeddings.activation.status import activation_status
 from embeddings.models import ArtworkEmbedding, EmbeddingModel
 from embeddings.registry import register_model
 

@@ -16,9 +16,10 @@ from pgvector.django import CosineDistance, VectorField
 
 from catalog.harvest import sync_from_api
 from catalog.models import Artwork
+from embeddings.activation.service import activate
+from embeddings.activation.status import ActivationStatus, activation_status
 from embeddings.clip import register_model_configs
 from embeddings.image_cache import ImageCache
-from embeddings.lifecycle import ActivationStatus, activate, activation_status
 from embeddings.models import ArtworkEmbedding, EmbeddingModel
 from embeddings.registry import register_model
 

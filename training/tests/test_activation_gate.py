@@ -11,7 +11,7 @@ import torch
 from django.core.management import CommandError, call_command
 
 from catalog.harvest import sync_from_api
-from embeddings.lifecycle import activate
+from embeddings.activation.service import activate
 from embeddings.models import ArtworkEmbedding, EmbeddingModel
 from embeddings.registry import register_model
 from training.models import EvaluationReport
