@@ -9,8 +9,11 @@ from django.http import HttpRequest
 from catalog.admin import ArtworkAdmin
 from catalog.models import Artwork
 from core.admin_extensions import ExtensibleModelAdmin
+from embeddings.activation.errors import ActivationError
+from embeddings.activation.pruning import prune_vectors
+from embeddings.activation.service import request_activation
+from embeddings.activation.status import activation_status
 from embeddings.indexing import enqueue_embedding, index_counts
-from embeddings.lifecycle import ActivationError, activation_status, prune_vectors, request_activation
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 
 

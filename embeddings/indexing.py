@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from celery import current_app
 from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet
 
 from catalog.models import Artwork
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
+
+# Sent by name: the task module imports this one, never the other way round.
+EMBED_TASK = "embeddings.tasks.embed_artworks_task"
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,9 @@ def index_counts(model: EmbeddingModel) -> IndexCounts:
 
 
 def artworks_missing_vectors(model: EmbeddingModel) -> QuerySet[Artwork]:
-    """Artworks with an image and no vector under ``model`` (failed ones included: a retry)."""
+    """Artworks with an image and no vector under ``model`` (failed ones included: a retry), unordered.
+
+    The one definition: the embed_missing command queues these, and a model's activation embeds them."""
     has_vector = ArtworkEmbedding.objects.filter(model=model, artwork=OuterRef("pk"))
     return Artwork.objects.filter(withdrawn_at=None).exclude(image_id="").exclude(Exists(has_vector))
 
@@ -52,13 +58,11 @@ def enqueue_embedding(
 
     A task leaves out artworks that already have a vector of their current image, unless ``force``.
     """
-    from embeddings.tasks import embed_artworks_task
-
     size = batch_size or settings.EMBED_BATCH_SIZE
     ids = sorted(set(artwork_ids))
     batches = [ids[start : start + size] for start in range(0, len(ids), size)]
     for batch in batches:
-        embed_artworks_task.delay(batch, model.pk, force=force)
+        current_app.send_task(EMBED_TASK, args=[batch, model.pk], kwargs={"force": force})
     return len(batches)
 
 

@@ -70,7 +70,7 @@ class EmbeddingModel(models.Model):
 
         One partial index per model keeps each model's graph separate, so search never mixes
         models, and lets models of different dimensions share one table. It is built when the model
-        goes live (``activate``, the lifecycle's switch): building it over a whole collection at
+        goes live (``activate``, the activation's switch): building it over a whole collection at
         once is several times cheaper than inserting each vector into the graph as it is embedded.
         The build holds off writes to the embeddings table until it ends.
 

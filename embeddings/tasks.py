@@ -1,3 +1,5 @@
+"""The embeddings app's Celery tasks: thin wrappers that run its services on the embed queue."""
+
 from __future__ import annotations
 
 import time
@@ -7,8 +9,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from core.retry import RETRY_TRANSIENT_ERRORS
+from embeddings.activation.steps import activation_step
 from embeddings.indexing import enqueue_embedding
-from embeddings.lifecycle import activation_step
 from embeddings.models import EmbeddingModel
 from embeddings.sweep import sweep
 

@@ -27,8 +27,9 @@ from catalog import schedules, sync_status
 from catalog.models import Artwork, SyncRun
 from catalog.sync_status import duration_text
 from core.redis_clients import OPERATOR_TIMEOUT_SECONDS, redis_client
-from embeddings.indexing import enqueue_embedding, failure_counts, index_counts
-from embeddings.lifecycle import IN_PROGRESS, activation_status
+from embeddings.activation.states import IN_PROGRESS
+from embeddings.activation.status import activation_status
+from embeddings.indexing import EMBED_TASK, enqueue_embedding, failure_counts, index_counts
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def broker_state() -> tuple[dict[str, int], dict[str, InFlight], str]:
 
 def _batch_size(message: dict[str, Any]) -> int:
     """Artworks in an embedding task (its first argument), or 0 for other tasks."""
-    if message.get("headers", {}).get("task") != "embeddings.tasks.embed_artworks_task":
+    if message.get("headers", {}).get("task") != EMBED_TASK:
         return 0
     body = message["body"]
     if message.get("properties", {}).get("body_encoding") == "base64":

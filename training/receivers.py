@@ -6,7 +6,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from embeddings.lifecycle import activation_gate
+from embeddings.activation.gate import activation_gate
 from embeddings.models import EmbeddingModel
 
 

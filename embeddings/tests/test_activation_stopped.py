@@ -20,8 +20,10 @@ import pytest
 
 from catalog.models import Artwork
 from conftest import ROOT, TEST_MODEL_ARCH, wait_until
+from embeddings.activation.errors import ActivationError
+from embeddings.activation.status import ActivationStatus, activation_status, save_status
+from embeddings.activation.steps import begin
 from embeddings.encoders.registry import register_model
-from embeddings.lifecycle import ActivationError, ActivationStatus, activation_status, begin, save_status
 from embeddings.models import EmbeddingModel
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,8 +12,9 @@ from django.test import Client
 from catalog.harvest import sync_from_api
 from catalog.models import Artwork
 from conftest import wait_until
+from embeddings.activation.service import activate
+from embeddings.activation.status import activation_status
 from embeddings.encoders.registry import register_model
-from embeddings.lifecycle import activate, activation_status
 from embeddings.models import ArtworkEmbedding, EmbeddingModel
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,10 +16,11 @@ from pgvector.django import CosineDistance, VectorField
 
 from catalog.harvest import sync_from_api
 from catalog.models import Artwork
+from embeddings.activation.service import activate
+from embeddings.activation.status import ActivationStatus, activation_status
 from embeddings.encoders.clip import register_model_configs
 from embeddings.encoders.registry import register_model
 from embeddings.images.iiif_cache import ImageCache
-from embeddings.lifecycle import ActivationStatus, activate, activation_status
 from embeddings.models import ArtworkEmbedding, EmbeddingModel
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -134,8 +134,8 @@ def test_the_command_names_a_model_that_does_not_exist(embedding_model: Any) -> 
 def test_activating_a_model_registered_without_an_export_exports_it_before_the_switch(
     settings: Any, clip_checkpoint: str, tmp_path: Any
 ) -> None:
+    from embeddings.activation.service import activate
     from embeddings.encoders.registry import register_model
-    from embeddings.lifecycle import activate
 
     checkpoint = tmp_path / "later.pt"
     shutil.copyfile(clip_checkpoint, checkpoint)

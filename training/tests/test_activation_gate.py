@@ -11,8 +11,8 @@ import torch
 from django.core.management import CommandError, call_command
 
 from catalog.harvest import sync_from_api
+from embeddings.activation.service import activate
 from embeddings.encoders.registry import register_model
-from embeddings.lifecycle import activate
 from embeddings.models import ArtworkEmbedding, EmbeddingModel
 from training.models import EvaluationReport
 

@@ -6,7 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from embeddings.lifecycle import ActivationError, ActivationStatus, activate, request_activation
+from embeddings.activation.errors import ActivationError
+from embeddings.activation.service import activate, request_activation
+from embeddings.activation.status import ActivationStatus
 from embeddings.management.model_argument import resolve_model
 
 

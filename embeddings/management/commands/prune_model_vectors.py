@@ -4,7 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from embeddings.lifecycle import ActivationError, prune_vectors
+from embeddings.activation.errors import ActivationError
+from embeddings.activation.pruning import prune_vectors
 from embeddings.management.model_argument import resolve_model
 
 

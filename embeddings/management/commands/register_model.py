@@ -4,9 +4,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from embeddings.activation.errors import ActivationError
+from embeddings.activation.service import activate
 from embeddings.encoders.registry import register_model
 from embeddings.encoders.types import ModelLoadError
-from embeddings.lifecycle import ActivationError, activate
 
 
 class Command(BaseCommand):
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         except ModelLoadError as exc:
             raise CommandError(str(exc)) from None
         if options["activate"]:
-            # Through the lifecycle, so search never switches to a model with half its vectors.
+            # Through the activation, so search never switches to a model with half its vectors.
             try:
                 activate(model, on_status=lambda status: self.stdout.write(status.line()))
             except ActivationError as exc:

@@ -1,0 +1,19 @@
+"""Activating a model without ever serving a half-built index, and pruning a retired model's vectors.
+
+Activation has three stages:
+
+1. The evaluation gate (``gate``). Receivers of ``activation_gate`` (the training app compares test
+   recall@5) may refuse the candidate; ``force`` overrides them.
+2. One pass over the catalog in primary-key order (``embed_pass``) embeds, batch by batch and from the
+   image cache, every artwork with an image that has no vector under the candidate. Search meanwhile
+   keeps using the active model: its rows and its own partial HNSW index are untouched.
+3. The switch (``switch``). Inside one transaction, and only if coverage is complete (``coverage``:
+   nothing pending, and every artwork the active model serves has a vector under the candidate), the
+   candidate becomes active.
+
+The pass can run in one process (``service.activate``, for ``manage.py activate_model``) or in steps on
+the embed queue (``service.request_activation``, the admin's action): a step (``steps``) stops after a
+time budget and says where the next one resumes. Progress is kept in Redis (``status``) for the admin
+and reported to a callback for the command; a lease (``lease``) tells a running activation from one
+whose process died. Pruning a retired model's vectors is ``pruning``.
+"""

@@ -1,0 +1,159 @@
+"""One step of an activation: gate, embed for a while, and switch once the pass is over.
+
+A step that runs out of its time budget says where the next one resumes; the process that runs the
+activation (``service.activate``) or the embed queue (``embeddings.tasks.activate_model_task``) takes
+it from there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from embeddings.activation.coverage import unhandled_artworks
+from embeddings.activation.embed_pass import embed_pass, more_to_embed
+from embeddings.activation.errors import ActivationError, ActivationIncomplete, ActivationRefused
+from embeddings.activation.gate import gate_verdict
+from embeddings.activation.lease import LeaseRenewal, hold_lease, queue_hold_seconds, release_lease
+from embeddings.activation.pruning import prune_vectors
+from embeddings.activation.states import IN_PROGRESS, ActivationState
+from embeddings.activation.status import ActivationStatus, activation_status, save_status
+from embeddings.activation.switch import switch_to
+from embeddings.encoders.types import ModelLoadError
+from embeddings.indexing import artworks_missing_vectors, enqueue_embedding
+from embeddings.models import EmbeddingModel
+
+StatusCallback = Callable[[ActivationStatus], None]
+
+
+@dataclass
+class StepResult:
+    status: ActivationStatus
+    resume_after: int  # the last artwork pk the pass handled
+    finished: bool  # True: the model is active or the activation ended with an error
+
+
+def begin(candidate: EmbeddingModel, *, force: bool = False, hold_seconds: float | None = None) -> ActivationStatus:
+    """Record a new activation of ``candidate`` as queued, leased for ``hold_seconds`` (default
+    ``ACTIVATION_LEASE_SECONDS``) until a step takes it; refuses one already under way."""
+    current = activation_status(candidate)
+    if current is not None and current.state in IN_PROGRESS:
+        raise ActivationError(f"{candidate.name} is already being activated ({current.line()})")
+    status = ActivationStatus(model_id=candidate.pk, model=candidate.name, state=ActivationState.QUEUED, force=force)
+    hold_lease(candidate.pk, settings.ACTIVATION_LEASE_SECONDS if hold_seconds is None else hold_seconds)
+    save_status(status)
+    return status
+
+
+def activation_step(
+    candidate: EmbeddingModel, *, force: bool, prune: bool, resume_after: int, gated: bool
+) -> StepResult:
+    """One worker's share of an activation: it stops well inside the task time limit."""
+    status = activation_status(candidate)
+    if status is None or (not gated and status.state != ActivationState.QUEUED):
+        status = ActivationStatus(
+            model_id=candidate.pk, model=candidate.name, state=ActivationState.QUEUED, force=force
+        )
+    return run_step(
+        candidate,
+        status,
+        gated=gated,
+        resume_after=resume_after,
+        prune=prune,
+        budget_seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT / 2,
+        lease_seconds=queue_hold_seconds(),
+    )
+
+
+def run_step(
+    candidate: EmbeddingModel,
+    status: ActivationStatus,
+    *,
+    gated: bool,
+    resume_after: int = 0,
+    prune: bool = False,
+    budget_seconds: float | None = None,
+    on_status: StatusCallback | None = None,
+    lease_seconds: float | None = None,
+) -> StepResult:
+    """Gate (unless ``gated``), then embed from ``resume_after`` on until done or past ``budget_seconds``,
+    then switch when the pass is over. Errors end the activation and are recorded in its status.
+
+    The step holds the activation's lease, renewed to ``lease_seconds`` (default
+    ``ACTIVATION_LEASE_SECONDS``) while it runs; it gives the lease up when the activation ends, and
+    leaves it for the next step's queue wait when it does not."""
+    finished = True
+    try:
+        with LeaseRenewal(candidate.pk, lease_seconds or settings.ACTIVATION_LEASE_SECONDS):
+            step = _step(candidate, status, gated, resume_after, prune, budget_seconds, on_status)
+        finished = step.finished
+        return step
+    finally:
+        if finished:
+            release_lease(candidate.pk)
+        else:
+            hold_lease(candidate.pk, queue_hold_seconds())
+
+
+def _step(
+    candidate: EmbeddingModel,
+    status: ActivationStatus,
+    gated: bool,
+    resume_after: int,
+    prune: bool,
+    budget_seconds: float | None,
+    on_status: StatusCallback | None,
+) -> StepResult:
+    def report(state: ActivationState, message: str = "") -> None:
+        status.state, status.message, status.updated_at = state, message, time.time()
+        save_status(status)
+        if on_status is not None:
+            on_status(status)
+
+    candidate.refresh_from_db()
+    if candidate.is_active:
+        report(ActivationState.ACTIVE, "already the active model")
+        return StepResult(status, resume_after, finished=True)
+    try:
+        if not gated:
+            report(ActivationState.GATING, "checking the candidate against the active model")
+            verdict = gate_verdict(candidate)
+            if verdict and not status.force:
+                raise ActivationRefused(verdict)
+            status.to_embed = artworks_missing_vectors(candidate).count()
+            report(ActivationState.EMBEDDING, f"gate overridden: {verdict}" if verdict else "")
+        resume_after = embed_pass(
+            candidate, status, resume_after, budget_seconds, lambda: report(ActivationState.EMBEDDING, status.message)
+        )
+        if more_to_embed(candidate, resume_after):
+            return StepResult(status, resume_after, finished=False)
+        report(ActivationState.SWITCHING, "coverage is complete: switching")
+        # Web processes encode the new model's queries from its ONNX export: it is there before they switch.
+        from embeddings.encoders.onnx_export import export_for_web_processes  # PyTorch: only once a switch is near
+
+        export_for_web_processes(candidate)
+        previous = switch_to(candidate)
+        message = f"replaced {previous.name}" if previous else "no model was active before"
+        if previous is not None and prune:
+            vectors = prune_vectors(previous)
+            message += f"; pruned {vectors} vectors of {previous.name}"
+        # Artworks harvested between the check and the commit were queued for the old model only.
+        stragglers = list(unhandled_artworks(candidate).values_list("pk", flat=True))
+        if stragglers:
+            enqueue_embedding(stragglers, candidate)
+            message += f"; queued {len(stragglers)} artworks that arrived meanwhile"
+        report(ActivationState.ACTIVE, message)
+        return StepResult(status, resume_after, finished=True)
+    except ActivationRefused as exc:
+        report(ActivationState.REFUSED, str(exc))
+    except ActivationIncomplete as exc:
+        report(ActivationState.INCOMPLETE, str(exc))
+    except (ActivationError, ModelLoadError) as exc:
+        report(ActivationState.FAILED, str(exc))
+    except BaseException as exc:  # an interrupted command too: a status left "embedding" would block a retry
+        report(ActivationState.FAILED, f"{type(exc).__name__}: {exc}" if isinstance(exc, Exception) else "interrupted")
+        raise
+    return StepResult(status, resume_after, finished=True)
