@@ -303,7 +303,7 @@ SEARCH_QUERY_CACHE_SECONDS = env_int("SEARCH_QUERY_CACHE_SECONDS", 7 * 24 * 3600
 # (search/result_cache.py); the lifetime is a safety net. 0 turns the cache off.
 SEARCH_RESULT_CACHE_SECONDS = env_int("SEARCH_RESULT_CACHE_SECONDS", 600, minimum=0)
 # A department or type filter that leaves at most this many artworks is answered by exact vector
-# search over them (search/ranking.py); 0 always walks the HNSW index. Exact search costs about
+# search over them (search/vector.py); 0 always walks the HNSW index. Exact search costs about
 # 20 µs per artwork from disk (BENCHMARKS.md: 272 ms for 17,000), the HNSW walk ~10 ms but may miss.
 SEARCH_EXACT_SCAN_MAX = env_int("SEARCH_EXACT_SCAN_MAX", 5_000, minimum=0)
 # A department or type filter above that walks the index this many members past the k asked for,

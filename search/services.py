@@ -9,7 +9,6 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest
-from django.utils import timezone
 
 from catalog.models import Artwork
 from catalog.sync_status import sync_health
@@ -22,26 +21,17 @@ from embeddings.models import EmbeddingModel
 from search.filters import SearchFilters
 from search.image_query import embed_upload
 from search.params import FilterParams, SearchParams
-from search.ranking import Hit, SearchError, SearchPage, active_model, nearest, search, similar_artworks
+from search.ranking import search
 from search.request_cost import note_fresh_search
 from search.result_cache import cached, result_key
+from search.types import ArtworkWithdrawn, Hit, SearchError, SearchPage
+from search.vector import active_model, nearest, similar_artworks
 
 logger = logging.getLogger(__name__)
 
 MAX_AIC_ID = 2_147_483_647  # Artwork.aic_id is a PostgreSQL integer
 CC0 = "CC0 1.0 (https://creativecommons.org/publicdomain/zero/1.0/)"
 CC_BY = "© Art Institute of Chicago, CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)"
-
-
-class ArtworkWithdrawn(SearchError):
-    """An artwork the source no longer lists: it answers 410 Gone, saying when it left."""
-
-    def __init__(self, artwork: Artwork) -> None:
-        assert artwork.withdrawn_at is not None
-        self.artwork = artwork
-        self.withdrawn_on = timezone.localdate(artwork.withdrawn_at)
-        message = f"artwork {artwork.aic_id} was withdrawn from the collection on {self.withdrawn_on.isoformat()}"
-        super().__init__(message, status=410)
 
 
 def visible_artwork(aic_id: int) -> Artwork:

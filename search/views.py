@@ -19,12 +19,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Artwork, visible_q
 from search.filters import SearchFilters
-from search.image_query import ImageSearchBusy, upload_max_pixels
+from search.image_query import upload_max_pixels
 from search.params import FilterParams, SearchParams, parse
-from search.ranking import Hit, Mode, SearchError, SearchPage, similar_artworks
 from search.request_cost import note_fresh_search
-from search.services import ArtworkWithdrawn, image_hits, run_text_search, visible_artwork
+from search.services import image_hits, run_text_search, visible_artwork
+from search.types import ArtworkWithdrawn, Hit, ImageSearchBusy, Mode, SearchError, SearchPage
 from search.uploads import upload_problem
+from search.vector import similar_artworks
 
 _FILTER_LABELS = {
     "department": "Department",
