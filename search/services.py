@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -132,7 +133,13 @@ def text_search_json(request: HttpRequest, params: SearchParams) -> dict[str, An
     return answer
 
 
-def _paged_neighbours(request: HttpRequest, params: FilterParams, find: Any, aic_id: int | None) -> dict[str, Any]:
+# find(k, filters): the model searched and the k first hits of a neighbour list under ``filters``.
+NeighbourFinder = Callable[[int, SearchFilters], tuple[EmbeddingModel, list[Hit]]]
+
+
+def _paged_neighbours(
+    request: HttpRequest, params: FilterParams, find: NeighbourFinder, aic_id: int | None
+) -> dict[str, Any]:
     """Page through a vector neighbour list: ``find(k, filters)`` returns (model, hits) for the first k."""
     filters: SearchFilters = params.filters()
     size = params.size()
@@ -155,19 +162,24 @@ def similar_json(request: HttpRequest, artwork: Artwork, params: FilterParams) -
     return _paged_neighbours(request, params, lambda k, filters: similar_artworks(artwork, k, filters), artwork.aic_id)
 
 
-def image_hits(data: bytes, k: int, filters: SearchFilters) -> tuple[EmbeddingModel, list[Hit]]:
-    """The k artworks that look most like the uploaded image ``data``."""
+def image_neighbours(data: bytes) -> NeighbourFinder:
+    """Finds the artworks that look most like the uploaded image ``data``.
+
+    The model is checked (503 when none is active, before the upload is decoded: there is nothing
+    to compare with) and the upload embedded once, now; the finder then ranks for any k and filters.
+    """
     model = active_model()
     vector = embed_upload(model, data)
-    return model, nearest(model, vector, k, filters=filters)
+    return lambda k, filters: (model, nearest(model, vector, k, filters=filters))
+
+
+def image_hits(data: bytes, k: int, filters: SearchFilters) -> tuple[EmbeddingModel, list[Hit]]:
+    """The k artworks that look most like the uploaded image ``data``."""
+    return image_neighbours(data)(k, filters)
 
 
 def image_search_json(request: HttpRequest, params: FilterParams, data: bytes) -> dict[str, Any]:
-    model = active_model()  # 503 before the upload is decoded, when there is nothing to compare with
-    vector = embed_upload(model, data)
-    return _paged_neighbours(
-        request, params, lambda k, filters: (model, nearest(model, vector, k, filters=filters)), None
-    )
+    return _paged_neighbours(request, params, image_neighbours(data), None)
 
 
 def database_reachable() -> bool:
