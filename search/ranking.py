@@ -37,9 +37,7 @@ def search(
     holds only artworks that answer the query, and every page sorts the same window.
     """
     filters = filters or SearchFilters()
-    needed = page * page_size + 1  # one more than the page, to know whether a next page exists
-    if needed - 1 > settings.SEARCH_MAX_RESULTS:
-        raise SearchError(f"page {page} is past the first {settings.SEARCH_MAX_RESULTS} results")
+    needed = page_depth(page, page_size)
     depth = needed if sort == Sort.RELEVANCE else settings.SEARCH_SORT_WINDOW
     started = time.perf_counter()
     model = None if mode == Mode.KEYWORD else active_model()
@@ -54,16 +52,30 @@ def search(
     SEARCH_SECONDS.labels(mode=mode.value).observe(time.perf_counter() - started)
     if sort != Sort.RELEVANCE:
         ranked = sort_by_date(ranked, newest_first=sort == Sort.DATE_DESC)
-    start = (page - 1) * page_size
+    hits, has_next = cut_page(ranked, page, page_size)
     return SearchPage(
         model=model,
-        hits=ranked[start : start + page_size],
+        hits=hits,
         page=page,
         page_size=page_size,
-        has_next=len(ranked) > start + page_size,
+        has_next=has_next,
         mode=mode,
         filters=filters,
     )
+
+
+def page_depth(page: int, page_size: int) -> int:
+    """How many hits a page needs ranked: those of the pages before it, its own, and one more to know
+    whether a next page exists; SearchError for a page past the first SEARCH_MAX_RESULTS."""
+    if page * page_size > settings.SEARCH_MAX_RESULTS:
+        raise SearchError(f"page {page} is past the first {settings.SEARCH_MAX_RESULTS} results")
+    return page * page_size + 1
+
+
+def cut_page(ranked: list[Hit], page: int, page_size: int) -> tuple[list[Hit], bool]:
+    """The hits of ``page`` (1-based) in ``ranked``, and whether another page follows."""
+    start = (page - 1) * page_size
+    return ranked[start : start + page_size], len(ranked) > start + page_size
 
 
 def sort_by_date(hits: list[Hit], *, newest_first: bool) -> list[Hit]:

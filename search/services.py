@@ -22,10 +22,10 @@ from embeddings.models import EmbeddingModel
 from search.filters import SearchFilters
 from search.image_query import embed_upload
 from search.params import FilterParams, SearchParams
-from search.ranking import search
+from search.ranking import cut_page, page_depth, search
 from search.request_cost import note_fresh_search
 from search.result_cache import cached, result_key
-from search.types import ArtworkWithdrawn, Hit, SearchError, SearchPage
+from search.types import ArtworkWithdrawn, Hit, SearchPage
 from search.vector import active_model, nearest, similar_artworks
 
 logger = logging.getLogger(__name__)
@@ -143,18 +143,16 @@ def _paged_neighbours(
     """Page through a vector neighbour list: ``find(k, filters)`` returns (model, hits) for the first k."""
     filters: SearchFilters = params.filters()
     size = params.size()
-    if params.page * size > settings.SEARCH_MAX_RESULTS:
-        raise SearchError(f"page {params.page} is past the first {settings.SEARCH_MAX_RESULTS} results")
-    model, hits = find(params.page * size + 1, filters)
-    start = (params.page - 1) * size
+    model, ranked = find(page_depth(params.page, size), filters)
+    hits, has_next = cut_page(ranked, params.page, size)
     return {
         "id": aic_id,
         "model": model.name,
         "page": params.page,
         "page_size": size,
-        "next": next_link(request, params.page, len(hits) > start + size),
+        "next": next_link(request, params.page, has_next),
         "filters": filters.active(),
-        "results": hits_json(hits[start : start + size]),
+        "results": hits_json(hits),
     }
 
 
