@@ -1,11 +1,13 @@
-"""Side by side: ``search/ranking.py`` of another checkout against this one, query by query.
+"""Side by side: the ranking modules of another checkout against this one's, query by query.
 
     git worktree add /tmp/before HEAD~1
     python -m bench.ranking_ab /tmp/before [--n 100000]
 
 Both rankings run in one process on the collection ``bench.search`` loaded, alternating which goes
 first for each query, so a busy neighbour slows both alike: the ratio is what one change bought on
-a noisy machine. The other checkout's ranking module must import against this checkout's apps.
+a noisy machine. The ranking modules are search/keyword.py, vector.py, fusion.py and ranking.py
+(an older checkout holds them all in search/ranking.py); the other checkout's import one another,
+and otherwise import against this checkout's apps.
 Prints a table and, last, one JSON object of the medians (ms) and the ratios (this / other).
 """
 
@@ -18,10 +20,16 @@ import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from bench.environment import configure, machine, paired_figures, paired_times, print_table, sample_records
 from bench.search import SEARCH_DATABASE, text_queries
+
+# The modules that rank, in the order they import one another (an older checkout: ranking.py alone).
+RANKING_MODULES = ("keyword", "vector", "fusion", "ranking")
+# What the cases call.
+RANKED = ("nearest", "text_matches", "vector_neighbours", "hybrid_hits")
 
 # What is compared (the full-text list alone needs no HNSW index: a collection of artworks will do).
 CASES = (
@@ -47,15 +55,43 @@ def title_queries(count: int, seed: int) -> list[str]:
     return ordered[:count]
 
 
-def _load_ranking(checkout: Path) -> Any:
-    path = checkout / "search" / "ranking.py"
-    spec = importlib.util.spec_from_file_location("other_ranking", path)
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"no ranking module at {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+def _ranking(modules: list[Any]) -> SimpleNamespace:
+    """The functions the cases call, each from the first of ``modules`` that defines it."""
+    return SimpleNamespace(
+        **{name: next(getattr(module, name) for module in modules if hasattr(module, name)) for name in RANKED}
+    )
+
+
+def _load_ranking(checkout: Path) -> SimpleNamespace:
+    """The other checkout's ranking functions.
+
+    Each of its ranking modules stands in sys.modules under its own name while the next ones load (so
+    its hybrid list fuses its own keyword and vector lists); this checkout's are put back afterwards.
+    """
+    loaded: list[Any] = []
+    replaced: dict[str, Any] = {}
+    try:
+        for name in RANKING_MODULES:
+            path = checkout / "search" / f"{name}.py"
+            if not path.exists():
+                continue
+            spec = importlib.util.spec_from_file_location(f"search.{name}", path)
+            if spec is None or spec.loader is None:
+                raise SystemExit(f"cannot load {path}")
+            module = importlib.util.module_from_spec(spec)
+            replaced.setdefault(spec.name, sys.modules.get(spec.name))
+            sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+            spec.loader.exec_module(module)
+            loaded.append(module)
+    finally:
+        for name, mine in replaced.items():
+            if mine is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = mine
+    if not loaded:
+        raise SystemExit(f"no ranking module under {checkout / 'search'}")
+    return _ranking(loaded)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -74,9 +110,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from bench import vectors
     from bench.models import register_random_model
     from embeddings.encoders.onnx_export import export_text_tower
-    from search import ranking
+    from search import fusion, keyword, ranking, vector
     from search.query_cache import embed_query
 
+    this = _ranking([keyword, vector, fusion, ranking])  # imported first: the other checkout's stand in meanwhile
     other = _load_ranking(args.checkout.resolve())
     model: Any = register_random_model("bench-search", "ViT-B-32", activate=True)
     export_text_tower(model)  # the text tower a web process runs (registration makes it; older models lack it)
@@ -107,12 +144,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = []
     for name in args.case or CASES:
         items, run = cases[name]
-        paired = figures[name] = paired_figures(*paired_times(items, run, other, ranking))
+        paired = figures[name] = paired_figures(*paired_times(items, run, other, this))
         rows.append(
             (name, f"{paired['other_p50_ms']:.2f} → {paired['this_p50_ms']:.2f} ms p50  (ratio {paired['ratio']:.3f})")
         )
     figures["machine"] = machine()
-    print_table(f"search/ranking.py: {args.checkout} → this checkout, {args.n:,} artworks", rows)
+    print_table(f"search ranking: {args.checkout} → this checkout, {args.n:,} artworks", rows)
     print(json.dumps(figures))
     return figures
 

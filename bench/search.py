@@ -6,7 +6,7 @@ A synthetic collection of ``n`` artworks (clustered, low-dimensional CLIP-like v
 bench.vectors; texts, departments and public-domain flags from the bundled sample) is loaded
 into its own database with COPY, then its model's HNSW index is built as the site builds it.
 
-- database: ``search.ranking.nearest`` (the code behind every vector search) for text-like
+- database: ``search.vector.nearest`` (the code behind every vector search) for text-like
   query vectors: recall@10 against exact search (numpy), and p50/p99 milliseconds (warm);
   the same with filters (public domain only; one small department), which pgvector answers
   with iterative index scans;
@@ -271,7 +271,7 @@ def _database_figures(model: Any, n: int, seed: int, query_count: int) -> dict[s
 
     from catalog.models import Artwork
     from search.filters import SearchFilters
-    from search.ranking import few_enough_to_rank_all, nearest
+    from search.vector import few_enough_to_rank_all, nearest
 
     all_vectors, _ = vectors.collection(n, seed)
     query_vectors = vectors.queries(n, query_count, seed)

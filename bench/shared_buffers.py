@@ -6,7 +6,7 @@ Runs on the collection ``bench.search --n N`` loaded (load it first) and on the 
 only: for each size, in turn (the order reversed every other round, so a drifting machine weighs on
 all alike), the server is restarted with that ``EMBEDDED_PG_SHARED_BUFFERS_MB``, ``--warm-up`` text-like
 queries fill its buffers as a site's traffic does, then ``--queries`` other ones are timed through
-``search.ranking.nearest`` (k = 10, the site's ef_search). Their index scans' buffer accesses are
+``search.vector.nearest`` (k = 10, the site's ef_search). Their index scans' buffer accesses are
 counted with EXPLAIN (ANALYZE, BUFFERS): a page found in shared buffers is a hit, one copied in from
 the OS cache (or disk) a read. Prints a table and, last, one JSON object: per size and round the
 p50/p99 milliseconds and the median hits and reads per search, and the index's size.
@@ -52,7 +52,7 @@ def _buffers(plan: dict[str, Any]) -> tuple[int, int]:
 
 def _measure(model: Any, warm_up: Any, timed: Any) -> dict[str, Any]:
     from search.filters import SearchFilters
-    from search.ranking import nearest, neighbour_rows
+    from search.vector import nearest, neighbour_rows
 
     for query in warm_up:
         nearest(model, query, K)

@@ -349,8 +349,8 @@ SEARCH_QUERY_CACHE_SECONDS = read_int("SEARCH_QUERY_CACHE_SECONDS")
 # (search/result_cache.py); the lifetime is a safety net. 0 turns the cache off.
 SEARCH_RESULT_CACHE_SECONDS = read_int("SEARCH_RESULT_CACHE_SECONDS")
 # A department or type filter that leaves at most this many artworks is answered by exact vector
-# search over them; 0 always walks the HNSW index. Exact search costs grow with the artworks it
-# ranks, the HNSW walk's do not but it may miss some (bench.search measures both).
+# search over them (search/vector.py); 0 always walks the HNSW index. Exact search costs grow with the
+# artworks it ranks, the HNSW walk's do not but it may miss some (bench.search measures both).
 SEARCH_EXACT_SCAN_MAX = read_int("SEARCH_EXACT_SCAN_MAX")
 # A department or type filter above that walks the index this many members past the k asked for,
 # and keeps the k nearest: a filtered walk otherwise misses more neighbours (bench.search measures recall).

@@ -21,10 +21,9 @@ from ninja.files import UploadedFile
 from catalog.models import Artwork
 from core.logging_limits import warn_limited
 from search import services
-from search.image_query import ImageSearchBusy
 from search.metrics import metrics_response
 from search.params import FilterParams, SearchParams, describe_errors
-from search.ranking import Mode, SearchError
+from search.types import ImageSearchBusy, Mode, SearchError
 from search.uploads import upload_problem
 
 logger = logging.getLogger(__name__)

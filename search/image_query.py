@@ -20,21 +20,10 @@ from PIL import Image, UnidentifiedImageError
 from embeddings.images.decoding import decode_image
 from embeddings.images.types import ImageError
 from embeddings.models import EmbeddingModel
-from search.ranking import SearchError
+from search.types import ImageSearchBusy, SearchError
 from search.uploads import too_large_message
 
 ACCEPTED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "GIF": "GIF"}
-# What a refused image search tells the client to wait: a slot frees as soon as one search ends.
-BUSY_RETRY_AFTER_SECONDS = 2
-
-
-class ImageSearchBusy(SearchError):
-    """Every image-tower slot of this process is taken: 503, to try again after ``retry_after`` seconds."""
-
-    def __init__(self) -> None:
-        super().__init__("the image search is busy, try again in a moment", status=503)
-        self.retry_after = BUSY_RETRY_AFTER_SECONDS
-
 
 _slots_lock = threading.Lock()
 _slots_in_use = 0

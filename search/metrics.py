@@ -26,9 +26,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from catalog import sync_status
+from catalog.models import Artwork, SyncRun
 from core.logging_limits import warn_limited
 from core.recent import Recent
 from core.redis_clients import OPERATOR_TIMEOUT_SECONDS, redis_client
+from embeddings.indexing import failure_counts, index_counts, oldest_pending_artwork
+from embeddings.models import ArtworkEmbedding, EmbeddingModel
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +100,6 @@ class OperationsCollector(Collector):
         yield from _recent_operations.get(settings.METRICS_CACHE_SECONDS, lambda: list(self._read()))
 
     def _read(self) -> Iterator[Metric]:
-        from catalog import sync_status
-        from catalog.models import Artwork, SyncRun
-        from embeddings.indexing import failure_counts, index_counts, oldest_pending_artwork
-        from embeddings.models import ArtworkEmbedding, EmbeddingModel
-
         depth = GaugeMetricFamily("museum_queue_depth", "Tasks waiting in a Celery queue.", labels=["queue"])
         for queue, length in queue_depths().items():
             depth.add_metric([queue], length)

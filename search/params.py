@@ -12,7 +12,7 @@ from ninja import Field, Schema
 from pydantic import model_validator
 
 from search.filters import SearchFilters
-from search.ranking import Mode, SearchError, Sort
+from search.types import Mode, SearchError, Sort
 
 
 class FilterParams(Schema):

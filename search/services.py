@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest
-from django.utils import timezone
 
 from catalog.models import Artwork
 from catalog.sync_status import sync_health
@@ -22,26 +22,17 @@ from embeddings.models import EmbeddingModel
 from search.filters import SearchFilters
 from search.image_query import embed_upload
 from search.params import FilterParams, SearchParams
-from search.ranking import Hit, SearchError, SearchPage, active_model, nearest, search, similar_artworks
+from search.ranking import cut_page, page_depth, search
 from search.request_cost import note_fresh_search
 from search.result_cache import cached, result_key
+from search.types import ArtworkWithdrawn, Hit, SearchPage
+from search.vector import active_model, nearest, similar_artworks
 
 logger = logging.getLogger(__name__)
 
 MAX_AIC_ID = 2_147_483_647  # Artwork.aic_id is a PostgreSQL integer
 CC0 = "CC0 1.0 (https://creativecommons.org/publicdomain/zero/1.0/)"
 CC_BY = "© Art Institute of Chicago, CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)"
-
-
-class ArtworkWithdrawn(SearchError):
-    """An artwork the source no longer lists: it answers 410 Gone, saying when it left."""
-
-    def __init__(self, artwork: Artwork) -> None:
-        assert artwork.withdrawn_at is not None
-        self.artwork = artwork
-        self.withdrawn_on = timezone.localdate(artwork.withdrawn_at)
-        message = f"artwork {artwork.aic_id} was withdrawn from the collection on {self.withdrawn_on.isoformat()}"
-        super().__init__(message, status=410)
 
 
 def visible_artwork(aic_id: int) -> Artwork:
@@ -142,22 +133,26 @@ def text_search_json(request: HttpRequest, params: SearchParams) -> dict[str, An
     return answer
 
 
-def _paged_neighbours(request: HttpRequest, params: FilterParams, find: Any, aic_id: int | None) -> dict[str, Any]:
+# find(k, filters): the model searched and the k first hits of a neighbour list under ``filters``.
+NeighbourFinder = Callable[[int, SearchFilters], tuple[EmbeddingModel, list[Hit]]]
+
+
+def _paged_neighbours(
+    request: HttpRequest, params: FilterParams, find: NeighbourFinder, aic_id: int | None
+) -> dict[str, Any]:
     """Page through a vector neighbour list: ``find(k, filters)`` returns (model, hits) for the first k."""
     filters: SearchFilters = params.filters()
     size = params.size()
-    if params.page * size > settings.SEARCH_MAX_RESULTS:
-        raise SearchError(f"page {params.page} is past the first {settings.SEARCH_MAX_RESULTS} results")
-    model, hits = find(params.page * size + 1, filters)
-    start = (params.page - 1) * size
+    model, ranked = find(page_depth(params.page, size), filters)
+    hits, has_next = cut_page(ranked, params.page, size)
     return {
         "id": aic_id,
         "model": model.name,
         "page": params.page,
         "page_size": size,
-        "next": next_link(request, params.page, len(hits) > start + size),
+        "next": next_link(request, params.page, has_next),
         "filters": filters.active(),
-        "results": hits_json(hits[start : start + size]),
+        "results": hits_json(hits),
     }
 
 
@@ -165,19 +160,24 @@ def similar_json(request: HttpRequest, artwork: Artwork, params: FilterParams) -
     return _paged_neighbours(request, params, lambda k, filters: similar_artworks(artwork, k, filters), artwork.aic_id)
 
 
-def image_hits(data: bytes, k: int, filters: SearchFilters) -> tuple[EmbeddingModel, list[Hit]]:
-    """The k artworks that look most like the uploaded image ``data``."""
+def image_neighbours(data: bytes) -> NeighbourFinder:
+    """Finds the artworks that look most like the uploaded image ``data``.
+
+    The model is checked (503 when none is active, before the upload is decoded: there is nothing
+    to compare with) and the upload embedded once, now; the finder then ranks for any k and filters.
+    """
     model = active_model()
     vector = embed_upload(model, data)
-    return model, nearest(model, vector, k, filters=filters)
+    return lambda k, filters: (model, nearest(model, vector, k, filters=filters))
+
+
+def image_hits(data: bytes, k: int, filters: SearchFilters) -> tuple[EmbeddingModel, list[Hit]]:
+    """The k artworks that look most like the uploaded image ``data``."""
+    return image_neighbours(data)(k, filters)
 
 
 def image_search_json(request: HttpRequest, params: FilterParams, data: bytes) -> dict[str, Any]:
-    model = active_model()  # 503 before the upload is decoded, when there is nothing to compare with
-    vector = embed_upload(model, data)
-    return _paged_neighbours(
-        request, params, lambda k, filters: (model, nearest(model, vector, k, filters=filters)), None
-    )
+    return _paged_neighbours(request, params, image_neighbours(data), None)
 
 
 def database_reachable() -> bool:

@@ -1,11 +1,11 @@
 """The two queries every search runs, compiled once per shape and run on psycopg directly.
 
-Building and compiling an ORM query costs about a millisecond (2 ms for the vector query),
-as much as an index scan; a result list of 100 model objects through the ORM costs a few more.
-A ``ListingStatement`` is the ORM's own SQL for a query, with ``Slot`` parameters where the
-search's text or vector goes: it is compiled once per shape (filters, depth) and run with
-the values bound server-side (a vector in binary), its rows made into partial artworks by
-``Model.from_db`` as the ORM would make them.
+Building and compiling an ORM query costs about as much as the index scan it runs, and making a
+result list of model objects through the ORM costs more again, on every search (bench.ranking_ab
+measures a search's cost side by side with another checkout). A ``ListingStatement`` is the
+ORM's own SQL for a query, with ``Slot`` parameters where the search's text or vector goes: it
+is compiled once per shape (filters, depth) and run with the values bound server-side (a vector
+in binary), its rows made into partial artworks by ``Model.from_db`` as the ORM would make them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,20 @@ from django.db import connection
 from django.db.models import Expression, Field, QuerySet
 
 from catalog.models import Artwork
+
+# What a list of results shows (search/services.py artwork_json, the result grid) and ranks by: a
+# candidate list loads these columns alone, not descriptions and records of kilobytes each.
+LISTED_FIELDS = (
+    "id",
+    "aic_id",
+    "title",
+    "artist_display",
+    "date_display",
+    "date_start",
+    "image_id",
+    "alt_text",
+    "boost",
+)
 
 
 class Slot(Expression):

@@ -19,12 +19,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Artwork, visible_q
 from search.filters import SearchFilters
-from search.image_query import ImageSearchBusy, upload_max_pixels
+from search.image_query import upload_max_pixels
 from search.params import FilterParams, SearchParams, parse
-from search.ranking import Hit, Mode, SearchError, SearchPage, similar_artworks
 from search.request_cost import note_fresh_search
-from search.services import ArtworkWithdrawn, image_hits, run_text_search, visible_artwork
+from search.services import image_hits, run_text_search, visible_artwork
+from search.types import ArtworkWithdrawn, Hit, ImageSearchBusy, Mode, SearchError, SearchPage
 from search.uploads import upload_problem
+from search.vector import similar_artworks
 
 _FILTER_LABELS = {
     "department": "Department",
@@ -114,10 +115,16 @@ def index(request: HttpRequest) -> HttpResponse:
             query, result = run_text_search(params)
         except SearchError as exc:
             context["error"] = exc.message
-            return _render(request, context, status=400 if exc.status < 500 else exc.status)
+            return _render(request, context, status=_page_status(exc))
         context.update(_result_context(request, result))
         context["query"] = query
     return _render(request, context)
+
+
+def _page_status(exc: SearchError) -> int:
+    """The status of a page that shows a refused search: 400 for any fault of the request (the page
+    says which), the error's own for an outage (5xx)."""
+    return 400 if exc.status < 500 else exc.status
 
 
 def _result_context(request: HttpRequest, result: SearchPage) -> dict[str, Any]:
@@ -167,7 +174,7 @@ def image_search(request: HttpRequest) -> HttpResponse:
         response["Retry-After"] = str(busy.retry_after)
         return response
     except SearchError as exc:
-        return refused_upload(request, exc.message, status=400 if exc.status < 500 else exc.status)
+        return refused_upload(request, exc.message, status=_page_status(exc))
     context.update({"hits": hits, "model": model, "searched": True, "first_rank": 1, "last_rank": len(hits)})
     return _render(request, context)
 

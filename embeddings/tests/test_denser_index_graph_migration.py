@@ -12,7 +12,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from catalog.models import Artwork
 from embeddings.models import ArtworkEmbedding
-from search.ranking import vector_neighbours
+from search.vector import vector_neighbours
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

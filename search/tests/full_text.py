@@ -12,7 +12,7 @@ from django.db.models.functions import Cast
 
 from catalog.models import SEARCH_CONFIG, Artwork, visible_q
 from search.filters import SearchFilters
-from search.ranking import MatchesQuery, words_tsquery
+from search.keyword import MatchesQuery, words_tsquery
 
 
 def terms_of(query: str) -> list[str]:

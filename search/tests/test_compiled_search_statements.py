@@ -13,7 +13,8 @@ from django.db import OperationalError, connection, transaction
 from catalog.models import Artwork, visible_q
 from embeddings.encoders.per_process import get_text_encoder
 from search.filters import SearchFilters
-from search.ranking import neighbour_rows, text_matches, vector_neighbours
+from search.keyword import text_matches
+from search.vector import neighbour_rows, vector_neighbours
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from catalog.models import Artwork
-from search.ranking import text_matches
+from search.keyword import text_matches
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,10 @@ from django.conf import settings
 from django.db import connection
 
 from catalog.models import Artwork
+from search.fusion import fuse, hybrid_hits
+from search.keyword import text_matches
 from search.query_cache import cache_key, embed_query
-from search.ranking import fuse, hybrid_hits, text_matches, vector_neighbours
+from search.vector import vector_neighbours
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -122,7 +122,7 @@ def test_the_full_text_query_uses_the_gin_index(collection: list[Artwork]) -> No
     from django.db.models import F
     from django.db.models.functions import Cast
 
-    from search.ranking import MatchesQuery, words_tsquery
+    from search.keyword import MatchesQuery, words_tsquery
 
     # Every tier of a search asks this of the document (here: two of the three words).
     tier = Cast(Value(words_tsquery(["monet", "water", "lili"], 2)), SearchQueryField())

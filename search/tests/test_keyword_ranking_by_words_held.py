@@ -11,7 +11,7 @@ from catalog.harvest import import_dump
 from catalog.models import Artwork
 from conftest import SAMPLE_DIR
 from search.filters import SearchFilters
-from search.ranking import coverage_tiers, text_matches, words_tsquery
+from search.keyword import coverage_tiers, text_matches, words_tsquery
 from search.tests.full_text import every_match_ranked, matching, terms_of, words_held
 
 pytestmark = pytest.mark.django_db

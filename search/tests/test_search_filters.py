@@ -12,7 +12,7 @@ from catalog.models import Artwork
 from embeddings.encoders.per_process import get_text_encoder
 from embeddings.models import ArtworkEmbedding
 from search.filters import SearchFilters
-from search.ranking import vector_neighbours
+from search.vector import vector_neighbours
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,7 +12,7 @@ from catalog.models import Artwork, visible_q
 from embeddings.encoders.per_process import get_text_encoder
 from embeddings.models import ArtworkEmbedding
 from search.filters import SearchFilters
-from search.ranking import candidate_artworks, few_enough_to_rank_all, neighbour_rows, vector_neighbours
+from search.vector import candidate_artworks, few_enough_to_rank_all, neighbour_rows, vector_neighbours
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

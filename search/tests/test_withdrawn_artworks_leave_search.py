@@ -18,8 +18,8 @@ from catalog.word_leaders import rebuild_word_leaders
 from conftest import SAMPLE_DIR
 from embeddings.models import ArtworkEmbedding
 from search.filters import SearchFilters
+from search.keyword import text_matches
 from search.metrics import KEYWORD_LEADER_READS
-from search.ranking import text_matches
 from search.tests.full_text import every_match_ranked
 from search.views import facets
 

@@ -1,0 +1,61 @@
+"""Hybrid ranking: the keyword and vector lists fused by weighted reciprocal rank fusion.
+
+score = Σ weight / (SEARCH_RRF_K + rank), so an artwork near the top of either list ranks well
+and one near the top of both ranks best, whatever the two scores' scales. Curator boosts are
+added: a boost of 1.0 is worth as much as first place in one more list (SEARCH_BOOST_WEIGHT
+scales it).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from catalog.models import Artwork
+from embeddings.models import EmbeddingModel
+from search.filters import SearchFilters
+from search.keyword import text_matches
+from search.query_cache import embed_query_meanwhile
+from search.types import Hit
+from search.vector import vector_neighbours
+
+
+def hybrid_hits(model: EmbeddingModel, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
+    """Keyword and vector rankings fused by weighted reciprocal rank fusion, best first."""
+    depth = max(k, settings.SEARCH_HYBRID_CANDIDATES)
+    # The text tower encodes the query while the database ranks the keyword list, which needs no vector.
+    query_vector = embed_query_meanwhile(model, query)
+    keyword = text_matches(query, depth, filters)
+    semantic = vector_neighbours(model, query_vector.result(), depth, filters=filters)
+    return fuse([artwork for artwork, _ in keyword], [artwork for artwork, _ in semantic])[:k]
+
+
+def fuse(keyword: list[Artwork], semantic: list[Artwork]) -> list[Hit]:
+    """Weighted reciprocal rank fusion of two rankings (each best first), plus curator boosts."""
+    rrf_k = settings.SEARCH_RRF_K
+    artworks: dict[int, Artwork] = {}
+    keyword_rank: dict[int, int] = {}
+    semantic_rank: dict[int, int] = {}
+    for rank, artwork in enumerate(keyword, 1):
+        artworks[artwork.pk] = artwork
+        keyword_rank[artwork.pk] = rank
+    for rank, artwork in enumerate(semantic, 1):
+        artworks.setdefault(artwork.pk, artwork)
+        semantic_rank[artwork.pk] = rank
+    fused: list[Hit] = []
+    for pk, artwork in artworks.items():
+        score = artwork.boost * settings.SEARCH_BOOST_WEIGHT / (rrf_k + 1)
+        if pk in keyword_rank:
+            score += settings.SEARCH_KEYWORD_WEIGHT / (rrf_k + keyword_rank[pk])
+        if pk in semantic_rank:
+            score += settings.SEARCH_SEMANTIC_WEIGHT / (rrf_k + semantic_rank[pk])
+        fused.append(Hit(artwork, score, keyword_rank.get(pk), semantic_rank.get(pk)))
+    unranked = len(artworks) + 1
+    # Ties: the better single place first, then the lower AIC id, so a page order never flickers.
+    fused.sort(
+        key=lambda hit: (
+            -hit.score,
+            min(hit.keyword_rank or unranked, hit.semantic_rank or unranked),
+            hit.artwork.aic_id,
+        )
+    )
+    return fused
