@@ -38,9 +38,6 @@ import torch
 from bench.environment import machine, print_table
 from bench.procedural import Artwork, museum_description, plain_description, random_artworks, render
 from training.contrastive import (
-    Example,
-    TrainingProgress,
-    TrainOptions,
     create_trainable_model,
     eval_tensors,
     mixed_precision,
@@ -49,6 +46,7 @@ from training.contrastive import (
     train,
 )
 from training.evaluation import retrieval_metrics
+from training.options import Example, TrainingProgress, TrainOptions
 
 ARCHITECTURE = "bench-procedural-clip"
 # Small enough to pre-train and fine-tune on two CPU cores in minutes; the text tower is the wider one,
