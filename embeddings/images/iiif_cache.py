@@ -6,17 +6,23 @@ and an ImageError with ``transient=True`` says that retries ran out. What a retr
 (404, 403, 410, 400 or any other status, bytes that are not an image, an image over the limits)
 raises at once with ``transient=False``.
 
-Layout: ``<root>/w<width>/<first two characters of the id>/<image id>.jpg``.
+Layout: ``<root>/w<width>/<first two characters of the id>/<image id>.jpg``. While an image downloads,
+its fetcher holds a lock on ``<image id>.lock.part`` beside it, so that another thread or worker wanting
+the same image (the threads a timed-out task left running, the task that took its work over) waits for
+that download instead of making a second one.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import random
 import re
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,14 +93,17 @@ class ImageCache:
         path = self.path_for(image_id)
         if path.exists():
             return path
-        data = self._download(image_id)
-        check_image_bytes(data, self.max_pixels)
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so a reader never sees half a file and a crash leaves no partial image.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
+        with _downloading(path):
+            if path.exists():  # another thread or worker fetched it while this one waited
+                return path
+            data = self._download(image_id)
+            check_image_bytes(data, self.max_pixels)
+            # Write then rename, so a reader never sees half a file and a crash leaves no partial image.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
         return path
 
     def open(self, image_id: str, draft_size: tuple[int, int] | None = None) -> Image.Image:
@@ -170,3 +179,19 @@ class ImageCache:
                     raise ImageError(f"image is over {self.max_bytes} bytes", transient=False)
                 chunks.append(chunk)
             return b"".join(chunks), 200, None
+
+
+@contextmanager
+def _downloading(path: Path) -> Iterator[None]:
+    """Hold the download lock of the image cached at ``path`` (an flock, so it is released however its
+    holder ends). The lock file is removed on the way out: a fetcher that then takes the removed file's
+    lock finds the image already there, and a ``.part`` left by a crash is the cache sweep's to delete."""
+    lock_path = path.with_name(f"{path.stem}.lock.part")
+    fd = os.open(lock_path, os.O_CREAT | os.O_WRONLY, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(lock_path)
+        os.close(fd)
