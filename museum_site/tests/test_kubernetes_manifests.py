@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import kubernetes_validate
+import psycopg
 import pytest
 import yaml
+from django.test import Client
 
 from museum_site import config_schema
 
@@ -31,6 +37,7 @@ KEDA_CRDS["TriggerAuthentication"] = K8S / "schemas" / "keda.sh_triggerauthentic
 APP_IMAGES = ("museum-search-web", "museum-search-worker")
 SECRET_NAME = "museum-search"
 SECRET_DIR = "/run/secrets/museum-search/"
+STRONG_KEY = "pZ3q-Vw8xK2mR7tN4yB6cH1jL9sD5fG0aE_uI3oP8wQ2zX7vM4nB1kJ6hT9gF"
 # Read by Python and the libraries the site uses, not by the settings.
 LIBRARY_VARIABLES = {"HOME", "MPLCONFIGDIR", "PYTHONDONTWRITEBYTECODE"}
 
@@ -351,3 +358,70 @@ def test_every_setting_the_pods_are_given_is_declared(overlay: str) -> None:
             if _runs_the_site(container):
                 given = set(_settings_map(overlay, container)) | {item["name"] for item in container.get("env", [])}
                 assert sorted(given - known) == [], f"{where} {container['name']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_probes_as_the_kubelet_sends_them_are_answered(client: Client, settings: Any) -> None:
+    web = _one("production", "Deployment", "museum-search-web")
+    container = web["spec"]["template"]["spec"]["containers"][0]
+    settings.ALLOWED_HOSTS = _settings_map("production", container)["ALLOWED_HOSTS"].split(",")
+    for name in ("startupProbe", "livenessProbe", "readinessProbe"):
+        probe = container[name]["httpGet"]
+        headers = {f"HTTP_{header['name'].upper()}": header["value"] for header in probe["httpHeaders"]}
+        assert client.get(probe["path"], **headers).status_code == 200, name
+        # Without the header the kubelet sends the pod's address, which Django refuses.
+        assert client.get(probe["path"], HTTP_HOST="10.1.2.3:8000").status_code == 400, name
+
+
+def _database_url(name: str) -> str:
+    """A URL for the database ``name`` on the session's PostgreSQL server."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    host, port = params["HOST"], params["PORT"] or "5432"
+    credentials = f"{params['USER']}:{params['PASSWORD'] or ''}"
+    if host.startswith("/"):
+        return f"postgresql://{credentials}@/{name}?host={host}&port={port}"
+    return f"postgresql://{credentials}@{host}:{port}/{name}"
+
+
+def _wait_for_migrations(overlay: str, database_url: str, seconds: float) -> tuple[int | None, str]:
+    """The web pods' init container's command, run here against ``database_url`` as in a production pod:
+    its exit status (None while it still waits after ``seconds``) and its output."""
+    web = _one(overlay, "Deployment", "museum-search-web")
+    [init] = web["spec"]["template"]["spec"]["initContainers"]
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "PRODUCTION": "1",
+        "SECRET_KEY": STRONG_KEY,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "VAR_DIR": os.environ["MUSEUM_TEST_TMP"],
+    }
+    process = subprocess.Popen(
+        init["command"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        output, _ = process.communicate(timeout=seconds)
+        return process.returncode, output.decode()
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # the shell's loop and the check it runs
+        output, _ = process.communicate()
+        return None, output.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pods_start_only_once_the_migrations_are_applied() -> None:
+    from django.db import connection
+
+    status, output = _wait_for_migrations("production", _database_url(connection.settings_dict["NAME"]), 120)
+    assert status == 0, output
+    empty = f"k8s_unmigrated_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(_database_url("postgres"), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{empty}"')
+        try:
+            status, output = _wait_for_migrations("production", _database_url(empty), 20)
+            assert status is None, output
+            assert "waiting for migrations" in output
+        finally:
+            admin.execute(f'DROP DATABASE "{empty}" WITH (FORCE)')
