@@ -350,6 +350,19 @@ def test_the_site_waits_for_its_migrations(overlay: str) -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_process_shares_the_search_caches_redis_with_the_web(overlay: str) -> None:
+    """Workers make cached answers stale (search/result_cache.py): they must write where the web reads."""
+    sources = {}
+    for deployment in _objects(overlay, "Deployment"):
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            if _runs_the_site(container):
+                given = [item for item in container.get("env", []) if item["name"] == "SEARCH_QUERY_CACHE_URL"]
+                sources[deployment["metadata"]["name"]] = yaml.safe_dump(given)
+    assert len(sources) >= 5 and len(set(sources.values())) == 1, sources
+    assert "search-cache-url" in next(iter(sources.values()))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_setting_the_pods_are_given_is_declared(overlay: str) -> None:
     secret_files = {f"{name}_FILE" for name, variable in config_schema.DECLARED.items() if variable.secret}
     known = set(config_schema.DECLARED) | secret_files | LIBRARY_VARIABLES
