@@ -13,7 +13,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - the benchmarks (BENCHMARKS.md): embedding, memory, harvest, search; about 15 minutes on 2 cores"
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements-web.txt requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $(STAMP)
