@@ -144,9 +144,9 @@ def test_every_image_that_runs_has_a_health_check() -> None:
     for stage in _final_stages():
         check = _effective(stage, "HEALTHCHECK")
         assert check is not None and not check.upper().startswith("NONE"), stage.name
-    assert "container_health" in _effective(BY_NAME["web"], "HEALTHCHECK") and '"web"' in _effective(
-        BY_NAME["web"], "HEALTHCHECK"
-    )
+    web, worker = str(_effective(BY_NAME["web"], "HEALTHCHECK")), str(_effective(BY_NAME["worker"], "HEALTHCHECK"))
+    assert web.endswith('["python", "-m", "museum_site.container_health", "web"]'), web
+    assert worker.endswith('["python", "-m", "museum_site.container_health", "celery"]'), worker
 
 
 def test_every_base_image_is_pinned_by_digest() -> None:
