@@ -1,4 +1,4 @@
-"""gunicorn hooks of the production web image (`--config python:museum_site.gunicorn_config`).
+"""gunicorn settings and hooks of the production web image (`--config python:museum_site.gunicorn_config`).
 
 With PROMETHEUS_MULTIPROC_DIR set, every worker process writes its counts to files there and /metrics
 adds up the files of all of them, the dead included (search/metrics.py). The folder is emptied when the
@@ -14,6 +14,12 @@ from typing import Any
 from prometheus_client import multiprocess
 
 from museum_site.config_schema import read_str
+
+# Workers' heartbeat files in memory: on a container's overlay filesystem a write may stall long enough for
+# the arbiter to take a busy worker for dead. https://docs.gunicorn.org/en/stable/faq.html#blocking-os-fchmod
+worker_tmp_dir = "/dev/shm"
+# No one runs gunicornc inside the container, and the user's home (the code) is read-only to it.
+control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:
