@@ -13,7 +13,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - the benchmarks (BENCHMARKS.md): embedding, memory, harvest, search; about 15 minutes on 2 cores"
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements-web.txt requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $(STAMP)
@@ -28,14 +28,15 @@ test: $(STAMP) tools
 test-faults: $(STAMP) tools
 	$(BIN)/python -m pytest -q -m faults
 
-# Redis for the tests (started by them when none answers), docker-compose to validate the production file,
-# and Chromium for the browser tests (Playwright drives Debian's build; it cannot download its own here).
+# Redis for the tests (started by them when none answers), docker-compose and Caddy to validate the production
+# files, and Chromium for the browser tests (Playwright drives Debian's build; it cannot download its own here).
+TOOLS := redis-server docker-compose caddy chromium
 tools:
-	@command -v redis-server >/dev/null && command -v docker-compose >/dev/null && command -v chromium >/dev/null || { \
+	@for tool in $(TOOLS); do command -v $$tool >/dev/null || missing=1; done; [ -z "$$missing" ] || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing redis-server, docker-compose and chromium with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server docker-compose chromium >/dev/null; \
-	  else echo "make test needs redis-server, docker-compose and chromium: sudo apt-get install redis-server docker-compose chromium"; exit 1; fi; }
+	    echo "installing $(TOOLS) with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TOOLS) >/dev/null; \
+	  else echo "make test needs $(TOOLS): sudo apt-get install $(TOOLS)"; exit 1; fi; }
 
 # Benchmarks in their own databases and var/bench/ (BENCHMARKS.md); Redis db 4 for the query cache.
 # The GPU one is bench/gpu.sh, run on a GPU machine.

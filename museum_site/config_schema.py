@@ -154,6 +154,13 @@ SCHEMA: list[Var] = [
             "where local state lives: the embedded database, caches, the development secret key",
             shown="var/ beside manage.py",
         ),
+        Var(
+            "DATABASE_PASSWORD",
+            "secret",
+            "",
+            "the database password, which replaces any in DATABASE_URL; DATABASE_PASSWORD_FILE can name the file "
+            "PostgreSQL's own container reads (POSTGRES_PASSWORD_FILE), so the password is kept once",
+        ),
     ),
     *_section(
         "Redis and Celery",
@@ -189,6 +196,14 @@ SCHEMA: list[Var] = [
             "be started again this many seconds later",
             minimum=3,
             maximum=3600,
+        ),
+        Var(
+            "CELERY_HEARTBEAT_FILE",
+            "path",
+            "",
+            "a file a worker touches at each event heartbeat and beat at each tick, whose age the containers' "
+            "health checks read (`python -m museum_site.container_health celery`); empty: none",
+            elsewhere=True,
         ),
     ),
     *_section(
@@ -513,6 +528,22 @@ SCHEMA: list[Var] = [
             "str",
             "256mb",
             "docker-compose.yml: memory of the search caches' Redis, beyond which it evicts",
+            elsewhere=True,
+        ),
+        Var(
+            "SITE_ADDRESS",
+            "str",
+            "localhost",
+            "docker-compose.yml: the public host name; Caddy obtains its certificate, Django allows it",
+            elsewhere=True,
+        ),
+        Var(
+            "REQUEST_BODY_MAX_BYTES",
+            "int",
+            22_020_096,
+            "docker-compose.yml: Caddy refuses a larger request body with 413; IMAGE_MAX_BYTES plus 1 MiB",
+            minimum=1024,
+            shown="22020096 (21 MiB)",
             elsewhere=True,
         ),
     ),

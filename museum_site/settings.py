@@ -153,6 +153,9 @@ if DATABASE_URL in ("", "embedded"):
     EMBEDDED_PGDATA = read_path("EMBEDDED_PGDATA", VAR_DIR / "pgdata")
     DATABASE_URL = _embedded_database_url(EMBEDDED_PGDATA)
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=read_int("DB_CONN_MAX_AGE"))}
+# A password in a file of its own (DATABASE_PASSWORD_FILE) stays out of the URL and the environment.
+if _DATABASE_PASSWORD := read_secret("DATABASE_PASSWORD"):
+    DATABASES["default"]["PASSWORD"] = _DATABASE_PASSWORD
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # A Unix-socket URL (`postgresql://user@/db?host=/socket/dir`) carries its host as a query option.
 if socket_dir := DATABASES["default"].get("OPTIONS", {}).pop("host", None):
