@@ -6,7 +6,7 @@ Each probe is a fresh Python process that sets Django up, loads what that kind o
 loads and runs it once (one query, or one batch of eight images); it then reports its resident
 set (VmRSS, after garbage collection) and its peak (VmHWM). "full" is a process that holds the
 whole model, as ``create_clip`` loads it. "baseline" imports the web code without a model.
-"web" encodes with the text tower's ONNX export (the default, SEARCH_TEXT_RUNTIME=onnx) and
+"web" encodes with the text tower's ONNX export (the default, SEARCH_ENCODER_RUNTIME=onnx) and
 "web_torch" with open_clip's text tower. "web_before" and "worker_before" load the towers as
 the site did before: the whole model with its weights, then one tower dropped.
 Target: web ≤ 0.6 x full.
@@ -103,7 +103,7 @@ def measure(architecture: str) -> dict[str, Any]:
     for kind in PROBES:
         completed = subprocess.run(
             [sys.executable, "-m", "bench.memory", "--probe", kind, "--model", architecture],
-            env={**os.environ, "SEARCH_TEXT_RUNTIME": "torch" if kind == "web_torch" else "onnx"},
+            env={**os.environ, "SEARCH_ENCODER_RUNTIME": "torch" if kind == "web_torch" else "onnx"},
             capture_output=True,
             text=True,
             check=False,
@@ -123,7 +123,7 @@ def measure(architecture: str) -> dict[str, Any]:
         # What the model itself adds on top of the code every process imports.
         "ratio_web_to_full_above_baseline": round((web - base) / (full - base), 3),
         "ratio_worker_to_full_above_baseline": round((worker - base) / (full - base), 3),
-        # The web process with open_clip's text tower instead of its ONNX export (SEARCH_TEXT_RUNTIME=torch).
+        # The web process with open_clip's text tower instead of its ONNX export (SEARCH_ENCODER_RUNTIME=torch).
         "web_torch_rss_mb": found["web_torch"]["VmRSS"],
         "ratio_web_torch_to_full": round(found["web_torch"]["VmRSS"] / full, 3),
         "torch_imported": {kind: found[kind]["torch_imported"] for kind in PROBES},

@@ -606,8 +606,8 @@ def _api_figures(model: Any, query_count: int, seed: int) -> dict[str, Any]:
     uncached = {"SEARCH_QUERY_CACHE_SECONDS": "0", "SEARCH_RESULT_CACHE_SECONDS": "0"}
     paired: dict[str, list[float]] = {"onnx": [], "torch": []}
     with (
-        Gunicorn(log, SEARCH_TEXT_RUNTIME="onnx", **uncached) as onnx_server,
-        Gunicorn(log, SEARCH_TEXT_RUNTIME="torch", **uncached) as torch_server,
+        Gunicorn(log, SEARCH_ENCODER_RUNTIME="onnx", **uncached) as onnx_server,
+        Gunicorn(log, SEARCH_ENCODER_RUNTIME="torch", **uncached) as torch_server,
     ):
         servers = {"onnx": onnx_server, "torch": torch_server}
         for server in servers.values():

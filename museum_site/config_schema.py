@@ -59,11 +59,12 @@ def _section(title: str, *variables: Var) -> list[Var]:
     return [replace(variable, section=title) for variable in variables]
 
 
-# A budget name or rate-limit name that was renamed: setting it stops the process, naming the new one.
+# A setting that was renamed: setting the old name stops the process, naming the new one.
 RETIRED = {
     "API_RATE_LIMIT_REQUESTS": "RATE_LIMIT_BUDGET with RATE_LIMIT_COST_*",
     "API_RATE_LIMIT_WINDOW_SECONDS": "RATE_LIMIT_WINDOW_SECONDS",
     "API_RATE_LIMIT_PROXY_COUNT": "RATE_LIMIT_PROXY_COUNT",
+    "SEARCH_TEXT_RUNTIME": "SEARCH_ENCODER_RUNTIME",
 }
 
 SCHEMA: list[Var] = [
@@ -414,10 +415,11 @@ SCHEMA: list[Var] = [
         ),
         Var("SEARCH_DEVICE", "str", "cpu", "torch device of the web process when it runs open_clip's text tower"),
         Var(
-            "SEARCH_TEXT_RUNTIME",
+            "SEARCH_ENCODER_RUNTIME",
             "choice",
             "onnx",
-            "onnx: the text tower's ONNX export on ONNX Runtime, without PyTorch; torch: open_clip on SEARCH_DEVICE",
+            "how web processes encode text and image queries: onnx: the towers' ONNX exports on ONNX Runtime, "
+            "without PyTorch; torch: open_clip (text on SEARCH_DEVICE, images on EMBED_DEVICE)",
             choices=("onnx", "torch"),
         ),
         Var("SEARCH_TEXT_THREADS", "int", 0, "ONNX Runtime threads for one query (0: one per core)", minimum=0),

@@ -375,7 +375,7 @@ PROBE_TIMEOUT_SECONDS = read_float("PROBE_TIMEOUT_SECONDS")
 # Each client (an IPv4 address, an IPv6 /64) has RATE_LIMIT_BUDGET units every RATE_LIMIT_WINDOW_SECONDS,
 # shared by every web process through Redis; each request of a route that searches or encodes spends its
 # cost (rate_limit.ROUTE_COSTS). A budget of 0 turns the limit off.
-check_retired()  # the API_RATE_LIMIT_* names this budget replaced stop the process
+check_retired()  # a renamed setting (API_RATE_LIMIT_*, SEARCH_TEXT_RUNTIME) stops the process, naming its new name
 RATE_LIMIT_BUDGET = read_int("RATE_LIMIT_BUDGET")
 RATE_LIMIT_WINDOW_SECONDS = read_int("RATE_LIMIT_WINDOW_SECONDS")
 # A text search ranked afresh (the text tower, then the database), one answered from the result cache,
@@ -430,8 +430,9 @@ LOGGING = {
 # Extra folders of open_clip JSON model configs (comma-separated), besides embeddings/encoders/model_configs.
 CLIP_MODEL_CONFIG_DIRS = read_list("CLIP_MODEL_CONFIG_DIRS")
 SEARCH_DEVICE = read_str("SEARCH_DEVICE")
-# How web processes encode queries: "onnx" runs the text tower's ONNX export (written when a model is
-# registered) with ONNX Runtime, and never loads PyTorch for it; "torch" runs open_clip on SEARCH_DEVICE.
-SEARCH_TEXT_RUNTIME = read_choice("SEARCH_TEXT_RUNTIME")
+# How web processes encode text and image queries: "onnx" runs the towers' ONNX exports (written when a
+# model is registered or activated) with ONNX Runtime, and never loads PyTorch for them; "torch" runs
+# open_clip. The old name SEARCH_TEXT_RUNTIME stops the process (check_retired).
+SEARCH_ENCODER_RUNTIME = read_choice("SEARCH_ENCODER_RUNTIME")
 # ONNX Runtime threads per web process for one query (0: one per core).
 SEARCH_TEXT_THREADS = read_int("SEARCH_TEXT_THREADS")

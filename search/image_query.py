@@ -1,5 +1,8 @@
 """Search by image: an uploaded picture, checked from its header, decoded small, embedded by the image tower.
 
+The image tower is its ONNX export on ONNX Runtime (``embeddings.encoders.image_onnx``), without
+PyTorch, unless SEARCH_ENCODER_RUNTIME is "torch".
+
 The upload is never written anywhere: it arrives in memory (search/uploads.py caps it at
 IMAGE_MAX_BYTES), its format and pixel count are read from its header and refused before any decoding
 (IMAGE_UPLOAD_MAX_PIXELS, formats), it is decoded at the size the model needs (``draft`` and
@@ -17,6 +20,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
+from embeddings.encoders.per_process import get_image_query_encoder
 from embeddings.images.decoding import decode_image
 from embeddings.images.types import ImageError
 from embeddings.models import EmbeddingModel
@@ -89,17 +93,12 @@ def embed_upload(model: EmbeddingModel, data: bytes) -> np.ndarray:
     is checked before the model is loaded; decoded and embedded while holding an image-tower slot."""
     check_upload(data)
     with image_tower_slot():
-        # Imported here: a web process loads PyTorch only once someone searches by image.
-        from embeddings.encoders.per_process import get_image_encoder
-
-        encoder = get_image_encoder(model)
+        encoder = get_image_query_encoder(model)
         return embed_image(model, read_upload(data, encoder.draft_size))
 
 
 def embed_image(model: EmbeddingModel, image: Image.Image) -> np.ndarray:
-    """The L2-normalised image vector of ``image`` under ``model``, as the pipeline embeds artworks."""
-    # Imported here: a web process loads PyTorch only once someone searches by image.
-    from embeddings.encoders.per_process import get_image_encoder
-
-    encoder = get_image_encoder(model)
-    return np.asarray(encoder.encode(encoder.preprocess_image(image).unsqueeze(0))[0], dtype=np.float32)
+    """The L2-normalised image vector of ``image`` under ``model``, as the pipeline embeds artworks:
+    with the image tower's ONNX export (SEARCH_ENCODER_RUNTIME=onnx), else with open_clip."""
+    encoder = get_image_query_encoder(model)
+    return np.asarray(encoder.encode_images([image])[0], dtype=np.float32)

@@ -224,7 +224,11 @@ def _model_and_sync() -> tuple[dict[str, Any], str]:
     if model is None:
         found["model"] = {"status": "error: no active model"}
     else:
-        text_encoder = loaded_encoders().get(("text", model.architecture, model.pretrained))
+        loaded = loaded_encoders()
+        text_encoder = loaded.get(("text", model.architecture, model.pretrained))
+        image_encoder = loaded.get(("image-query", model.architecture, model.pretrained)) or loaded.get(
+            ("image", model.architecture, model.pretrained)
+        )
         found["model"] = {
             "status": "ok",
             "name": model.name,
@@ -232,6 +236,7 @@ def _model_and_sync() -> tuple[dict[str, Any], str]:
             "dimension": model.dimension,
             "loaded_in_this_process": text_encoder is not None,
             "text_runtime": getattr(text_encoder, "runtime", None),
+            "image_runtime": getattr(image_encoder, "runtime", None),
         }
         found["index"] = index_counts(model).as_dict()
     sync = sync_health()

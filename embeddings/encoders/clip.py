@@ -214,6 +214,8 @@ class ImageEncoder:
     model's own transform.
     """
 
+    runtime = "torch"
+
     def __init__(self, spec: ModelSpec, device: torch.device | None = None) -> None:
         self.device = device or resolve_device()
         self.model, self.preprocess = create_tower(spec, "image", self.device)
@@ -268,6 +270,10 @@ class ImageEncoder:
         if self.device.type == "cuda":
             pixels = pixels.pin_memory()
         return pixels.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+
+    def encode_images(self, images: list[Image.Image]) -> np.ndarray:
+        """Vectors for PIL images, each through the model's own transform."""
+        return self.encode(torch.stack([self.preprocess_image(image) for image in images]))
 
     def encode(self, batch: torch.Tensor) -> np.ndarray:
         """Vectors for a batch of ``preprocess_image`` tensors."""

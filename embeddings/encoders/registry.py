@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from embeddings.encoders.clip import create_clip, embedding_dimension
-from embeddings.encoders.onnx_export import export_for_web_processes
 from embeddings.encoders.types import Spec
 from embeddings.models import EmbeddingModel
 
@@ -13,9 +11,13 @@ def register_model(
 ) -> EmbeddingModel:
     """Create (or update) an inactive model entry, after checking that its weights load.
 
-    Its text tower is exported to ONNX for the web processes (SEARCH_TEXT_RUNTIME=onnx); a model
-    whose tower cannot be exported is still registered, and searched with PyTorch.
+    Its text and image towers are exported to ONNX for the web processes (SEARCH_ENCODER_RUNTIME=onnx);
+    a model whose towers cannot be exported is still registered, and searched with PyTorch.
     """
+    # PyTorch and open_clip: imported by the process that registers, never by a web process importing this.
+    from embeddings.encoders.clip import create_clip, embedding_dimension
+    from embeddings.encoders.onnx_export import export_for_web_processes
+
     if check_weights:
         create_clip(Spec(architecture, pretrained))
     model, _ = EmbeddingModel.objects.update_or_create(

@@ -5,10 +5,11 @@ it runs one fixed graph without PyTorch's per-operator dispatch (``bench.search`
 a process that never imports PyTorch, torchvision or open_clip holds far less memory
 (``bench.memory`` measures it). The export is written once per model weights by
 ``embeddings.encoders.onnx_export`` (when a model is registered, or by
-``manage.py export_text_tower``) into MODEL_CACHE_DIR, which every process of a site shares.
+``manage.py export_onnx_towers``) into MODEL_CACHE_DIR, which every process of a site shares.
 
-An export is a folder: the graph (token ids up to the end-of-text token in, L2-normalised
-vectors out), CLIP's byte-pair vocabulary, and ``tower.json``. The tokenizer below is open_clip's
+The text tower's export is a few files in its weights' export folder, beside the image tower's
+(``embeddings.encoders.image_onnx``): the graph (token ids up to the end-of-text token in,
+L2-normalised vectors out), CLIP's byte-pair vocabulary, and ``tower.json``. The tokenizer below is open_clip's
 ``SimpleTokenizer`` (from OpenAI's CLIP, MIT licence) with its "lower" cleaning, minus PyTorch.
 """
 

@@ -84,10 +84,10 @@ def test_without_an_export_queries_are_encoded_with_pytorch_and_the_log_says_how
     with caplog.at_level(logging.WARNING, logger="embeddings.encoders.per_process"):
         encoder = encoders.get_text_encoder(embedding_model)
     assert encoder.runtime == "torch"
-    assert "manage.py export_text_tower" in caplog.text
+    assert "manage.py export_onnx_towers" in caplog.text
     np.testing.assert_allclose(encoder.encode(QUERIES[:2]), expected, atol=1e-5)
 
-    call_command("export_text_tower")  # the active model
+    call_command("export_onnx_towers")  # the active model
     assert find_export(embedding_model) is not None
     encoders._encoders.clear()
     assert encoders.get_text_encoder(embedding_model).runtime == "onnxruntime"
@@ -104,7 +104,7 @@ def test_new_weights_at_the_same_path_get_their_own_export(embedding_model: Any,
     retrained = open_clip.create_model(TEST_MODEL_ARCH, pretrained=None)
     torch.save({"state_dict": retrained.state_dict()}, checkpoint)
     assert find_export(first) is None  # the old export is not taken for the new weights
-    call_command("export_text_tower", "copy")
+    call_command("export_onnx_towers", "copy")
     after = find_export(first)
     assert before is not None and after is not None and after.folder != before.folder
     expected = TextEncoder(Spec(TEST_MODEL_ARCH, str(checkpoint)), torch.device("cpu")).encode(QUERIES[:1])
@@ -116,7 +116,7 @@ def test_with_the_torch_runtime_nothing_is_exported_and_open_clip_encodes(
 ) -> None:
     from embeddings.encoders.registry import register_model
 
-    settings.SEARCH_TEXT_RUNTIME = "torch"
+    settings.SEARCH_ENCODER_RUNTIME = "torch"
     checkpoint = tmp_path / "other.pt"
     shutil.copyfile(clip_checkpoint, checkpoint)
     model = register_model("torch-only", TEST_MODEL_ARCH, str(checkpoint))
@@ -128,7 +128,7 @@ def test_the_command_names_a_model_that_does_not_exist(embedding_model: Any) -> 
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="no model named nowhere"):
-        call_command("export_text_tower", "nowhere")
+        call_command("export_onnx_towers", "nowhere")
 
 
 def test_activating_a_model_registered_without_an_export_exports_it_before_the_switch(
@@ -139,10 +139,10 @@ def test_activating_a_model_registered_without_an_export_exports_it_before_the_s
 
     checkpoint = tmp_path / "later.pt"
     shutil.copyfile(clip_checkpoint, checkpoint)
-    settings.SEARCH_TEXT_RUNTIME = "torch"
+    settings.SEARCH_ENCODER_RUNTIME = "torch"
     model = register_model("later", TEST_MODEL_ARCH, str(checkpoint))
     assert find_export(model) is None
-    settings.SEARCH_TEXT_RUNTIME = "onnx"
+    settings.SEARCH_ENCODER_RUNTIME = "onnx"
     assert activate(model).state == "active"
     assert find_export(model) is not None
 
@@ -153,6 +153,6 @@ def test_an_export_of_an_older_format_is_replaced(embedding_model: Any) -> None:
     description = export.folder / "tower.json"
     description.write_text(json.dumps({**json.loads(description.read_text()), "format": 0}))
     assert find_export(embedding_model) is None
-    call_command("export_text_tower")
+    call_command("export_onnx_towers")
     replaced = find_export(embedding_model)
     assert replaced is not None and replaced.folder == export.folder

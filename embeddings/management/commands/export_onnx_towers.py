@@ -10,8 +10,8 @@ from embeddings.models import EmbeddingModel
 
 class Command(BaseCommand):
     help = (
-        "Export models' text towers to ONNX, for web processes to encode queries without PyTorch "
-        "(done at registration; this is for models registered before, or after a failure)."
+        "Export models' text and image towers to ONNX, for web processes to encode queries without PyTorch "
+        "(done at registration and activation; this is for models registered before, or after a failure)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -19,7 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="every registered model")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from embeddings.encoders.onnx_export import ExportError, export_text_tower
+        from embeddings.encoders.image_onnx import find_image_export
+        from embeddings.encoders.onnx_export import ExportError, export_image_tower, export_text_tower
         from embeddings.encoders.text_onnx import find_export
 
         if options["all"]:
@@ -35,14 +36,18 @@ class Command(BaseCommand):
                 raise CommandError("no model is active: name one, or use --all")
         failed = []
         for model in models:
-            had = find_export(model) is not None
-            try:
-                export = export_text_tower(model)
-            except (ExportError, ModelLoadError) as exc:
-                failed.append(model.name)
-                self.stderr.write(f"{model.name}: not exported: {exc}")
-                continue
-            state = "already exported" if had else "exported"
-            self.stdout.write(f"{model.name}: {state} to {export.folder}")
+            for tower, find, export in (
+                ("text", find_export, export_text_tower),
+                ("image", find_image_export, export_image_tower),
+            ):
+                had = find(model) is not None
+                try:
+                    folder = export(model).folder
+                except (ExportError, ModelLoadError) as exc:
+                    failed.append(f"{model.name} ({tower})")
+                    self.stderr.write(f"{model.name}: {tower} tower not exported: {exc}")
+                    continue
+                state = "already exported" if had else "exported"
+                self.stdout.write(f"{model.name}: {tower} tower {state} to {folder}")
         if failed:
-            raise CommandError(f"{len(failed)} of {len(models)} text towers not exported: {', '.join(failed)}")
+            raise CommandError(f"{len(failed)} of {2 * len(models)} towers not exported: {', '.join(failed)}")

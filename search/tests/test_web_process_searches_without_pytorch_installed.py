@@ -1,0 +1,153 @@
+"""A web process (gunicorn, as in production) where PyTorch, torchvision and open_clip cannot be
+imported at all, as in the production web image, answers text searches and searches by an uploaded
+picture with the towers' ONNX exports, against the real database, with open_clip's rankings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+import torch
+
+from catalog.models import Artwork
+from conftest import SAMPLE_DIR
+from embeddings.encoders.clip import TextEncoder
+from embeddings.encoders.image_onnx import find_image_export
+from embeddings.encoders.text_onnx import find_export
+from embeddings.encoders.types import Spec
+from embeddings.models import ArtworkEmbedding
+from museum_site.tests.processes import ROOT, free_port, wait_for, worker_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Installed first on sys.meta_path by every Python process started with this folder on PYTHONPATH:
+# an import of these packages fails as if they were not installed, and is written to a log.
+UNIMPORTABLE = """
+import importlib.abc
+import os
+import sys
+
+_MISSING = {"torch", "torchvision", "open_clip"}
+
+
+class _NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] not in _MISSING:
+            return None
+        with open(os.environ["UNIMPORTABLE_LOG"], "a") as log:
+            log.write(name + "\\n")
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+sys.meta_path.insert(0, _NotInstalled())
+"""
+
+
+@dataclass
+class WebProcess:
+    url: str
+    worker: int
+    attempts: Path
+
+
+@pytest.fixture
+def env_without_pytorch(tmp_path: Path, test_database_url: str) -> dict[str, str]:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(UNIMPORTABLE)
+    return worker_env(
+        DATABASE_URL=test_database_url,
+        ALLOWED_HOSTS="127.0.0.1",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH", "")])),
+        UNIMPORTABLE_LOG=str(tmp_path / "imports-refused.log"),
+        # Every query is encoded by the web process itself, none read from Redis.
+        SEARCH_QUERY_CACHE_SECONDS="0",
+        SEARCH_RESULT_CACHE_SECONDS="0",
+    )
+
+
+@pytest.fixture
+def web(
+    env_without_pytorch: dict[str, str], indexed: list[Artwork], embedding_model: Any, tmp_path: Path
+) -> Iterator[WebProcess]:
+    """gunicorn with one worker, as the production image runs it; the model's exports were made when
+    it was registered, in this process."""
+    assert find_export(embedding_model) is not None and find_image_export(embedding_model) is not None
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    command = [sys.executable, "-m", "gunicorn", "museum_site.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    process = subprocess.Popen(
+        [*command, "--workers", "1", "--threads", "2"],
+        cwd=ROOT,
+        env=env_without_pytorch,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return requests.get(f"{url}/healthz", timeout=5).status_code in (200, 503)
+        except requests.RequestException:
+            return process.poll() is not None
+
+    try:
+        wait_for(answers, 60, "gunicorn answering")
+        assert process.poll() is None, log.read_text()[-3000:]
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert len(children) == 1
+        yield WebProcess(url, int(children[0]), Path(env_without_pytorch["UNIMPORTABLE_LOG"]))
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _open_clip_ranking(model: Any, query: str) -> list[int]:
+    vector = TextEncoder(Spec(model.architecture, model.pretrained), torch.device("cpu")).encode([query])[0]
+    rows = list(ArtworkEmbedding.objects.filter(model=model).select_related("artwork"))
+    scores = np.array([float(np.dot(np.asarray(row.vector), vector)) for row in rows])
+    return [rows[index].artwork.aic_id for index in np.argsort(-scores)]
+
+
+def test_the_environment_makes_pytorch_unimportable(env_without_pytorch: dict[str, str]) -> None:
+    for package in ("torch", "torchvision", "open_clip"):
+        result = subprocess.run(
+            [sys.executable, "-c", f"import {package}"], cwd=ROOT, env=env_without_pytorch, capture_output=True
+        )
+        assert result.returncode != 0 and b"ModuleNotFoundError" in result.stderr
+
+
+def test_text_and_image_searches_are_answered_without_pytorch(
+    web: WebProcess, indexed: list[Artwork], embedding_model: Any
+) -> None:
+    query = "a stormy sea at night"
+    response = requests.get(f"{web.url}/api/search", params={"q": query, "k": 5, "mode": "semantic"}, timeout=60)
+    assert response.status_code == 200, response.text
+    assert [hit["id"] for hit in response.json()["results"]] == _open_clip_ranking(embedding_model, query)[:5]
+
+    for artwork in indexed[2:5]:
+        picture = (SAMPLE_DIR / "images" / f"{artwork.image_id}.jpg").read_bytes()
+        response = requests.post(
+            f"{web.url}/api/search/image",
+            params={"k": 5},
+            files={"image": ("photo.jpg", picture, "image/jpeg")},
+            timeout=60,
+        )
+        assert response.status_code == 200, response.text
+        hits = response.json()["results"]
+        assert len(hits) == 5 and hits[0]["id"] == artwork.aic_id
+
+    model = requests.get(f"{web.url}/healthz", timeout=10).json()["model"]
+    assert model["text_runtime"] == "onnxruntime" and model["image_runtime"] == "onnxruntime"
+    refused = web.attempts.read_text() if web.attempts.exists() else ""
+    assert refused == ""  # nothing the web process ran even tried
+    mapped = Path(f"/proc/{web.worker}/maps").read_text()
+    assert "onnxruntime" in mapped and "libtorch" not in mapped
