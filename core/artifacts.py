@@ -105,7 +105,7 @@ class ArtifactStore(ABC):
         """Store the file ``source`` under ``key``, replacing what was there."""
 
     @abstractmethod
-    def list(self, prefix: str) -> list[str]:
+    def list_keys(self, prefix: str) -> list[str]:
         """The keys that begin with ``prefix``, sorted."""
 
     @abstractmethod
@@ -135,7 +135,7 @@ class ArtifactStore(ABC):
 
     def delete(self, prefix: str) -> int:
         """Delete every artifact whose key begins with ``prefix``; how many there were."""
-        keys = self.list(check_prefix(prefix))
+        keys = self.list_keys(check_prefix(prefix))
         if keys:
             self._delete_keys(keys)
         return len(keys)
@@ -157,7 +157,7 @@ class ArtifactStore(ABC):
         folder there first wins; its copy is kept.
         """
         base = check_prefix(prefix.rstrip("/") + "/")
-        keys = self.list(base)
+        keys = self.list_keys(base)
         if not keys:
             raise ArtifactMissing(f"no artifacts under {base} in {self.location}")
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -219,7 +219,7 @@ class FolderStore(ArtifactStore):
         except OSError as exc:
             raise StoreUnavailable(f"cannot read {key} from {self.location}: {exc}") from exc
 
-    def list(self, prefix: str) -> list[str]:
+    def list_keys(self, prefix: str) -> list[str]:
         check_prefix(prefix)
         folder = self.root / prefix.rpartition("/")[0] if "/" in prefix else self.root
         if not folder.is_dir():
@@ -284,7 +284,7 @@ class S3Store(ArtifactStore):
         except Exception as exc:
             raise self._error(exc, key, "read") from exc
 
-    def list(self, prefix: str) -> list[str]:
+    def list_keys(self, prefix: str) -> list[str]:
         check_prefix(prefix)
         keys: list[str] = []
         try:
@@ -418,3 +418,33 @@ def _link_or_copy(source: Path, target: Path) -> None:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
             raise
         shutil.copyfile(source, target)
+
+
+def model_artifacts_dir() -> Path:
+    """Where a host keeps its copies of stored checkpoints, by key: rebuildable from the store."""
+    return Path(settings.MODEL_CACHE_DIR) / "artifacts"
+
+
+def cached_artifact(key: str, root: Path) -> Path:
+    """The local copy of an artifact that never changes (one named by its content): ``<root>/<key>``,
+    downloaded from the store the first time it is wanted."""
+    path = root / check_key(key)
+    if path.is_file():
+        return path
+    return artifact_store().download(key, path)
+
+
+def keep_local_copy(source: Path, key: str, root: Path) -> Path:
+    """Put ``source`` at ``<root>/<key>`` (a hard link where it can), as if ``cached_artifact`` had
+    downloaded it: the host that made an artifact does not download it back."""
+    path = root / check_key(key)
+    if _same_inode(source, path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = _partial_beside(path)
+    try:
+        _link_or_copy(source, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path

@@ -508,6 +508,14 @@ SCHEMA: list[Var] = [
             "the store's access key; empty: boto3's own chain (AWS_ACCESS_KEY_ID, AWS_SHARED_CREDENTIALS_FILE, a role)",
         ),
         Var("ARTIFACT_STORE_SECRET_ACCESS_KEY", "secret", "", "the secret of that access key"),
+        Var(
+            "ARTIFACT_STORE_IMAGES",
+            "bool",
+            None,
+            "keep each image downloaded from IIIF in the store, and look there before IIIF: a fleet downloads "
+            "an image once (one host: the image cache is its only copy)",
+            shown="1 when ARTIFACT_STORE_URL is set",
+        ),
         Var("ARTIFACT_STORE_REGION", "str", "", "the bucket's region (empty: boto3's default)"),
         Var(
             "ARTIFACT_STORE_TIMEOUT_SECONDS",

@@ -1,6 +1,7 @@
 """Exporting a model's text tower to ONNX, for web processes to run without PyTorch (``embeddings.encoders.text_onnx``).
 
-Done once per model weights, by the process that registers the model, into MODEL_CACHE_DIR. The
+Done once per model weights, by the process that registers the model, into MODEL_CACHE_DIR, and
+published to the artifact store for the other hosts (``text_onnx.publish_export``). The
 export is checked against open_clip before it is kept: a graph whose vectors differ from the
 PyTorch tower's is never used.
 """
@@ -30,6 +31,7 @@ from embeddings.encoders.text_onnx import (
     TextTowerExport,
     export_folder,
     find_export,
+    publish_export,
 )
 from embeddings.encoders.types import ModelSpec
 from embeddings.models import EmbeddingModel
@@ -116,6 +118,7 @@ def export_text_tower(spec: ModelSpec) -> TextTowerExport:
     export = find_export(spec)
     if export is None:
         raise ExportError(f"{spec.architecture}: the export in {folder} cannot be read back")
+    publish_export(spec)
     return export
 
 
