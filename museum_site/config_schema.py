@@ -509,11 +509,11 @@ SCHEMA: list[Var] = [
         ),
         Var("ARTIFACT_STORE_SECRET_ACCESS_KEY", "secret", "", "the secret of that access key"),
         Var(
-            "ARTIFACT_STORE_IMAGES",
+            "ARTIFACT_STORE_SHARED_CACHES",
             "bool",
             None,
-            "keep each image downloaded from IIIF in the store, and look there before IIIF: a fleet downloads "
-            "an image once (one host: the image cache is its only copy)",
+            "keep downloaded images and ONNX exports in the store too, and look there on a local miss: a fleet "
+            "downloads an image and exports a model once (one host: its caches hold the only copy)",
             shown="1 when ARTIFACT_STORE_URL is set",
         ),
         Var("ARTIFACT_STORE_REGION", "str", "", "the bucket's region (empty: boto3's default)"),

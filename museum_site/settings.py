@@ -403,8 +403,8 @@ try:
     check_store_url(ARTIFACT_STORE_URL)
 except ValueError as exc:
     raise ImproperlyConfigured(str(exc)) from None
-# Images go through the store where it is shared; one host keeps them in IMAGE_CACHE_DIR alone.
-ARTIFACT_STORE_IMAGES = read_bool("ARTIFACT_STORE_IMAGES", bool(read_str("ARTIFACT_STORE_URL")))
+# Images and ONNX exports go through the store where it is shared; one host keeps them in its caches alone.
+ARTIFACT_STORE_SHARED_CACHES = read_bool("ARTIFACT_STORE_SHARED_CACHES", bool(read_str("ARTIFACT_STORE_URL")))
 ARTIFACT_STORE_ENDPOINT_URL = read_str("ARTIFACT_STORE_ENDPOINT_URL")
 ARTIFACT_STORE_ACCESS_KEY_ID = read_secret("ARTIFACT_STORE_ACCESS_KEY_ID")  # or ..._FILE
 ARTIFACT_STORE_SECRET_ACCESS_KEY = read_secret("ARTIFACT_STORE_SECRET_ACCESS_KEY")  # or ..._FILE

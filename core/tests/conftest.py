@@ -23,14 +23,14 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
 
 @pytest.fixture
 def s3_store(settings: Any, seaweedfs: SeaweedFS) -> Any:
-    """The site's store set to a fresh prefix of the SeaweedFS bucket (images shared through it)."""
+    """The site's store set to a fresh prefix of the SeaweedFS bucket (caches shared through it)."""
     from core.artifacts import artifact_store
 
     settings.ARTIFACT_STORE_URL = f"s3://{BUCKET}/test-{uuid.uuid4().hex[:12]}"
     settings.ARTIFACT_STORE_ENDPOINT_URL = seaweedfs.endpoint
     settings.ARTIFACT_STORE_ACCESS_KEY_ID = ACCESS_KEY
     settings.ARTIFACT_STORE_SECRET_ACCESS_KEY = SECRET_KEY
-    settings.ARTIFACT_STORE_IMAGES = True
+    settings.ARTIFACT_STORE_SHARED_CACHES = True
     return artifact_store()
 
 
@@ -40,7 +40,7 @@ def folder_store(settings: Any, tmp_path: Path) -> Any:
     from core.artifacts import artifact_store
 
     settings.ARTIFACT_STORE_URL = str(tmp_path / "artifacts")
-    settings.ARTIFACT_STORE_IMAGES = True
+    settings.ARTIFACT_STORE_SHARED_CACHES = True
     return artifact_store()
 
 

@@ -29,7 +29,7 @@ def unreachable_store(settings: Any) -> Any:
     settings.ARTIFACT_STORE_ACCESS_KEY_ID = "key"
     settings.ARTIFACT_STORE_SECRET_ACCESS_KEY = "secret"
     settings.ARTIFACT_STORE_TIMEOUT_SECONDS = 1.0
-    settings.ARTIFACT_STORE_IMAGES = True
+    settings.ARTIFACT_STORE_SHARED_CACHES = True
     settings.IIIF_REQUESTS_PER_SECOND = 100.0
     return artifact_store()
 

@@ -5,9 +5,10 @@ it runs one fixed graph without PyTorch's per-operator dispatch (``bench.search`
 a process that never imports PyTorch, torchvision or open_clip holds far less memory
 (``bench.memory`` measures it). The export is written once per model weights by
 ``embeddings.encoders.onnx_export`` (when a model is registered, or by
-``manage.py export_text_tower``) into MODEL_CACHE_DIR, which every process of a host shares, and
-published to the artifact store under ``onnx/<architecture>/<digest>/``, where a process on another
-host finds it when its own MODEL_CACHE_DIR has none.
+``manage.py export_text_tower``) into MODEL_CACHE_DIR, which every process of a host shares. Where the
+site shares its caches (ARTIFACT_STORE_SHARED_CACHES), it is published to the artifact store under
+``onnx/<architecture>/<digest>/``, where a process on another host finds it when its own
+MODEL_CACHE_DIR has none.
 
 An export is a folder: the graph (token ids up to the end-of-text token in, L2-normalised
 vectors out), CLIP's byte-pair vocabulary, and ``tower.json``. The tokenizer below is open_clip's
@@ -88,6 +89,8 @@ def publish_export(spec: ModelSpec) -> None:
     """Store the whole export folder for other hosts; a store that cannot be reached is logged, not raised
     (this host has its export, and the next export or registration publishes it again)."""
     folder = export_folder(spec)
+    if not settings.ARTIFACT_STORE_SHARED_CACHES:
+        return
     try:
         artifact_store().upload_folder(folder, export_key(spec))
     except StoreUnavailable as exc:
@@ -98,6 +101,8 @@ def fetch_published_export(spec: ModelSpec) -> bool:
     """Whether the store held this export, now in ``export_folder(spec)``. An unreachable store is
     logged and counts as no export: a web process then encodes with PyTorch rather than not at all."""
     key = export_key(spec)
+    if not settings.ARTIFACT_STORE_SHARED_CACHES:
+        return False
     try:
         if not artifact_store().exists(f"{key}/{DESCRIPTION_FILE}"):
             return False

@@ -11,7 +11,7 @@ its fetcher holds a lock on ``<image id>.lock.part`` beside it, so that another 
 the same image (the threads a timed-out task left running, the task that took its work over) waits for
 that download instead of making a second one.
 
-Where the site shares its images (ARTIFACT_STORE_IMAGES, on by default with an ARTIFACT_STORE_URL),
+Where the site shares its caches (ARTIFACT_STORE_SHARED_CACHES, on by default with an ARTIFACT_STORE_URL),
 the cache reads through the artifact store: an image missing here is looked for under
 ``images/<image id>/<width>.jpg`` before IIIF, and an image downloaded from IIIF is stored there, so a
 fleet of hosts downloads each image once under the one IIIF rate limit. A store that cannot be reached
@@ -84,7 +84,7 @@ class ImageCache:
             max_bytes=settings.IMAGE_MAX_BYTES,
             max_pixels=settings.IMAGE_MAX_PIXELS,
             pixel_root=settings.EMBED_PIXEL_CACHE_DIR,
-            store=artifact_store() if settings.ARTIFACT_STORE_IMAGES else None,
+            store=artifact_store() if settings.ARTIFACT_STORE_SHARED_CACHES else None,
         )
 
     @property
