@@ -141,10 +141,12 @@ class ArtifactStore(ABC):
         return len(keys)
 
     def upload_folder(self, folder: Path, prefix: str) -> list[str]:
-        """Store every file under ``folder`` as ``<prefix>/<relative path>``; the keys written."""
+        """Store every file under ``folder`` as ``<prefix>/<relative path>``; the keys written. Hidden
+        files and temporary ones (a write still under way) stay behind."""
         keys: list[str] = []
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.name.endswith(_PARTIAL_SUFFIX):
+            hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
+            if path.is_file() and not hidden and not path.name.endswith(_PARTIAL_SUFFIX):
                 key = check_key(f"{prefix.rstrip('/')}/{path.relative_to(folder).as_posix()}")
                 self.upload(path, key)
                 keys.append(key)

@@ -66,6 +66,7 @@ def test_a_folder_goes_up_and_comes_down_whole(any_store: Any, tmp_path: Path) -
     _file(export, "tower.json", b"{}")
     _file(export, "text_tower.onnx", b"graph")
     _file(export, "weights/data.bin", b"tensors")
+    _file(export, ".tower.json.4242.part", b"a write still under way")
 
     keys = any_store.upload_folder(export, "onnx/ViT-B-32/0123")
     copy = any_store.download_folder("onnx/ViT-B-32/0123", tmp_path / "elsewhere" / "export")
