@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conftest import SAMPLE_DIR
 from embeddings.images.iiif_cache import ImageCache
+from embeddings.images.types import ImageError
 
 IMAGE_ID = sorted(SAMPLE_DIR.glob("images/*.jpg"))[0].stem
 IIIF = "/iiif/2/"
@@ -58,3 +61,22 @@ def test_with_a_folder_store_one_host_keeps_one_copy_of_an_image(
     stored = folder_store.path_of(host.key_for(IMAGE_ID))
     assert stored.samefile(cached)  # one file on disk, two names
     assert cached.stat().st_nlink == 2
+
+
+def test_an_undecodable_stored_image_is_dropped_and_fetched_again_from_iiif(
+    aic: Any, s3_store: Any, settings: Any, tmp_path: Path
+) -> None:
+    host = _host_cache(settings, tmp_path / "host")
+    damaged = tmp_path / "damaged.jpg"
+    damaged.write_bytes(b"not an image at all")
+    s3_store.upload(damaged, host.key_for(IMAGE_ID))
+
+    with pytest.raises(ImageError):
+        host.open(IMAGE_ID)
+
+    assert not s3_store.exists(host.key_for(IMAGE_ID))
+    assert not host.path_for(IMAGE_ID).exists()
+    assert aic.count(IIIF) == 0
+    host.open(IMAGE_ID)  # the next try goes to IIIF, and stores a good copy
+    assert aic.count(IIIF) == 1
+    assert s3_store.exists(host.key_for(IMAGE_ID))

@@ -136,6 +136,14 @@ class ImageCache:
         self.from_store += 1
         return True
 
+    def _forget_stored(self, image_id: str) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.delete(self.key_for(image_id))
+        except StoreUnavailable as exc:
+            logger.warning("image %s: its undecodable copy stays in the store: %s", image_id, exc)
+
     def _to_store(self, image_id: str, path: Path) -> None:
         if self.store is None:
             return
@@ -160,6 +168,7 @@ class ImageCache:
             return decode_image(data, self.max_pixels, draft_size)
         except ImageError:
             path.unlink(missing_ok=True)  # never keep an undecodable file in the cache
+            self._forget_stored(image_id)  # nor in the store, whence every host would take it again
             raise
 
     def remove(self, image_id: str) -> int:
