@@ -140,16 +140,21 @@ class ArtifactStore(ABC):
             self._delete_keys(keys)
         return len(keys)
 
-    def upload_folder(self, folder: Path, prefix: str) -> list[str]:
+    def upload_folder(self, folder: Path, prefix: str, *, last: str = "") -> list[str]:
         """Store every file under ``folder`` as ``<prefix>/<relative path>``; the keys written. Hidden
-        files and temporary ones (a write still under way) stay behind."""
-        keys: list[str] = []
+        files and temporary ones (a write still under way) stay behind. The file ``last`` (a relative
+        path) goes after all the others: a reader that looks for it first never takes half a folder."""
+        files = []
         for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(folder).as_posix()
             hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
             if path.is_file() and not hidden and not path.name.endswith(_PARTIAL_SUFFIX):
-                key = check_key(f"{prefix.rstrip('/')}/{path.relative_to(folder).as_posix()}")
-                self.upload(path, key)
-                keys.append(key)
+                files.append((relative == last, relative, path))
+        keys: list[str] = []
+        for _, relative, path in sorted(files):
+            key = check_key(f"{prefix.rstrip('/')}/{relative}")
+            self.upload(path, key)
+            keys.append(key)
         return keys
 
     def download_folder(self, prefix: str, destination: Path) -> Path:

@@ -68,13 +68,14 @@ def test_a_folder_goes_up_and_comes_down_whole(any_store: Any, tmp_path: Path) -
     _file(export, "weights/data.bin", b"tensors")
     _file(export, ".tower.json.4242.part", b"a write still under way")
 
-    keys = any_store.upload_folder(export, "onnx/ViT-B-32/0123")
+    keys = any_store.upload_folder(export, "onnx/ViT-B-32/0123", last="text_tower.onnx")
     copy = any_store.download_folder("onnx/ViT-B-32/0123", tmp_path / "elsewhere" / "export")
 
+    # ``last`` after the others; the temporary file stays behind.
     assert keys == [
-        "onnx/ViT-B-32/0123/text_tower.onnx",
         "onnx/ViT-B-32/0123/tower.json",
         "onnx/ViT-B-32/0123/weights/data.bin",
+        "onnx/ViT-B-32/0123/text_tower.onnx",
     ]
     assert sorted(str(path.relative_to(copy)) for path in copy.rglob("*") if path.is_file()) == [
         "text_tower.onnx",

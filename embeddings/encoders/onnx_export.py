@@ -1,7 +1,6 @@
 """Exporting a model's text tower to ONNX, for web processes to run without PyTorch (``embeddings.encoders.text_onnx``).
 
-Done once per model weights, by the process that registers the model, into MODEL_CACHE_DIR, and
-published to the artifact store for the other hosts (``text_onnx.publish_export``). The
+Done once per model weights, by the process that registers the model, into MODEL_CACHE_DIR. The
 export is checked against open_clip before it is kept: a graph whose vectors differ from the
 PyTorch tower's is never used.
 """

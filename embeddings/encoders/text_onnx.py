@@ -5,10 +5,7 @@ it runs one fixed graph without PyTorch's per-operator dispatch (``bench.search`
 a process that never imports PyTorch, torchvision or open_clip holds far less memory
 (``bench.memory`` measures it). The export is written once per model weights by
 ``embeddings.encoders.onnx_export`` (when a model is registered, or by
-``manage.py export_text_tower``) into MODEL_CACHE_DIR, which every process of a host shares. Where the
-site shares its caches (ARTIFACT_STORE_SHARED_CACHES), it is published to the artifact store under
-``onnx/<architecture>/<digest>/``, where a process on another host finds it when its own
-MODEL_CACHE_DIR has none.
+``manage.py export_text_tower``) into MODEL_CACHE_DIR, which every process of a site shares.
 
 An export is a folder: the graph (token ids up to the end-of-text token in, L2-normalised
 vectors out), CLIP's byte-pair vocabulary, and ``tower.json``. The tokenizer below is open_clip's
@@ -86,13 +83,14 @@ def export_key(spec: ModelSpec) -> str:
 
 
 def publish_export(spec: ModelSpec) -> None:
-    """Store the whole export folder for other hosts; a store that cannot be reached is logged, not raised
-    (this host has its export, and the next export or registration publishes it again)."""
+    """Store the whole export folder under ``export_key(spec)``, where processes on other hosts find it,
+    if the site shares its caches (ARTIFACT_STORE_SHARED_CACHES). A store that cannot be reached is
+    logged, not raised: this host has its export."""
     folder = export_folder(spec)
     if not settings.ARTIFACT_STORE_SHARED_CACHES:
         return
     try:
-        artifact_store().upload_folder(folder, export_key(spec))
+        artifact_store().upload_folder(folder, export_key(spec), last=DESCRIPTION_FILE)
     except StoreUnavailable as exc:
         logger.warning("the export in %s is not shared with other hosts: %s", folder, exc)
 
