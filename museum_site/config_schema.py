@@ -503,6 +503,46 @@ SCHEMA: list[Var] = [
         Var("LOGIN_THROTTLE_WINDOW_SECONDS", "int", 900, "the login throttle's window", minimum=1),
     ),
     *_section(
+        "Artifact store",
+        Var(
+            "ARTIFACT_STORE_URL",
+            "str",
+            "",
+            "where images, fine-tuned checkpoints, ONNX exports and training outputs are kept for every host "
+            "(docs/storage.md): an absolute folder (one host) or s3://bucket/prefix (a fleet)",
+            shown="VAR_DIR/artifacts",
+        ),
+        Var(
+            "ARTIFACT_STORE_ENDPOINT_URL",
+            "str",
+            "",
+            "an S3-compatible server other than AWS (MinIO, SeaweedFS, Ceph), e.g. http://seaweedfs:8333",
+        ),
+        Var(
+            "ARTIFACT_STORE_ACCESS_KEY_ID",
+            "secret",
+            "",
+            "the store's access key; empty: boto3's own chain (AWS_ACCESS_KEY_ID, AWS_SHARED_CREDENTIALS_FILE, a role)",
+        ),
+        Var("ARTIFACT_STORE_SECRET_ACCESS_KEY", "secret", "", "the secret of that access key"),
+        Var(
+            "ARTIFACT_STORE_SHARED_CACHES",
+            "bool",
+            None,
+            "keep downloaded images and ONNX exports in the store too, and look there on a local miss: a fleet "
+            "downloads an image and exports a model once (one host: its caches hold the only copy)",
+            shown="1 when ARTIFACT_STORE_URL is set",
+        ),
+        Var("ARTIFACT_STORE_REGION", "str", "", "the bucket's region (empty: boto3's default)"),
+        Var(
+            "ARTIFACT_STORE_TIMEOUT_SECONDS",
+            "float",
+            10.0,
+            "seconds to wait for the store to connect or answer before it counts as unavailable",
+            minimum=0.1,
+        ),
+    ),
+    *_section(
         "Training and logging",
         Var(
             "TRAINING_DIR",

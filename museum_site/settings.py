@@ -13,6 +13,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
+from core.artifacts import check_store_url
 from museum_site.config_schema import (
     check_retired,
     read_bool,
@@ -396,6 +397,22 @@ IMAGE_SEARCH_CONCURRENCY = read_int("IMAGE_SEARCH_CONCURRENCY")
 LOGIN_FAILURES_PER_ACCOUNT = read_int("LOGIN_FAILURES_PER_ACCOUNT")
 LOGIN_FAILURES_PER_ADDRESS = read_int("LOGIN_FAILURES_PER_ADDRESS")
 LOGIN_THROTTLE_WINDOW_SECONDS = read_int("LOGIN_THROTTLE_WINDOW_SECONDS")
+
+# --- Artifact store (core/artifacts.py, docs/storage.md) ------------------------------
+# What every host shares: images, fine-tuned checkpoints, ONNX exports, training outputs. The local
+# caches above read through it.
+ARTIFACT_STORE_URL = read_str("ARTIFACT_STORE_URL") or str(VAR_DIR / "artifacts")
+try:
+    check_store_url(ARTIFACT_STORE_URL)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+# Images and ONNX exports go through the store where it is shared; one host keeps them in its caches alone.
+ARTIFACT_STORE_SHARED_CACHES = read_bool("ARTIFACT_STORE_SHARED_CACHES", bool(read_str("ARTIFACT_STORE_URL")))
+ARTIFACT_STORE_ENDPOINT_URL = read_str("ARTIFACT_STORE_ENDPOINT_URL")
+ARTIFACT_STORE_ACCESS_KEY_ID = read_secret("ARTIFACT_STORE_ACCESS_KEY_ID")  # or ..._FILE
+ARTIFACT_STORE_SECRET_ACCESS_KEY = read_secret("ARTIFACT_STORE_SECRET_ACCESS_KEY")  # or ..._FILE
+ARTIFACT_STORE_REGION = read_str("ARTIFACT_STORE_REGION")
+ARTIFACT_STORE_TIMEOUT_SECONDS = read_float("ARTIFACT_STORE_TIMEOUT_SECONDS")
 
 # --- Training (training app) ----------------------------------------------------
 # Fine-tuning jobs write checkpoints, reports and plots here (job-<id>/, reports/).

@@ -1,7 +1,8 @@
 """Contrastive fine-tuning of an open_clip model on image-caption pairs, measured before and after.
 
 The service writes ``checkpoint.pt`` (open_clip loads it as ``pretrained=<path>``), ``report.json`` and
-two plots (``loss.png``, ``recall.png``) into the output folder and returns the report. Runs are seeded:
+two plots (``loss.png``, ``recall.png``) into the output folder and returns the report. A model it
+registers names its checkpoint in the artifact store (``training.storage``), so every host loads it. Runs are seeded:
 the same inputs and seed give the same report on CPU.
 """
 
@@ -19,7 +20,8 @@ import open_clip
 import torch
 from django.conf import settings
 
-from embeddings.encoders.clip import register_model_configs, resolve_device
+from core.artifacts import is_reference
+from embeddings.encoders.clip import local_weights, register_model_configs, resolve_device
 from embeddings.encoders.registry import register_model
 from embeddings.encoders.types import ModelLoadError
 from embeddings.models import EmbeddingModel
@@ -47,6 +49,7 @@ from training.models import EvaluationReport
 from training.options import TrainingProgress, TrainOptions
 from training.paths import looks_like_path
 from training.plots import loss_curves_png, recall_png
+from training.storage import publish_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 REPORT_NAME = "report.json"
 LOSS_PLOT_NAME = "loss.png"
 RECALL_PLOT_NAME = "recall.png"
+TRAINING_RUN = " (training run)"  # ends the source of the evaluation a run stores with its model
 DEFAULT_LR_PRETRAINED = 1e-4
 # From random weights a tiny model needs a larger step to learn anything in a few epochs.
 DEFAULT_LR_FROM_SCRATCH = 5e-4
@@ -185,7 +189,7 @@ def finetune(
         registered = register_model(
             register_name,
             architecture,
-            str(checkpoint_path.resolve()),
+            publish_checkpoint(checkpoint_path),
             notes=f"fine-tuned from {pretrained} on {source}; test t2i_recall@5 "
             f"{report['before']['t2i_recall@5']:.3f} -> {report['after']['t2i_recall@5']:.3f}",
         )
@@ -200,7 +204,7 @@ def load_trainable_model(architecture: str, pretrained: str, device: torch.devic
     register_model_configs()
     if architecture not in open_clip.list_models():
         raise ModelLoadError(f"unknown architecture {architecture!r}; known: {', '.join(open_clip.list_models())}")
-    weights = None if is_random_init(pretrained) else pretrained.strip()
+    weights = None if is_random_init(pretrained) else local_weights(pretrained)
     if weights and looks_like_path(weights) and not Path(weights).is_file():
         raise ModelLoadError(f"checkpoint {weights} does not exist")
     try:
@@ -210,7 +214,15 @@ def load_trainable_model(architecture: str, pretrained: str, device: torch.devic
 
 
 def read_training_report(checkpoint: str) -> dict[str, Any] | None:
-    """The report.json written beside a fine-tuned checkpoint, if there is one."""
+    """The report of the run that wrote a fine-tuned checkpoint, if there is one: kept with the model
+    it registered (a stored checkpoint, on any host), or the report.json beside a checkpoint path."""
+    if is_reference(checkpoint):
+        stored = (
+            EvaluationReport.objects.filter(model__pretrained=checkpoint.strip(), source__endswith=TRAINING_RUN)
+            .values_list("report", flat=True)
+            .first()
+        )
+        return stored if isinstance(stored, dict) else None
     path = Path(checkpoint).with_name(REPORT_NAME) if checkpoint else None
     if path is None or not looks_like_path(checkpoint) or not path.is_file():
         return None
@@ -242,7 +254,7 @@ def _store_training_evaluation(
     EvaluationReport.objects.create(
         model=model,
         split="test",
-        source=f"{report['source']} (training run)",
+        source=f"{report['source']}{TRAINING_RUN}",
         caption_template=report["caption_template"] or "",
         pairs=report["n_test"],
         metrics=report["after"],

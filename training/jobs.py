@@ -1,18 +1,25 @@
-"""Fine-tuning runs as jobs: queued from the admin, run by a worker on the train queue, progress in the database."""
+"""Fine-tuning runs as jobs: queued from the admin, run by a worker on the train queue, progress in the database.
+
+When a job ends, succeeded or failed, its output folder goes to the artifact store under
+``training/job-<id>/`` (``training.storage``), where any host finds it.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
+from core.artifacts import ArtifactError
 from embeddings.models import EmbeddingModel
 from training.models import TrainingJob
 from training.options import TrainingError, TrainingProgress, TrainOptions
 from training.paths import TrainingPathError, dataset_csv, job_weights, output_dir, training_root
+from training.storage import publish_job_outputs
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +43,7 @@ def run_job(job_id: int) -> TrainingJob | None:
     # Imported here: the site's web processes import this module and never train.
     from training.finetune import finetune
 
+    out_dir = None
     try:
         # Checked again here: the row may have been written by something other than the admin's form.
         out_dir = output_dir(job.out_dir) if job.out_dir.strip() else training_root() / f"job-{job.pk}"
@@ -68,7 +76,21 @@ def run_job(job_id: int) -> TrainingJob | None:
     else:
         registered = EmbeddingModel.objects.filter(name=job.register_name).first() if job.register_name else None
         _finish(job.pk, TrainingJob.Status.SUCCEEDED, report=report, registered_model=registered, out_dir=str(out_dir))
+    if out_dir is not None:
+        _publish_outputs(job.pk, out_dir)
     return TrainingJob.objects.get(pk=job.pk)
+
+
+def _publish_outputs(job_id: int, out_dir: Path) -> None:
+    try:
+        keys = publish_job_outputs(job_id, out_dir)
+    except ArtifactError as exc:
+        # The run's outcome stands and its files are on this host; the page says what is not shared.
+        logger.warning("training job %s: outputs not stored: %s", job_id, exc)
+        TrainingJob.objects.filter(pk=job_id).update(message=f"outputs not stored: {exc}"[:500])
+        return
+    if keys:
+        logger.info("training job %s: %d output files stored", job_id, len(keys))
 
 
 def job_error(job_id: int, exc: Exception) -> str:
@@ -77,7 +99,7 @@ def job_error(job_id: int, exc: Exception) -> str:
     from embeddings.encoders.types import ModelLoadError
     from training.datasets import DatasetError
 
-    if isinstance(exc, (DatasetError, TrainingError, TrainingPathError, ModelLoadError, OSError)):
+    if isinstance(exc, (DatasetError, TrainingError, TrainingPathError, ModelLoadError, ArtifactError, OSError)):
         return f"{type(exc).__name__}: {exc}"
     return f"{type(exc).__name__} (details in the train worker's log for job {job_id})"
 

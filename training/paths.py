@@ -13,6 +13,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from core.artifacts import ArtifactError, is_reference, referenced_key
+
 DATASETS_FOLDER = "datasets"  # the suggested home (docs/operations.md) for CSVs and their images
 CHECKPOINT_SUFFIXES = {".pt", ".pth", ".bin", ".safetensors", ".npz"}
 
@@ -73,9 +75,16 @@ def looks_like_path(weights: str) -> bool:
 
 
 def job_weights(pretrained: str) -> str:
-    """A job's ``pretrained``: a tag or "none" as given; a checkpoint path must be a file under TRAINING_DIR
-    (an earlier job's output) or MODEL_CACHE_DIR, and is returned resolved."""
+    """A job's ``pretrained``: a tag, "none" or a stored checkpoint (``artifact:<key>``) as given; a
+    checkpoint path must be a file under TRAINING_DIR (an earlier job's output) or MODEL_CACHE_DIR, and
+    is returned resolved."""
     text = pretrained.strip()
+    if is_reference(text):
+        try:
+            referenced_key(text)
+        except ArtifactError as exc:
+            raise TrainingPathError(f"pretrained {exc}") from None
+        return text
     if not looks_like_path(text):
         return pretrained
     shown = text if len(text) <= 200 else text[:200] + "..."

@@ -1,8 +1,9 @@
 """Loading open_clip models, and encoders that keep only the tower a process needs.
 
 Architectures are data: open_clip's JSON configs plus ours in ``model_configs/`` and any
-folder listed in CLIP_MODEL_CONFIG_DIRS. Weights are an open_clip pretrained tag or a
-checkpoint path.
+folder listed in CLIP_MODEL_CONFIG_DIRS. Weights are an open_clip pretrained tag, a
+checkpoint path, or a checkpoint in the artifact store (``artifact:checkpoints/<sha256>.pt``,
+what a fine-tuning job registers), downloaded into MODEL_CACHE_DIR the first time a host loads it.
 
 An encoder builds its model without memory for weights (PyTorch's meta device), drops the
 other tower, and only then loads its own tower's weights, memory-mapped from the checkpoint:
@@ -26,6 +27,14 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.transforms.functional import pil_modes_mapping
 
+from core.artifacts import (
+    ArtifactError,
+    ArtifactMissing,
+    cached_artifact,
+    is_reference,
+    model_artifacts_dir,
+    referenced_key,
+)
 from embeddings.encoders.types import ModelLoadError, ModelSpec
 from embeddings.images.decoding import ResizeCrop
 from embeddings.images.device_decoding import DevicePixels
@@ -64,12 +73,33 @@ def _checked_weights(spec: ModelSpec) -> str:
     register_model_configs()
     if spec.architecture not in open_clip.list_models():
         raise ModelLoadError(f"unknown architecture {spec.architecture!r}; known: {', '.join(open_clip.list_models())}")
-    pretrained = spec.pretrained.strip()
+    pretrained = local_weights(spec.pretrained)
     if not pretrained or pretrained.lower() == "none":
         raise ModelLoadError(f"model {spec.architecture!r} has no weights: give a pretrained tag or a checkpoint path")
     if (pretrained.startswith("/") or pretrained.startswith(".")) and not Path(pretrained).is_file():
         raise ModelLoadError(f"checkpoint {pretrained} does not exist")
     return pretrained
+
+
+def local_weights(pretrained: str) -> str:
+    """``pretrained`` as open_clip takes it: a tag or path as given, and a stored checkpoint
+    (``artifact:<key>``) as the path of its copy in MODEL_CACHE_DIR, downloaded first if this host has none.
+
+    A checkpoint missing from the store raises ModelLoadError; a store that cannot be reached raises
+    StoreUnavailable, a failure that passes (tasks retry it).
+    """
+    text = pretrained.strip()
+    if not is_reference(text):
+        return text
+    try:
+        key = referenced_key(text)
+        return str(cached_artifact(key, model_artifacts_dir()))
+    except ArtifactMissing as exc:
+        raise ModelLoadError(f"checkpoint {text}: {exc}") from exc
+    except ArtifactError as exc:
+        if type(exc) is ArtifactError:  # a malformed reference, not the store's failure
+            raise ModelLoadError(f"checkpoint {text}: {exc}") from exc
+        raise
 
 
 def create_clip(spec: ModelSpec, device: torch.device | str = "cpu") -> tuple[Any, Any]:

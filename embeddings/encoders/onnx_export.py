@@ -45,6 +45,7 @@ from embeddings.encoders.text_onnx import (
     TextTowerExport,
     export_folder,
     find_export,
+    publish_export,
 )
 from embeddings.encoders.types import ModelSpec
 from embeddings.models import EmbeddingModel
@@ -158,6 +159,7 @@ def export_text_tower(spec: ModelSpec) -> TextTowerExport:
     export = find_export(spec)
     if export is None:
         raise ExportError(f"{spec.architecture}: the export in {folder} cannot be read back")
+    publish_export(spec)
     return export
 
 

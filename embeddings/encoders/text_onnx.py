@@ -20,6 +20,7 @@ import hashlib
 import html
 import itertools
 import json
+import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,7 +31,10 @@ import numpy as np
 import regex
 from django.conf import settings
 
+from core.artifacts import ArtifactMissing, StoreUnavailable, artifact_store
 from embeddings.encoders.types import ModelSpec
+
+logger = logging.getLogger(__name__)
 
 EXPORT_FORMAT = 1
 GRAPH_FILE = "text_tower.onnx"
@@ -62,15 +66,59 @@ def weights_identity(spec: ModelSpec) -> str:
     return spec.pretrained
 
 
-def export_folder(spec: ModelSpec) -> Path:
+def _export_name(spec: ModelSpec) -> tuple[str, str]:
+    """(the architecture as a file name, a digest of the architecture and weights)."""
     digest = hashlib.sha256(f"{spec.architecture}\0{weights_identity(spec)}".encode()).hexdigest()[:20]
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", spec.architecture)
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", spec.architecture), digest
+
+
+def export_folder(spec: ModelSpec) -> Path:
+    name, digest = _export_name(spec)
     return Path(settings.MODEL_CACHE_DIR) / "text-towers" / f"{name}-{digest}"
+
+
+def export_key(spec: ModelSpec) -> str:
+    """The export folder's key prefix in the artifact store."""
+    name, digest = _export_name(spec)
+    return f"onnx/{name}/{digest}"
+
+
+def publish_export(spec: ModelSpec) -> None:
+    """Store the whole export folder under ``export_key(spec)``, where processes on other hosts find it,
+    if the site shares its caches (ARTIFACT_STORE_SHARED_CACHES). A store that cannot be reached is
+    logged, not raised: this host has its export."""
+    folder = export_folder(spec)
+    if not settings.ARTIFACT_STORE_SHARED_CACHES:
+        return
+    try:
+        artifact_store().upload_folder(folder, export_key(spec), last=DESCRIPTION_FILE)
+    except StoreUnavailable as exc:
+        logger.warning("the export in %s is not shared with other hosts: %s", folder, exc)
+
+
+def fetch_published_export(spec: ModelSpec) -> bool:
+    """Whether the store held this export, now in ``export_folder(spec)``. An unreachable store is
+    logged and counts as no export: a web process then encodes with PyTorch rather than not at all."""
+    key = export_key(spec)
+    if not settings.ARTIFACT_STORE_SHARED_CACHES:
+        return False
+    try:
+        if not artifact_store().exists(f"{key}/{DESCRIPTION_FILE}"):
+            return False
+        artifact_store().download_folder(key, export_folder(spec))
+    except ArtifactMissing:
+        return False
+    except StoreUnavailable as exc:
+        logger.warning("cannot look for a published export of %s: %s", spec.architecture, exc)
+        return False
+    return True
 
 
 def find_export(spec: ModelSpec) -> TextTowerExport | None:
     """The export of these weights' text tower, or None where there is none (or an older format)."""
     folder = export_folder(spec)
+    if not (folder / DESCRIPTION_FILE).is_file():
+        fetch_published_export(spec)
     try:
         description = json.loads((folder / DESCRIPTION_FILE).read_text())
     except (OSError, ValueError):

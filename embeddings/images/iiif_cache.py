@@ -10,6 +10,13 @@ Layout: ``<root>/w<width>/<first two characters of the id>/<image id>.jpg``. Whi
 its fetcher holds a lock on ``<image id>.lock.part`` beside it, so that another thread or worker wanting
 the same image (the threads a timed-out task left running, the task that took its work over) waits for
 that download instead of making a second one.
+
+Where the site shares its caches (ARTIFACT_STORE_SHARED_CACHES, on by default with an ARTIFACT_STORE_URL),
+the cache reads through the artifact store: an image missing here is looked for under
+``images/<image id>/<width>.jpg`` before IIIF, and an image downloaded from IIIF is stored there, so a
+fleet of hosts downloads each image once under the one IIIF rate limit. A store that cannot be reached
+raises StoreUnavailable, which tasks wait out like a database restart: an image is never recorded as
+failed because the store was away.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from django.conf import settings
 from PIL import Image
 
 from catalog.aic_client import parse_retry_after
+from core.artifacts import ArtifactMissing, ArtifactStore, StoreUnavailable, artifact_store
 from embeddings.images.cache_pruning import remove_image_files
 from embeddings.images.decoding import check_image_bytes, decode_image
 from embeddings.images.rate_limit import SharedRateLimiter, iiif_rate_limiter
@@ -59,7 +67,10 @@ class ImageCache:
     # retrying, so an hour's maintenance window is better met by failing transient and retrying later.
     max_retry_after: float = 60.0
     session: requests.Session = field(default_factory=requests.Session)
-    downloads: int = 0
+    # The shared store this cache reads through; None: IIIF alone.
+    store: ArtifactStore | None = None
+    downloads: int = 0  # from IIIF
+    from_store: int = 0
 
     @classmethod
     def from_settings(cls) -> ImageCache:
@@ -73,6 +84,7 @@ class ImageCache:
             max_bytes=settings.IMAGE_MAX_BYTES,
             max_pixels=settings.IMAGE_MAX_PIXELS,
             pixel_root=settings.EMBED_PIXEL_CACHE_DIR,
+            store=artifact_store() if settings.ARTIFACT_STORE_SHARED_CACHES else None,
         )
 
     @property
@@ -84,6 +96,10 @@ class ImageCache:
         if not _IMAGE_ID.match(image_id):
             raise ImageError(f"image id {image_id[:80]!r} is not a IIIF identifier")
         return self.root / f"w{self.width}" / image_id[:2] / f"{image_id}.jpg"
+
+    def key_for(self, image_id: str) -> str:
+        """The image's key in the artifact store."""
+        return f"images/{image_id}/{self.width}.jpg"
 
     def url_for(self, image_id: str) -> str:
         return f"{self.iiif_base}/{image_id}/full/{self.width},/0/default.jpg"
@@ -97,6 +113,8 @@ class ImageCache:
         with _downloading(path):
             if path.exists():  # another thread or worker fetched it while this one waited
                 return path
+            if self._from_store(image_id, path):
+                return path
             data = self._download(image_id)
             check_image_bytes(data, self.max_pixels)
             # Write then rename, so a reader never sees half a file and a crash leaves no partial image.
@@ -104,7 +122,36 @@ class ImageCache:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.replace(tmp, path)
+            self._to_store(image_id, path)
         return path
+
+    def _from_store(self, image_id: str, path: Path) -> bool:
+        """Whether the store had the image (now at ``path``); raises StoreUnavailable when it cannot say."""
+        if self.store is None:
+            return False
+        try:
+            self.store.download(self.key_for(image_id), path)
+        except ArtifactMissing:
+            return False
+        self.from_store += 1
+        return True
+
+    def _forget_stored(self, image_id: str) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.delete(self.key_for(image_id))
+        except StoreUnavailable as exc:
+            logger.warning("image %s: its undecodable copy stays in the store: %s", image_id, exc)
+
+    def _to_store(self, image_id: str, path: Path) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.upload(path, self.key_for(image_id))
+        except StoreUnavailable as exc:
+            # The image is cached here and used; only other hosts will download it again.
+            logger.warning("image %s is not shared: %s", image_id, exc)
 
     def open(self, image_id: str, draft_size: tuple[int, int] | None = None) -> Image.Image:
         """Fetch (or read) the image and decode it to RGB, upright as EXIF says.
@@ -121,13 +168,19 @@ class ImageCache:
             return decode_image(data, self.max_pixels, draft_size)
         except ImageError:
             path.unlink(missing_ok=True)  # never keep an undecodable file in the cache
+            self._forget_stored(image_id)  # nor in the store, whence every host would take it again
             raise
 
     def remove(self, image_id: str) -> int:
-        """Delete this image's cached files, at every width and in every recipe's pixel folder
-        (a withdrawn record); the number of files deleted."""
+        """Delete this image's cached files, at every width and in every recipe's pixel folder, and its
+        copies in the store (a withdrawn record); the number of local files deleted."""
         if not _IMAGE_ID.match(image_id):
             return 0  # nothing can have been cached under it
+        if self.store is not None:
+            try:
+                self.store.delete(f"images/{image_id}/")
+            except StoreUnavailable as exc:
+                logger.warning("image %s stays in the store: %s", image_id, exc)
         return remove_image_files(self.root, self.pixels_root, image_id)
 
     def _download(self, image_id: str) -> bytes:

@@ -13,6 +13,7 @@ import torch
 from django.core.management import CommandError, call_command
 from PIL import Image, ImageDraw
 
+from core.artifacts import file_sha256
 from embeddings.models import EmbeddingModel
 from training.datasets import DatasetError
 from training.finetune import finetune
@@ -237,5 +238,6 @@ def test_it_registers_the_checkpoint_as_an_inactive_model(tiny_arch: str, pairs_
     assert report["registered"] == "tiny-finetuned"
     assert not model.is_active
     assert model.architecture == tiny_arch
-    assert model.pretrained == str((tmp_path / "out" / "checkpoint.pt").resolve())
+    # Named by its content in the artifact store, not by this host's path.
+    assert model.pretrained == f"artifact:checkpoints/{file_sha256(tmp_path / 'out' / 'checkpoint.pt')}.pt"
     assert model.dimension == 32

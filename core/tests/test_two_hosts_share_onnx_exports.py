@@ -1,0 +1,46 @@
+"""Two hosts, one store: the text tower host A exported to ONNX is found by host B, whose own
+MODEL_CACHE_DIR has none, under the model's name and weights digest."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conftest import TEST_MODEL_ARCH
+from embeddings.encoders.onnx_export import export_text_tower
+from embeddings.encoders.text_onnx import OnnxTextEncoder, export_folder, export_key, find_export
+from embeddings.encoders.types import Spec
+from training.storage import publish_checkpoint
+
+QUERIES = ["a stormy sea at night", "haystacks"]
+
+
+def test_an_export_made_on_one_host_is_found_by_another(
+    s3_store: Any, settings: Any, clip_checkpoint: str, tmp_path: Path
+) -> None:
+    settings.MODEL_CACHE_DIR = tmp_path / "host-a"
+    spec = Spec(TEST_MODEL_ARCH, publish_checkpoint(Path(clip_checkpoint)))
+    made = export_text_tower(spec)
+    vectors_a = OnnxTextEncoder(made).encode(QUERIES)
+    published = s3_store.list_keys(export_key(spec) + "/")
+    assert {key.rsplit("/", 1)[1] for key in published} >= {"tower.json", "text_tower.onnx"}
+    shutil.rmtree(tmp_path / "host-a")
+
+    settings.MODEL_CACHE_DIR = tmp_path / "host-b"
+    found = find_export(spec)
+
+    assert found is not None and found.folder == export_folder(spec)
+    assert found.folder.is_relative_to(tmp_path / "host-b")
+    assert np.array_equal(OnnxTextEncoder(found).encode(QUERIES), vectors_a)
+
+
+def test_without_a_published_export_another_host_finds_none(s3_store: Any, settings: Any, tmp_path: Path) -> None:
+    settings.MODEL_CACHE_DIR = tmp_path / "host-b"
+
+    assert find_export(Spec(TEST_MODEL_ARCH, "artifact:checkpoints/" + "1" * 64 + ".pt")) is None
+    assert not (tmp_path / "host-b" / "text-towers").exists() or not any(
+        (tmp_path / "host-b" / "text-towers").iterdir()
+    )
