@@ -28,6 +28,7 @@ import shutil
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -140,16 +141,17 @@ class ArtifactStore(ABC):
             self._delete_keys(keys)
         return len(keys)
 
-    def upload_folder(self, folder: Path, prefix: str, *, last: str = "") -> list[str]:
+    def upload_folder(self, folder: Path, prefix: str, *, last: str | Collection[str] = ()) -> list[str]:
         """Store every file under ``folder`` as ``<prefix>/<relative path>``; the keys written. Hidden
-        files and temporary ones (a write still under way) stay behind. The file ``last`` (a relative
-        path) goes after all the others: a reader that looks for it first never takes half a folder."""
+        files and temporary ones (a write still under way) stay behind. The files ``last`` (relative
+        paths) go after all the others: a reader that looks for one of them first never takes half a folder."""
+        last = {last} if isinstance(last, str) else set(last)
         files = []
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(folder).as_posix()
             hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
             if path.is_file() and not hidden and not path.name.endswith(_PARTIAL_SUFFIX):
-                files.append((relative == last, relative, path))
+                files.append((relative in last, relative, path))
         keys: list[str] = []
         for _, relative, path in sorted(files):
             key = check_key(f"{prefix.rstrip('/')}/{relative}")

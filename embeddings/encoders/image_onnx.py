@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from embeddings.encoders.text_onnx import export_folder
+from embeddings.encoders.text_onnx import export_folder, fetch_published_tower
 from embeddings.encoders.types import ModelSpec
 from embeddings.images.decoding import ResizeCrop
 
 IMAGE_EXPORT_FORMAT = 1
 IMAGE_GRAPH_FILE = "image_tower.onnx"
+IMAGE_STEM = "image_tower"
 IMAGE_DESCRIPTION_FILE = "image_tower.json"
 
 
@@ -52,7 +53,10 @@ class ImageTowerExport:
 
 def find_image_export(spec: ModelSpec) -> ImageTowerExport | None:
     """The export of these weights' image tower, or None where there is none (or an older format)."""
-    return read_image_export(export_folder(spec))
+    folder = export_folder(spec)
+    if not (folder / IMAGE_DESCRIPTION_FILE).is_file():
+        fetch_published_tower(spec, IMAGE_STEM)
+    return read_image_export(folder)
 
 
 def read_image_export(folder: Path) -> ImageTowerExport | None:

@@ -261,6 +261,7 @@ def export_image_tower(spec: ModelSpec) -> ImageTowerExport:
     export = find_image_export(spec)
     if export is None:
         raise ExportError(f"{spec.architecture}: the image export in {folder} cannot be read back")
+    publish_export(spec)
     return export
 
 

@@ -74,7 +74,7 @@ def _export_name(spec: ModelSpec) -> tuple[str, str]:
 
 def export_folder(spec: ModelSpec) -> Path:
     name, digest = _export_name(spec)
-    return Path(settings.MODEL_CACHE_DIR) / "text-towers" / f"{name}-{digest}"
+    return Path(settings.MODEL_CACHE_DIR) / "onnx-towers" / f"{name}-{digest}"
 
 
 def export_key(spec: ModelSpec) -> str:
@@ -91,7 +91,9 @@ def publish_export(spec: ModelSpec) -> None:
     if not settings.ARTIFACT_STORE_SHARED_CACHES:
         return
     try:
-        artifact_store().upload_folder(folder, export_key(spec), last=DESCRIPTION_FILE)
+        # Each tower's description (a .json file) names a complete export: it goes after the graphs.
+        descriptions = [path.name for path in folder.glob("*.json")]
+        artifact_store().upload_folder(folder, export_key(spec), last=descriptions)
     except StoreUnavailable as exc:
         logger.warning("the export in %s is not shared with other hosts: %s", folder, exc)
 
@@ -106,6 +108,29 @@ def fetch_published_export(spec: ModelSpec) -> bool:
         if not artifact_store().exists(f"{key}/{DESCRIPTION_FILE}"):
             return False
         artifact_store().download_folder(key, export_folder(spec))
+    except ArtifactMissing:
+        return False
+    except StoreUnavailable as exc:
+        logger.warning("cannot look for a published export of %s: %s", spec.architecture, exc)
+        return False
+    return True
+
+
+def fetch_published_tower(spec: ModelSpec, stem: str) -> bool:
+    """Whether the store held one tower's files of this export (those named ``stem*``), now in
+    ``export_folder(spec)`` beside what the folder already holds, the description last: a host that
+    exported one tower before another host published the other one takes it this way."""
+    key = export_key(spec)
+    if not settings.ARTIFACT_STORE_SHARED_CACHES:
+        return False
+    folder = export_folder(spec)
+    try:
+        names = [k.rsplit("/", 1)[1] for k in artifact_store().list_keys(f"{key}/")]
+        tower = sorted((name.endswith(".json"), name) for name in names if name.startswith(stem))
+        if not tower or not tower[-1][0]:
+            return False  # no description: never published, or a publication under way
+        for _, name in tower:
+            artifact_store().download(f"{key}/{name}", folder / name)
     except ArtifactMissing:
         return False
     except StoreUnavailable as exc:
