@@ -158,6 +158,18 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if socket_dir := DATABASES["default"].get("OPTIONS", {}).pop("host", None):
     DATABASES["default"]["HOST"] = socket_dir
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = read_int("DB_CONNECT_TIMEOUT")
+# Behind PgBouncer in transaction mode each transaction may run on another server connection, so
+# nothing may outlive one: https://docs.djangoproject.com/en/5.2/ref/databases/#transaction-pooling-server-side-cursors
+DATABASE_POOLER = read_choice("DATABASE_POOLER")
+DATABASE_DIRECT_URL = read_secret("DATABASE_DIRECT_URL")  # or DATABASE_DIRECT_URL_FILE
+if DATABASE_POOLER == "pgbouncer-transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None  # psycopg's named prepared statements
+    if not DATABASE_DIRECT_URL:
+        raise ImproperlyConfigured(
+            "DATABASE_DIRECT_URL must name PostgreSQL itself with DATABASE_POOLER=pgbouncer-transaction: "
+            "index builds cannot run through the pooler"
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
