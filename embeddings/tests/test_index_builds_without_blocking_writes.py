@@ -68,7 +68,9 @@ class Build(threading.Thread):
 
 
 @pytest.fixture
-def writer_in_a_transaction(indexed: list[Artwork], embedding_model: EmbeddingModel) -> Iterator[psycopg.Connection[Any]]:
+def writer_in_a_transaction(
+    indexed: list[Artwork], embedding_model: EmbeddingModel
+) -> Iterator[psycopg.Connection[Any]]:
     """A connection with a write to the model's vectors not yet committed: a build waits for it before it
     reads the vectors, which holds the build open for as long as the test needs."""
     embedding_model.drop_index()
@@ -108,9 +110,11 @@ def test_vectors_are_written_while_the_index_builds(
     assert state is not None and state[1]
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")  # twelve rows: only a usable index beats a scan
-        plan = ArtworkEmbedding.objects.filter(model=embedding_model).order_by(embedding_model.index_distance(vector))[
-            :3
-        ].explain()
+        plan = (
+            ArtworkEmbedding.objects.filter(model=embedding_model)
+            .order_by(embedding_model.index_distance(vector))[:3]
+            .explain()
+        )
         cursor.execute("RESET enable_seqscan")
     assert embedding_model.hnsw_index_name in plan
     assert vector_neighbours(embedding_model, vector, 1)[0][0].pk == indexed[0].pk
