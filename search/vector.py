@@ -2,8 +2,9 @@
 selective filter, by ranking every candidate.
 
 The score is the cosine similarity plus the curator's boost. Each index walk's HNSW settings
-(``hnsw.ef_search``, ``hnsw.iterative_scan``) are set on its connection's session, or with ``SET LOCAL``
-inside the search's transaction behind a pooler in transaction mode (docs/database.md); similar artworks are the neighbours of an artwork's own image vector.
+(``hnsw.ef_search``, ``hnsw.iterative_scan``) are set on its connection's session, or with
+``SET LOCAL`` inside the search's transaction behind a pooler in transaction mode
+(docs/database.md); similar artworks are the neighbours of an artwork's own image vector.
 """
 
 from __future__ import annotations
