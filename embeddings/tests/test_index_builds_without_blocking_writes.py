@@ -36,18 +36,20 @@ def _index_state(name: str) -> tuple[int, bool] | None:
     return None if row is None else (int(row[0]), bool(row[1]))
 
 
-def _build_pid(model: EmbeddingModel, timeout: float = 30.0) -> int:
-    """The server process building the model's index, once its build has started."""
+def _build_waiting(model: EmbeddingModel, timeout: float = 30.0) -> int:
+    """The server process building the model's index, once it waits for the open write to end."""
     deadline = time.monotonic() + timeout
     with _connect(autocommit=True) as observer:
         while time.monotonic() < deadline:
             row = observer.execute(
-                "SELECT pid FROM pg_stat_progress_create_index WHERE relid = %s::regclass", [model.partition_name]
+                "SELECT pid FROM pg_stat_activity WHERE query ILIKE 'CREATE INDEX%%' AND query LIKE %s "
+                "AND wait_event_type = 'Lock'",
+                [f"% {model.hnsw_index_name} ON %"],
             ).fetchone()
             if row is not None:
                 return int(row[0])
             time.sleep(0.05)
-    raise AssertionError(f"no build of {model.hnsw_index_name} started within {timeout}s")
+    raise AssertionError(f"no build of {model.hnsw_index_name} waited within {timeout}s")
 
 
 class Build(threading.Thread):
@@ -91,7 +93,7 @@ def test_vectors_are_written_while_the_index_builds(
     ArtworkEmbedding.objects.filter(artwork=indexed[0], model=embedding_model).delete()
     build = Build(embedding_model)
     build.start()
-    _build_pid(embedding_model)
+    _build_waiting(embedding_model)
 
     with _connect(autocommit=True) as writer:
         # A build that locked the table would hold this insert past its lock timeout.
@@ -125,7 +127,7 @@ def test_an_index_left_invalid_by_an_interrupted_build_is_built_again(
 ) -> None:
     build = Build(embedding_model)
     build.start()
-    pid = _build_pid(embedding_model)
+    pid = _build_waiting(embedding_model)
     with _connect(autocommit=True) as admin:
         admin.execute("SELECT pg_cancel_backend(%s)", [pid])
     build.join(30)
