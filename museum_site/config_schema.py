@@ -356,7 +356,8 @@ SCHEMA: list[Var] = [
             "HNSW_BUILD_MEMORY_MB",
             "int",
             1024,
-            "maintenance_work_mem of a model's index build",
+            "the most maintenance_work_mem a model's index build takes: it takes what its graph needs, up to this "
+            "(docs/database.md)",
             minimum=64,
             maximum=1_048_576,
         ),

@@ -313,7 +313,7 @@ HNSW_M = read_int("HNSW_M")
 # fewer index pages per search (bench.search measures recall@10 and latency at a million artworks).
 HNSW_EF_CONSTRUCTION = read_int("HNSW_EF_CONSTRUCTION")
 HNSW_EF_SEARCH = read_int("HNSW_EF_SEARCH")
-# maintenance_work_mem of a model's index build: the whole graph fits in it, or the build spills to disk.
+# The cap on a model's index build memory (it takes what its graph needs): past it the build spills to disk.
 HNSW_BUILD_MEMORY_MB = read_int("HNSW_BUILD_MEMORY_MB")
 
 # --- Embedding throughput (embeddings/pipeline.py) ------------------------------
