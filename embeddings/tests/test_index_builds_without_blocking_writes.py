@@ -91,19 +91,23 @@ def test_vectors_are_written_while_the_index_builds(
 ) -> None:
     vector = np.asarray(ArtworkEmbedding.objects.get(artwork=indexed[0], model=embedding_model).vector)
     ArtworkEmbedding.objects.filter(artwork=indexed[0], model=embedding_model).delete()
+    other = EmbeddingModel.objects.create(name="other", architecture="museum-micro", dimension=len(vector))
     build = Build(embedding_model)
     build.start()
     _build_waiting(embedding_model)
 
     with _connect(autocommit=True) as writer:
-        # A build that locked the table would hold this insert past its lock timeout.
+        # A build that locked the model's vectors would hold these inserts past their lock timeout.
         writer.execute("SET lock_timeout = '2s'")
-        writer.execute(
-            "INSERT INTO embeddings_artworkembedding (artwork_id, model_id, vector, image_id, created_at, updated_at) "
-            "VALUES (%s, %s, %s::vector, %s, now(), now())",
-            [indexed[0].pk, embedding_model.pk, str(vector.tolist()), indexed[0].image_id],
-        )
-    assert build.is_alive()  # the insert went in during the build, not after it
+        for model in (embedding_model, other):
+            writer.execute(
+                "INSERT INTO embeddings_artworkembedding "
+                "(artwork_id, model_id, vector, image_id, created_at, updated_at) "
+                "VALUES (%s, %s, %s::vector, %s, now(), now())",
+                [indexed[0].pk, model.pk, str(vector.tolist()), indexed[0].image_id],
+            )
+    assert build.is_alive()  # the inserts went in during the build, not after it
+    assert ArtworkEmbedding.objects.filter(model=other).count() == 1
 
     writer_in_a_transaction.commit()
     build.join(60)
