@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,7 +29,7 @@ PARTITION_PREFIX = "embeddings_artworkembedding_m"
 # pointer and a distance; an element carries heap pointers, its level and its lists' headers.
 _NEIGHBOUR_BYTES = 16
 _ELEMENT_BYTES = 128
-_MIN_BUILD_MEMORY_MB = 64
+_MIN_BUILD_MEMORY_MB = 64  # PostgreSQL's own default maintenance_work_mem
 
 
 class EmbeddingModel(models.Model):
@@ -150,7 +151,7 @@ class EmbeddingModel(models.Model):
         Outside a transaction it is built ``CONCURRENTLY`` on a connection of its own (straight to
         PostgreSQL, DATABASE_DIRECT_URL, where the default one goes through a pooler), so the model's
         vectors can still be written while it builds; an index such a build left INVALID (the process
-        was stopped) is dropped and built again. Inside a transaction it is built there, holding off
+        was stopped) is dropped and built again, and one another process is building is waited for. Inside a transaction it is built there, holding off
         writes to this model's partition alone until the transaction ends.
 
         The graph holds the vectors in half precision (pgvector's halfvec): half the memory of
@@ -161,15 +162,13 @@ class EmbeddingModel(models.Model):
         m = settings.HNSW_M if m is None else m
         ef_construction = settings.HNSW_EF_CONSTRUCTION if ef_construction is None else ef_construction
         partition = f"{PARTITION_PREFIX}{int(self.pk)}"
+        found = self._index_state()
+        while found is not None and found[1]:
+            time.sleep(1)  # another process builds it: its index is invalid until the build ends
+            found = self._index_state()
+        if found is not None and found[0]:
+            return
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                "WHERE c.relname = %s AND c.relnamespace = current_schema()::regnamespace",
-                [self.hnsw_index_name],
-            )
-            found = cursor.fetchone()
-            if found is not None and found[0]:
-                return
             cursor.execute(f"SELECT count(*) FROM {partition}")
             memory_mb = self.index_build_memory_mb(int(cursor.fetchone()[0]), int(m))
         # Only integers from our own rows and settings are interpolated: identifiers cannot be parameters.
@@ -193,6 +192,19 @@ class EmbeddingModel(models.Model):
             direct.execute(f"SET maintenance_work_mem = '{int(memory_mb)}MB'")
             direct.execute(f"CREATE INDEX CONCURRENTLY {target}")
 
+    def _index_state(self) -> tuple[bool, bool] | None:
+        """(valid, being built) of this model's HNSW index; None where there is none."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT i.indisvalid, EXISTS (SELECT 1 FROM pg_stat_progress_create_index p "
+                "WHERE p.index_relid = i.indexrelid) "
+                "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE c.relname = %s AND c.relnamespace = current_schema()::regnamespace",
+                [self.hnsw_index_name],
+            )
+            row = cursor.fetchone()
+        return None if row is None else (bool(row[0]), bool(row[1]))
+
     def drop_index(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP INDEX IF EXISTS {self.hnsw_index_name}")
@@ -203,7 +215,7 @@ class ArtworkEmbedding(models.Model):
 
     artwork = models.ForeignKey(Artwork, on_delete=models.CASCADE, related_name="embeddings")
     model = models.ForeignKey(EmbeddingModel, on_delete=models.CASCADE, related_name="embeddings")
-    # No fixed dimension: each model's rows are cast to its own dimension by its partial HNSW index.
+    # No fixed dimension: each model's rows are cast to its own dimension by its partition's HNSW index.
     vector = VectorField()
     image_id = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
