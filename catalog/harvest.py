@@ -1,7 +1,7 @@
 """Harvest runs: page through the AIC API, or read a data dump, into the catalog.
 
-Only one run works at a time (a PostgreSQL advisory lock, released by the server
-if the process dies), and every run leaves a SyncRun that tells what happened.
+Only one run works at a time (a lease in Redis, which lapses if the process dies), and every run
+leaves a SyncRun that tells what happened.
 
 An API walk is longer than one task may run (the first walk of the whole collection takes
 AIC's page limit times its request pacing): it saves a checkpoint after every page, stops at
@@ -14,6 +14,7 @@ records the source no longer lists are withdrawn (``catalog.withdrawals``).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,8 +22,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import redis
+import redis.lock
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from catalog.aic_client import AICClient, AICError
@@ -30,24 +32,53 @@ from catalog.ingest import IngestCounts, ingest_records
 from catalog.models import SyncRun
 from catalog.records import AIC_FIELDS, loads, record_updated_at
 from catalog.withdrawals import mark_listed, reconcile
+from core.redis_clients import WORKER_TIMEOUT_SECONDS, redis_client
 
 logger = logging.getLogger(__name__)
 
-_HARVEST_LOCK_KEY = 7_301_001  # any constant shared by every harvest process
+_HARVEST_LOCK = "harvest-lock"  # the Redis key every harvest process takes
+# How long a run's lease lasts unrenewed: a killed run holds off the next harvest this long at most.
+_HARVEST_LEASE_SECONDS = 60
 
 
 @contextmanager
 def harvest_lock() -> Iterator[bool]:
-    """Yield whether this process holds the harvest lock."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_HARVEST_LOCK_KEY])
-        acquired = bool(cursor.fetchone()[0])
+    """Yield whether this process holds the harvest lock.
+
+    The lock is a lease in Redis, renewed from a thread every third of its length while the run goes
+    on: a run spans many transactions, on whichever server connection a pooler in transaction mode
+    lends each one, so a PostgreSQL session lock would be taken on one connection and left on it
+    (docs/database.md, PgBouncer). A Redis that cannot be reached raises, and the task is retried.
+    """
+    client = redis_client(settings.REDIS_URL, timeout=WORKER_TIMEOUT_SECONDS)
+    # Not thread-local: the renewing thread holds the same token.
+    lock = client.lock(_HARVEST_LOCK, timeout=_HARVEST_LEASE_SECONDS, thread_local=False)
+    if not lock.acquire(blocking=False):
+        yield False
+        return
+    stopped = threading.Event()
+    renewal = threading.Thread(target=_renew, args=(lock, stopped), name="harvest-lease", daemon=True)
+    renewal.start()
     try:
-        yield acquired
+        yield True
     finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [_HARVEST_LOCK_KEY])
+        stopped.set()
+        renewal.join()
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            logger.warning("the harvest lease had lapsed before the run ended")
+
+
+def _renew(lock: redis.lock.Lock, stopped: threading.Event) -> None:
+    while not stopped.wait(_HARVEST_LEASE_SECONDS / 3):
+        try:
+            lock.reacquire()
+        except redis.exceptions.LockNotOwnedError:
+            logger.error("the harvest lease lapsed while the run went on: another harvest may start")
+            return
+        except redis.RedisError:
+            logger.warning("cannot renew the harvest lease in Redis", exc_info=True)
 
 
 def sync_from_api(

@@ -20,7 +20,7 @@ def sync_aic_task(full: bool = False, limit: int | None = None) -> int:
     """Run (or continue) one harvest walk for a task's time budget; returns the SyncRun id.
 
     A walk longer than that is saved after every page and queued again to continue from there. A
-    database outage retries the task (the advisory lock keeps a retry from overlapping a run still
+    database outage retries the task (the harvest lock keeps a retry from overlapping a run still
     in progress). A full walk, once complete, rebuilds the keyword lists, listing the words that
     have become frequent since the last rebuild."""
     run = sync_from_api(full=full, limit=limit, budget_seconds=harvest_budget_seconds())

@@ -147,6 +147,21 @@ SCHEMA: list[Var] = [
             elsewhere=True,
         ),
         Var("DB_CONN_MAX_AGE", "int", 60, "seconds a database connection is kept", minimum=0),
+        Var(
+            "DATABASE_POOLER",
+            "choice",
+            "none",
+            "none: DATABASE_URL is PostgreSQL itself; pgbouncer-transaction: a PgBouncer in transaction mode, "
+            "so no server-side cursors or prepared statements (docs/database.md)",
+            choices=("none", "pgbouncer-transaction"),
+        ),
+        Var(
+            "DATABASE_DIRECT_URL",
+            "secret",
+            "",
+            "PostgreSQL itself, bypassing the pooler, for index builds that outlast a transaction; required "
+            "with DATABASE_POOLER=pgbouncer-transaction. Empty: DATABASE_URL",
+        ),
         Var("DB_CONNECT_TIMEOUT", "int", 5, "seconds to wait for a database connection", minimum=1),
         Var(
             "VAR_DIR",
@@ -357,7 +372,8 @@ SCHEMA: list[Var] = [
             "HNSW_BUILD_MEMORY_MB",
             "int",
             1024,
-            "maintenance_work_mem of a model's index build",
+            "the most maintenance_work_mem a model's index build takes: it takes what its graph needs, up to this "
+            "(docs/database.md)",
             minimum=64,
             maximum=1_048_576,
         ),

@@ -162,6 +162,18 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if socket_dir := DATABASES["default"].get("OPTIONS", {}).pop("host", None):
     DATABASES["default"]["HOST"] = socket_dir
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = read_int("DB_CONNECT_TIMEOUT")
+# Behind PgBouncer in transaction mode each transaction may run on another server connection, so
+# nothing may outlive one: https://docs.djangoproject.com/en/5.2/ref/databases/#transaction-pooling-server-side-cursors
+DATABASE_POOLER = read_choice("DATABASE_POOLER")
+DATABASE_DIRECT_URL = read_secret("DATABASE_DIRECT_URL")  # or DATABASE_DIRECT_URL_FILE
+if DATABASE_POOLER == "pgbouncer-transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None  # psycopg's named prepared statements
+    if not DATABASE_DIRECT_URL:
+        raise ImproperlyConfigured(
+            "DATABASE_DIRECT_URL must name PostgreSQL itself with DATABASE_POOLER=pgbouncer-transaction: "
+            "index builds cannot run through the pooler"
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -305,7 +317,7 @@ HNSW_M = read_int("HNSW_M")
 # fewer index pages per search (bench.search measures recall@10 and latency at a million artworks).
 HNSW_EF_CONSTRUCTION = read_int("HNSW_EF_CONSTRUCTION")
 HNSW_EF_SEARCH = read_int("HNSW_EF_SEARCH")
-# maintenance_work_mem of a model's index build: the whole graph fits in it, or the build spills to disk.
+# The cap on a model's index build memory (it takes what its graph needs): past it the build spills to disk.
 HNSW_BUILD_MEMORY_MB = read_int("HNSW_BUILD_MEMORY_MB")
 
 # --- Embedding throughput (embeddings/pipeline.py) ------------------------------

@@ -2,20 +2,22 @@
 selective filter, by ranking every candidate.
 
 The score is the cosine similarity plus the curator's boost. Each index walk's HNSW settings
-(``hnsw.ef_search``, ``hnsw.iterative_scan``) are set on its connection (``SET LOCAL`` inside a
-transaction); similar artworks are the neighbours of an artwork's own image vector.
+(``hnsw.ef_search``, ``hnsw.iterative_scan``) are set on its connection's session, or with
+``SET LOCAL`` inside the search's transaction behind a pooler in transaction mode
+(docs/database.md); similar artworks are the neighbours of an artwork's own image vector.
 """
 
 from __future__ import annotations
 
 import functools
 import weakref
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Expression, ExpressionWrapper, FloatField, QuerySet, Value
 from django.db.models.functions import Cast
 from pgvector.django import CosineDistance, VectorField
@@ -76,7 +78,7 @@ def vector_neighbours(
     exact = few_enough_to_rank_all(filters)
     walked = k + settings.SEARCH_FILTER_EXTRA_CANDIDATES if is_selective(filters) and not exact else k
     statement = _neighbour_statement(model, model.dimension, filters, exact, exclude, walked)
-    with vector_cursor(raw_connection()) as cursor:
+    with _hnsw_scope(), vector_cursor(raw_connection()) as cursor:
         # A walk's candidate list holds at least twice the rows it must return: a list barely longer
         # than the rows misses neighbours that exact search finds, and one of twice the rows keeps
         # nearly all of them (bench.search measures recall against exact search).
@@ -123,6 +125,16 @@ def _neighbour_statement(
     if exclude is not None:
         rows = rows.exclude(artwork_id=exclude)
     return ListingStatement.compile(rows[:k], "distance", LISTED_FIELDS, prefix="artwork__")
+
+
+def _hnsw_scope() -> AbstractContextManager[Any]:
+    """Where a walk's HNSW settings hold: the connection's session, or behind a pooler in transaction
+    mode (DATABASE_POOLER) the search's own transaction. There a session is a server connection that
+    the pooler lends to one transaction at a time: a setting made for it would reach whichever client
+    is lent it next, and the search's statements could run on another one."""
+    if settings.DATABASE_POOLER == "pgbouncer-transaction":
+        return transaction.atomic()
+    return nullcontext()
 
 
 # What a connection's session holds for hnsw.ef_search (hnsw.iterative_scan set alongside it).

@@ -1,4 +1,4 @@
-"""Deleting a retired model's vectors, failures and HNSW index."""
+"""Deleting a retired model's vectors (its partition, with its HNSW index) and failures."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 from embeddings.activation.errors import ActivationError
 from embeddings.activation.states import IN_PROGRESS
 from embeddings.activation.status import activation_status
-from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
+from embeddings.models import EmbeddingFailure, EmbeddingModel
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +23,9 @@ def prune_vectors(model: EmbeddingModel) -> int:
     current = activation_status(model)
     if current is not None and current.state in IN_PROGRESS:
         raise ActivationError(f"{model.name} is being activated: prune it once that ends")
-    model.drop_index()  # deleting rows from a table without the index is much cheaper
-    vectors, _ = ArtworkEmbedding.objects.filter(model=model).delete()
+    # Dropping the partition frees its space at once, where deleting its rows would leave them to vacuum.
+    vectors = model.drop_partition()
+    model.ensure_partition()  # empty, for the vectors of a later activation
     EmbeddingFailure.objects.filter(model=model).delete()
     logger.info("pruned %d vectors of model %s", vectors, model.name)
     return vectors

@@ -38,11 +38,17 @@ def _migrate(target: tuple[str, str]) -> None:
 
 
 def _built_before_the_upgrade(model: Any, settings: Any, *, m: int, ef_construction: int) -> str:
-    """The model's index name, built as a release before the upgrade built it; the setting is then 96."""
+    """The model's index name, built as a release before the upgrade built it (a partial index on the
+    one embeddings table); the setting is then 96."""
     settings.HNSW_EF_CONSTRUCTION = 96
     model.drop_index()
     _migrate(BEFORE)
-    model.ensure_index(m=m, ef_construction=ef_construction)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE INDEX {model.hnsw_index_name} ON embeddings_artworkembedding "
+            f"USING hnsw ((vector::halfvec({int(model.dimension)})) halfvec_cosine_ops) "
+            f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) WHERE model_id = {int(model.pk)}"
+        )
     return str(model.hnsw_index_name)
 
 

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _toast_bytes() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = %s::regclass",
+            # The table's rows are in its partitions, one a model.
+            "SELECT coalesce(sum(pg_relation_size(c.reltoastrelid)), 0) FROM pg_partition_tree(%s::regclass) t "
+            "JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf",
             [ArtworkEmbedding._meta.db_table],
         )
         return int(cursor.fetchone()[0])

@@ -63,10 +63,10 @@ def test_the_walk_reads_past_the_kth_member(collection: list[Artwork], embedding
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_sort = off")  # as on a large collection: the index is the cheaper plan
             counted = "SELECT coalesce(sum(idx_tup_fetch), 0) FROM pg_stat_xact_user_tables WHERE relname = %s"
-            cursor.execute(counted, [ArtworkEmbedding._meta.db_table])
+            cursor.execute(counted, [embedding_model.partition_name])  # the model's vectors' own table
             before = int(cursor.fetchone()[0])
             assert len(vector_neighbours(embedding_model, vector, K, filters=europe)) == K
-            cursor.execute(counted, [ArtworkEmbedding._meta.db_table])
+            cursor.execute(counted, [embedding_model.partition_name])
             return int(cursor.fetchone()[0]) - before
 
     # Without extra candidates the walk stops at the K-th member; with them it goes on to the 7th.
