@@ -29,10 +29,11 @@ test-faults: $(STAMP) tools
 	$(BIN)/python -m pytest -q -m faults
 
 # Redis for the tests (started by them when none answers), docker-compose and Caddy to validate the production
-# files, and Chromium for the browser tests (Playwright drives Debian's build; it cannot download its own here).
-TOOLS := redis-server docker-compose caddy chromium
+# files, Chromium for the browser tests (Playwright drives Debian's build; it cannot download its own here),
+# and PgBouncer for the tests of search and harvests behind a pooler in transaction mode (Debian puts it in /usr/sbin).
+TOOLS := redis-server docker-compose caddy chromium pgbouncer
 tools:
-	@for tool in $(TOOLS); do command -v $$tool >/dev/null || missing=1; done; [ -z "$$missing" ] || { \
+	@for tool in $(TOOLS); do command -v $$tool >/dev/null || test -x /usr/sbin/$$tool || missing=1; done; [ -z "$$missing" ] || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing $(TOOLS) with apt-get"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TOOLS) >/dev/null; \
