@@ -190,6 +190,15 @@ SCHEMA: list[Var] = [
             minimum=3,
             maximum=3600,
         ),
+        Var(
+            "ACTIVATION_WATCH_SECONDS",
+            "int",
+            15,
+            "an activation on the embed queue checks its coverage every this many seconds once its batches "
+            "are queued, and switches when it is complete",
+            minimum=1,
+            maximum=600,
+        ),
     ),
     *_section(
         "Art Institute of Chicago",

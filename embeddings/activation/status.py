@@ -31,11 +31,17 @@ class ActivationStatus:
     started_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     embedding_since: float = 0.0  # when the first batch started (the gate and the queue are not in the ETA)
-    to_embed: int = 0  # artworks the pass found without a vector when it started
+    to_embed: int = 0  # artworks the pass found without a vector when it started (and any that arrived since)
     done: int = 0  # of those, how many it has handled (embedded or failed)
     embedded: int = 0
     failed: int = 0
     message: str = ""
+    # On the embed queue (``fan_out``): the last artwork pk queued, the token the next watcher step must
+    # carry, when ``done`` last moved, and how often lost work was queued again.
+    queued_through: int = 0
+    watch_token: str = ""
+    progress_at: float = 0.0
+    requeued: int = 0
 
     def __post_init__(self) -> None:
         self.state = ActivationState(self.state)  # read back from JSON as a plain string

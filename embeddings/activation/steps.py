@@ -1,14 +1,14 @@
-"""One step of an activation: gate, embed for a while, and switch once the pass is over.
+"""The stages an activation shares however it runs: its start, the gate, and the switch; and the
+activation in one process (``run_step``), which embeds the pass itself, batch by batch.
 
-A step that runs out of its time budget says where the next one resumes; the process that runs the
-activation (``service.activate``) or the embed queue (``embeddings.tasks.activate_model_task``) takes
-it from there.
+On the embed queue the pass is fanned out over every worker instead (``fan_out``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -48,26 +48,6 @@ def begin(candidate: EmbeddingModel, *, force: bool = False, hold_seconds: float
     return status
 
 
-def activation_step(
-    candidate: EmbeddingModel, *, force: bool, prune: bool, resume_after: int, gated: bool
-) -> StepResult:
-    """One worker's share of an activation: it stops well inside the task time limit."""
-    status = activation_status(candidate)
-    if status is None or (not gated and status.state != ActivationState.QUEUED):
-        status = ActivationStatus(
-            model_id=candidate.pk, model=candidate.name, state=ActivationState.QUEUED, force=force
-        )
-    return run_step(
-        candidate,
-        status,
-        gated=gated,
-        resume_after=resume_after,
-        prune=prune,
-        budget_seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT / 2,
-        lease_seconds=queue_hold_seconds(),
-    )
-
-
 def run_step(
     candidate: EmbeddingModel,
     status: ActivationStatus,
@@ -98,6 +78,58 @@ def run_step(
             hold_lease(candidate.pk, queue_hold_seconds())
 
 
+Report = Callable[[ActivationState, str], None]
+
+
+def gate(candidate: EmbeddingModel, status: ActivationStatus, report: Report) -> None:
+    """The evaluation gate, once per activation; raises ActivationRefused unless ``status.force``.
+    Counts what the pass has to embed and reports the activation as embedding."""
+    report(ActivationState.GATING, "checking the candidate against the active model")
+    verdict = gate_verdict(candidate)
+    if verdict and not status.force:
+        raise ActivationRefused(verdict)
+    status.to_embed = artworks_missing_vectors(candidate).count()
+    report(ActivationState.EMBEDDING, f"gate overridden: {verdict}" if verdict else "")
+
+
+def switch(candidate: EmbeddingModel, prune: bool, report: Report) -> str:
+    """Export for the web processes, switch (ActivationIncomplete unless coverage is complete), prune
+    the replaced model if asked, and queue the stragglers; returns what happened, in words."""
+    report(ActivationState.SWITCHING, "coverage is complete: switching")
+    # Web processes encode the new model's queries from its ONNX export: it is there before they switch.
+    from embeddings.encoders.onnx_export import export_for_web_processes  # PyTorch: only once a switch is near
+
+    export_for_web_processes(candidate)
+    previous = switch_to(candidate)
+    message = f"replaced {previous.name}" if previous else "no model was active before"
+    if previous is not None and prune:
+        vectors = prune_vectors(previous)
+        message += f"; pruned {vectors} vectors of {previous.name}"
+    # Artworks harvested between the check and the commit were queued for the old model only.
+    stragglers = list(unhandled_artworks(candidate).values_list("pk", flat=True))
+    if stragglers:
+        enqueue_embedding(stragglers, candidate)
+        message += f"; queued {len(stragglers)} artworks that arrived meanwhile"
+    return message
+
+
+@contextmanager
+def errors_end_it(report: Report) -> Iterator[None]:
+    """An error in the block ends the activation, recorded in its status: refused, incomplete or
+    failed. An unexpected one is raised on once recorded."""
+    try:
+        yield
+    except ActivationRefused as exc:
+        report(ActivationState.REFUSED, str(exc))
+    except ActivationIncomplete as exc:
+        report(ActivationState.INCOMPLETE, str(exc))
+    except (ActivationError, ModelLoadError) as exc:
+        report(ActivationState.FAILED, str(exc))
+    except BaseException as exc:  # an interrupted command too: a status left "embedding" would block a retry
+        report(ActivationState.FAILED, f"{type(exc).__name__}: {exc}" if isinstance(exc, Exception) else "interrupted")
+        raise
+
+
 def _step(
     candidate: EmbeddingModel,
     status: ActivationStatus,
@@ -117,43 +149,14 @@ def _step(
     if candidate.is_active:
         report(ActivationState.ACTIVE, "already the active model")
         return StepResult(status, resume_after, finished=True)
-    try:
+    with errors_end_it(report):
         if not gated:
-            report(ActivationState.GATING, "checking the candidate against the active model")
-            verdict = gate_verdict(candidate)
-            if verdict and not status.force:
-                raise ActivationRefused(verdict)
-            status.to_embed = artworks_missing_vectors(candidate).count()
-            report(ActivationState.EMBEDDING, f"gate overridden: {verdict}" if verdict else "")
+            gate(candidate, status, report)
         resume_after = embed_pass(
             candidate, status, resume_after, budget_seconds, lambda: report(ActivationState.EMBEDDING, status.message)
         )
         if more_to_embed(candidate, resume_after):
             return StepResult(status, resume_after, finished=False)
-        report(ActivationState.SWITCHING, "coverage is complete: switching")
-        # Web processes encode the new model's queries from its ONNX export: it is there before they switch.
-        from embeddings.encoders.onnx_export import export_for_web_processes  # PyTorch: only once a switch is near
-
-        export_for_web_processes(candidate)
-        previous = switch_to(candidate)
-        message = f"replaced {previous.name}" if previous else "no model was active before"
-        if previous is not None and prune:
-            vectors = prune_vectors(previous)
-            message += f"; pruned {vectors} vectors of {previous.name}"
-        # Artworks harvested between the check and the commit were queued for the old model only.
-        stragglers = list(unhandled_artworks(candidate).values_list("pk", flat=True))
-        if stragglers:
-            enqueue_embedding(stragglers, candidate)
-            message += f"; queued {len(stragglers)} artworks that arrived meanwhile"
+        message = switch(candidate, prune, report)
         report(ActivationState.ACTIVE, message)
-        return StepResult(status, resume_after, finished=True)
-    except ActivationRefused as exc:
-        report(ActivationState.REFUSED, str(exc))
-    except ActivationIncomplete as exc:
-        report(ActivationState.INCOMPLETE, str(exc))
-    except (ActivationError, ModelLoadError) as exc:
-        report(ActivationState.FAILED, str(exc))
-    except BaseException as exc:  # an interrupted command too: a status left "embedding" would block a retry
-        report(ActivationState.FAILED, f"{type(exc).__name__}: {exc}" if isinstance(exc, Exception) else "interrupted")
-        raise
     return StepResult(status, resume_after, finished=True)
