@@ -74,7 +74,12 @@ def watch_activation_task(model_id: int, token: str, prune: bool = False) -> dic
     status = watch(model, token, prune=prune, send_next=_watcher_of(model_id, prune))
     if status is None:
         return {"skipped": "another step of this activation is running"}
-    return {"state": status.state, "done": status.done, "to_embed": status.to_embed}
+    return {
+        "state": status.state,
+        "done": status.done,
+        "to_embed": status.to_embed,
+        "queued_through": status.queued_through,
+    }
 
 
 def _watcher_of(model_id: int, prune: bool) -> Callable[[str, float], None]:

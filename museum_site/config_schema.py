@@ -199,6 +199,15 @@ SCHEMA: list[Var] = [
             minimum=1,
             maximum=600,
         ),
+        Var(
+            "ACTIVATION_QUEUE_PAGE_TASKS",
+            "int",
+            100,
+            "embedding tasks an activation on the embed queue queues at a time; the next page follows once "
+            "workers have taken these",
+            minimum=1,
+            maximum=10000,
+        ),
     ),
     *_section(
         "Art Institute of Chicago",

@@ -4,10 +4,10 @@
 time per model (a PostgreSQL advisory lock), and only the one that carries the activation's current
 token (a redelivered or doubled step stands down). Each step:
 
-- queues the next page of what the activation has still to handle as ``embed_artworks_task`` batches
-  of EMBED_BATCH_SIZE, in primary-key order after ``queued_through`` (keyset pagination: no list of the
-  whole catalog in memory, no huge message; the next step resumes where queuing stopped, and artworks
-  harvested meanwhile join the pass);
+- queues the next page (ACTIVATION_QUEUE_PAGE_TASKS) of what the activation has still to handle as
+  ``embed_artworks_task`` batches of EMBED_BATCH_SIZE, in primary-key order after ``queued_through``
+  (keyset pagination: no list of the whole catalog in memory, no huge message; the next step resumes
+  where queuing stopped, and artworks harvested meanwhile join the pass);
 - measures progress from the database (``measure``), whichever worker embedded what;
 - once everything is queued and nothing is left to handle, switches (``steps.switch``): exactly once,
   since the switching step holds the lock and every later step finds the activation over;
@@ -32,19 +32,20 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
 from catalog.models import Artwork
+from core.retry import TRANSIENT_ERRORS
 from embeddings.activation.lease import LeaseRenewal, hold_lease, queue_hold_seconds, release_lease
 from embeddings.activation.states import ActivationState
-from embeddings.activation.status import ActivationStatus, activation_status, save_status
+from embeddings.activation.status import ActivationStatus, recorded_status, save_status
 from embeddings.activation.steps import errors_end_it, gate, switch
 from embeddings.indexing import artworks_missing_vectors, enqueue_embedding
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
 from embeddings.sweep import embed_queue_idle
 
-# Embed tasks one watcher step queues; the step after it, queued behind them, queues the next page.
-PAGE_BATCHES = 100
 # A step that finds another one of the same model running is sent again this many seconds later.
 LOCK_BUSY_SECONDS = 1.0
 _WATCH_LOCK = 0x61637476  # pg advisory lock class; the model's pk is the object
+# The states in which the first step may (still) hand the activation over to the watcher.
+_BEFORE_THE_WATCHER = (ActivationState.QUEUED, ActivationState.GATING, ActivationState.EMBEDDING)
 
 # send_next(token, countdown): queue the next watcher step, carrying ``token``, ``countdown`` seconds on.
 SendNext = Callable[[str, float], None]
@@ -52,12 +53,12 @@ SendNext = Callable[[str, float], None]
 
 def start(candidate: EmbeddingModel, *, force: bool, send_next: SendNext) -> ActivationStatus:
     """The first step on the queue: the gate, then the first watcher step. Returns the status it leaves."""
-    status = activation_status(candidate)
+    status = recorded_status(candidate)
     if status is None:  # Redis lost it while the step waited
         status = ActivationStatus(
             model_id=candidate.pk, model=candidate.name, state=ActivationState.QUEUED, force=force
         )
-    elif status.state not in (ActivationState.QUEUED, ActivationState.GATING):
+    elif status.watch_token or status.state not in _BEFORE_THE_WATCHER:
         return status  # a first step delivered again once the activation had moved on
 
     def report(state: ActivationState, message: str = "") -> None:
@@ -65,18 +66,23 @@ def start(candidate: EmbeddingModel, *, force: bool, send_next: SendNext) -> Act
 
     finished = True
     try:
-        with LeaseRenewal(candidate.pk, _hold_seconds()), errors_end_it(report):
+        with LeaseRenewal(candidate.pk, _hold_seconds()), errors_end_it(report, passing=TRANSIENT_ERRORS):
             candidate.refresh_from_db()
             if candidate.is_active:
                 report(ActivationState.ACTIVE, "already the active model")
                 return status
-            gate(candidate, status, report)
+            if status.state != ActivationState.EMBEDDING:  # not a step tried again after the gate
+                gate(candidate, status, report)
             status.embedding_since = _database_now()
             status.progress_at, status.queued_through = time.time(), 0
-            status.watch_token = uuid.uuid4().hex
-            report(ActivationState.EMBEDDING, status.message)
-            send_next(status.watch_token, 0)
+            with _watch_lock(candidate.pk, wait=True):  # the watcher reads the token once it is stored
+                status.watch_token = uuid.uuid4().hex
+                send_next(status.watch_token, 0)
+                report(ActivationState.EMBEDDING, status.message)
             finished = False
+    except TRANSIENT_ERRORS:
+        finished = False  # the task is tried again: the activation goes on
+        raise
     finally:
         _keep_or_release_lease(candidate, finished)
     return status
@@ -89,13 +95,16 @@ def watch(candidate: EmbeddingModel, token: str, *, prune: bool, send_next: Send
         if not held:
             send_next(token, LOCK_BUSY_SECONDS)
             return None
-        status = activation_status(candidate)
+        status = recorded_status(candidate)
         if status is None or status.watch_token != token or status.state != ActivationState.EMBEDDING:
             return status  # a step of an activation that has ended, or one a newer step replaced
         finished = True
         try:
             with LeaseRenewal(candidate.pk, _hold_seconds()):
                 finished = _watch(candidate, status, prune, send_next)
+        except TRANSIENT_ERRORS:
+            finished = False  # the task is tried again with the same token: the activation goes on
+            raise
         finally:
             _keep_or_release_lease(candidate, finished)
         return status
@@ -127,7 +136,8 @@ def measure(candidate: EmbeddingModel, status: ActivationStatus) -> int:
 
 def queue_page(candidate: EmbeddingModel, status: ActivationStatus) -> int:
     """Queue the next page of unfinished artworks after ``status.queued_through``; returns how many."""
-    page_size = settings.EMBED_BATCH_SIZE * PAGE_BATCHES
+    # The next step is queued behind this page: it queues the next one once workers have taken this one.
+    page_size = settings.EMBED_BATCH_SIZE * settings.ACTIVATION_QUEUE_PAGE_TASKS
     after = unfinished_artworks(candidate, status.embedding_since).filter(pk__gt=status.queued_through)
     page = list(after.order_by("pk").values_list("pk", flat=True)[:page_size])
     if page:
@@ -142,7 +152,7 @@ def _watch(candidate: EmbeddingModel, status: ActivationStatus, prune: bool, sen
     def report(state: ActivationState, message: str = "") -> None:
         _report(status, state, message)
 
-    with errors_end_it(report):
+    with errors_end_it(report, passing=TRANSIENT_ERRORS):
         candidate.refresh_from_db()
         if candidate.is_active:
             report(ActivationState.ACTIVE, "already the active model")
@@ -169,7 +179,7 @@ def _watch(candidate: EmbeddingModel, status: ActivationStatus, prune: bool, sen
 
 def _report(status: ActivationStatus, state: ActivationState, message: str) -> None:
     status.state, status.message, status.updated_at = state, message, time.time()
-    save_status(status)
+    save_status(status, strict=True)  # the next step goes on only from the token stored here
 
 
 def _hold_seconds() -> float:
@@ -198,13 +208,16 @@ def _database_now() -> float:
 
 
 @contextmanager
-def _watch_lock(model_id: int) -> Iterator[bool]:
-    """Yields whether this step holds the model's watcher lock (a session lock: a step whose process
-    dies gives it up with its connection)."""
+def _watch_lock(model_id: int, *, wait: bool = False) -> Iterator[bool]:
+    """Yields whether this step holds the model's watcher lock, waiting for it if ``wait`` (a session
+    lock: a step whose process dies gives it up with its connection)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_WATCH_LOCK, model_id])
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s), true", [_WATCH_LOCK, model_id])
+        else:
+            cursor.execute("SELECT NULL, pg_try_advisory_lock(%s, %s)", [_WATCH_LOCK, model_id])
         row = cursor.fetchone()
-    held = bool(row and row[0])
+    held = bool(row and row[1])
     try:
         yield held
     finally:

@@ -64,10 +64,16 @@ class ActivationStatus:
 def activation_status(model: EmbeddingModel) -> ActivationStatus | None:
     """The model's last activation as recorded; one under way whose lease has lapsed reads as failed."""
     try:
-        raw = _redis().get(_status_key(model.pk))
+        return recorded_status(model)
     except redis.RedisError:
         logger.warning("cannot read the activation status of %s from Redis", model.name, exc_info=True)
         return None
+
+
+def recorded_status(model: EmbeddingModel) -> ActivationStatus | None:
+    """As ``activation_status``, but Redis errors are raised: for a step that must not take Redis
+    being away for an activation that is not there."""
+    raw = _redis().get(_status_key(model.pk))
     if not raw:
         return None
     try:
@@ -81,10 +87,14 @@ def activation_status(model: EmbeddingModel) -> ActivationStatus | None:
     return status
 
 
-def save_status(status: ActivationStatus) -> None:
+def save_status(status: ActivationStatus, *, strict: bool = False) -> None:
+    """Store ``status``; a Redis error is logged, or raised when ``strict`` (a step whose successor
+    depends on what it stores)."""
     try:
         _redis().set(_status_key(status.model_id), json.dumps(asdict(status)), ex=STATUS_TTL_SECONDS)
     except redis.RedisError:
+        if strict:
+            raise
         # Progress display is a convenience: losing it must not stop an activation.
         logger.warning("cannot store the activation status of %s in Redis", status.model, exc_info=True)
 

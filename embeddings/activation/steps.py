@@ -114,11 +114,14 @@ def switch(candidate: EmbeddingModel, prune: bool, report: Report) -> str:
 
 
 @contextmanager
-def errors_end_it(report: Report) -> Iterator[None]:
+def errors_end_it(report: Report, passing: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """An error in the block ends the activation, recorded in its status: refused, incomplete or
-    failed. An unexpected one is raised on once recorded."""
+    failed. An unexpected one is raised on once recorded; one of ``passing`` is raised on unrecorded
+    (a transient error the task is tried again for)."""
     try:
         yield
+    except passing:
+        raise
     except ActivationRefused as exc:
         report(ActivationState.REFUSED, str(exc))
     except ActivationIncomplete as exc:

@@ -30,6 +30,7 @@ from museum_site.tests.processes import RedisServer, Worker, wait_for, worker_en
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BATCH_SIZE = 4
+PAGE_TASKS = 2  # the activation queues its batches a page of two at a time
 SLOW_IMAGE_SECONDS = 10.0
 
 
@@ -47,6 +48,7 @@ def environment(broker: RedisServer, aic: Any, test_database_url: str, settings:
         IIIF_TIMEOUT_SECONDS=str(SLOW_IMAGE_SECONDS + 20),
         EMBED_BATCH_SIZE=str(BATCH_SIZE),
         ACTIVATION_WATCH_SECONDS="1",
+        ACTIVATION_QUEUE_PAGE_TASKS=str(PAGE_TASKS),
         CELERY_UNACKED_RESTORE_INTERVAL="1",
         # A task works for half its soft limit: the slow image arrives well inside it, so no batch is
         # split and handed on to the other worker (which would download its images again).
@@ -146,6 +148,10 @@ def test_every_embed_worker_takes_a_share_and_the_switch_waits_for_the_last_batc
     # Both workers embedded a share, as their logs say; one of them switched, once.
     embedded = {name: _embedded_in_log(worker) for name, worker in workers.items()}
     assert all(embedded.values()) and sum(embedded.values()) == len(artworks), embedded
+    # The batches were queued a page at a time, each watcher step resuming where the last one stopped.
+    queued_through = sorted({value for worker in workers.values() for value in _queued_through_in_log(worker)})
+    page = BATCH_SIZE * PAGE_TASKS
+    assert queued_through == sorted({artwork.pk for artwork in artworks[page - 1 :: page]} | {artworks[-1].pk})
     switches = sum(worker.log.read_text().count("model candidate is active") for worker in workers.values())
     assert switches == 1
 
@@ -160,3 +166,9 @@ def _embedded_in_log(worker: Worker) -> int:
     """Artworks this worker's embed tasks embedded, from the results its log records."""
     results = re.findall(r"embed_artworks_task\[[^\]]+\] succeeded in [\d.]+s: (\{.*\})", worker.log.read_text())
     return sum(int(ast.literal_eval(result)["embedded"]) for result in results)
+
+
+def _queued_through_in_log(worker: Worker) -> list[int]:
+    """Where queuing stood after each watcher step this worker ran, from its log."""
+    results = re.findall(r"watch_activation_task\[[^\]]+\] succeeded in [\d.]+s: (\{.*\})", worker.log.read_text())
+    return [int(ast.literal_eval(result)["queued_through"]) for result in results]
