@@ -130,6 +130,7 @@ def measure(candidate: EmbeddingModel, status: ActivationStatus) -> int:
     if embedded + failed != status.done:
         status.progress_at = time.time()
     status.done, status.embedded, status.failed = embedded + failed, embedded, failed
+    status.measured_at = time.time()
     status.to_embed = max(status.to_embed, status.done + pending)  # artworks that arrived meanwhile join
     return pending
 
@@ -158,7 +159,12 @@ def _watch(candidate: EmbeddingModel, status: ActivationStatus, prune: bool, sen
             report(ActivationState.ACTIVE, "already the active model")
             return True
         queued = queue_page(candidate, status)
-        pending = measure(candidate, status)
+        if queued and time.time() - status.measured_at < settings.ACTIVATION_WATCH_SECONDS:
+            # While pages are queued, a step follows each page: the counts, over the whole catalog,
+            # are taken once a watch interval.
+            pending = queued
+        else:
+            pending = measure(candidate, status)
         if not queued and not pending:
             report(ActivationState.ACTIVE, switch(candidate, prune, report))
             return True

@@ -37,10 +37,11 @@ class ActivationStatus:
     failed: int = 0
     message: str = ""
     # On the embed queue (``fan_out``): the last artwork pk queued, the token the next watcher step must
-    # carry, when ``done`` last moved, and how often lost work was queued again.
+    # carry, when ``done`` last moved and when it was last counted, and how often lost work was queued again.
     queued_through: int = 0
     watch_token: str = ""
     progress_at: float = 0.0
+    measured_at: float = 0.0
     requeued: int = 0
 
     def __post_init__(self) -> None:

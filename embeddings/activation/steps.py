@@ -17,7 +17,7 @@ from embeddings.activation.coverage import unhandled_artworks
 from embeddings.activation.embed_pass import embed_pass, more_to_embed
 from embeddings.activation.errors import ActivationError, ActivationIncomplete, ActivationRefused
 from embeddings.activation.gate import gate_verdict
-from embeddings.activation.lease import LeaseRenewal, hold_lease, queue_hold_seconds, release_lease
+from embeddings.activation.lease import LeaseRenewal, hold_lease, release_lease
 from embeddings.activation.pruning import prune_vectors
 from embeddings.activation.states import IN_PROGRESS, ActivationState
 from embeddings.activation.status import ActivationStatus, activation_status, save_status
@@ -57,25 +57,22 @@ def run_step(
     prune: bool = False,
     budget_seconds: float | None = None,
     on_status: StatusCallback | None = None,
-    lease_seconds: float | None = None,
 ) -> StepResult:
-    """Gate (unless ``gated``), then embed from ``resume_after`` on until done or past ``budget_seconds``,
-    then switch when the pass is over. Errors end the activation and are recorded in its status.
+    """In this process: gate (unless ``gated``), then embed from ``resume_after`` on until done or past
+    ``budget_seconds``, then switch when the pass is over. Errors end the activation and are recorded in
+    its status.
 
-    The step holds the activation's lease, renewed to ``lease_seconds`` (default
-    ``ACTIVATION_LEASE_SECONDS``) while it runs; it gives the lease up when the activation ends, and
-    leaves it for the next step's queue wait when it does not."""
+    The step holds the activation's lease, renewed while it runs; it gives the lease up when the
+    activation ends."""
     finished = True
     try:
-        with LeaseRenewal(candidate.pk, lease_seconds or settings.ACTIVATION_LEASE_SECONDS):
+        with LeaseRenewal(candidate.pk, settings.ACTIVATION_LEASE_SECONDS):
             step = _step(candidate, status, gated, resume_after, prune, budget_seconds, on_status)
         finished = step.finished
         return step
     finally:
         if finished:
             release_lease(candidate.pk)
-        else:
-            hold_lease(candidate.pk, queue_hold_seconds())
 
 
 Report = Callable[[ActivationState, str], None]
