@@ -119,9 +119,10 @@ def unfinished_artworks(candidate: EmbeddingModel, since: float) -> QuerySet[Art
 def measure(candidate: EmbeddingModel, status: ActivationStatus) -> int:
     """Set the status's counts from the database; returns how many artworks are left to handle."""
     since = datetime.fromtimestamp(status.embedding_since, tz=UTC)
-    missing = artworks_missing_vectors(candidate)
-    pending = missing.exclude(Exists(_failed_since(candidate, status.embedding_since))).count()
-    failed = missing.filter(Exists(_failed_since(candidate, status.embedding_since))).count()
+    pending = unfinished_artworks(candidate, status.embedding_since).count()
+    failed = (
+        artworks_missing_vectors(candidate).filter(Exists(_failed_since(candidate, status.embedding_since))).count()
+    )
     embedded = (
         ArtworkEmbedding.objects.filter(model=candidate, created_at__gte=since, artwork__withdrawn_at=None)
         .exclude(artwork__image_id="")

@@ -77,11 +77,13 @@ def test_batches_lost_from_the_queue_are_queued_again_and_the_activation_complet
     status = activation_status(candidate)
     assert status is not None and status.state == "embedding" and status.requeued == 0
 
-    def activated() -> bool:
-        candidate.refresh_from_db()
-        return candidate.is_active
+    def ended() -> bool:
+        status = activation_status(candidate)
+        return status is not None and status.state not in ("queued", "gating", "embedding", "switching")
 
-    wait_for(activated, 150, f"the activation (worker log: {worker.log_tail()})")
+    wait_for(ended, 150, f"the activation (worker log: {worker.log_tail()})")
+    candidate.refresh_from_db()
+    assert candidate.is_active
     assert ArtworkEmbedding.objects.filter(model=candidate).count() == len(artworks)
     status = activation_status(candidate)
     assert status is not None and status.state == "active" and status.requeued == 1
