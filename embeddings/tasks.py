@@ -55,9 +55,14 @@ def sweep_task() -> dict[str, int]:
 
 
 @shared_task(**RETRY_TRANSIENT_ERRORS)
-def activate_model_task(model_id: int, force: bool = False, prune: bool = False) -> dict[str, object]:
+def activate_model_task(
+    model_id: int, force: bool = False, prune: bool = False, resume_after: int = 0, gated: bool = False
+) -> dict[str, object]:
     """The first step of a model's activation on the embed queue: the gate, then the watcher
-    (embeddings/activation/fan_out.py), which fans the pass out over every embed worker."""
+    (embeddings/activation/fan_out.py), which fans the pass out over every embed worker.
+
+    ``resume_after`` and ``gated`` are read from steps queued by an earlier release, which embedded in
+    one process: such a step past its gate hands over to the watcher, which finds what is missing."""
     model = EmbeddingModel.objects.filter(pk=model_id).first()
     if model is None:
         return {"skipped": "model was deleted"}
