@@ -8,7 +8,8 @@ Beat runs it every EMBED_SWEEP_INTERVAL_SECONDS, so the index converges with no 
   queue) and are queued again. A queue that still holds tasks may hold theirs: the sweep waits
   until it drains, which also keeps it from doubling a long backlog.
 Permanent failures (404, undecodable, too large) stay as they are until the record's image
-changes or a curator asks.
+changes or a curator asks. A model being activated on the embed queue is not swept: its
+activation's watcher (``activation/fan_out.py``) queues again what lost tasks left undone.
 
 It also keeps the caches of the worker that runs it bounded (``cache_pruning``): files of images no
 artwork uses any more (a changed image, a withdrawn record) are deleted, and the pixel cache is

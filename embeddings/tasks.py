@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from core.retry import RETRY_TRANSIENT_ERRORS
-from embeddings.activation.steps import activation_step
+from embeddings.activation.fan_out import start, watch
 from embeddings.indexing import enqueue_embedding
 from embeddings.models import EmbeddingModel
 from embeddings.sweep import sweep
@@ -57,11 +58,37 @@ def sweep_task() -> dict[str, int]:
 def activate_model_task(
     model_id: int, force: bool = False, prune: bool = False, resume_after: int = 0, gated: bool = False
 ) -> dict[str, object]:
-    """One step of a model's activation (gate, embed for a while, switch when complete); queues the next step."""
+    """The first step of a model's activation on the embed queue: the gate, then the watcher
+    (embeddings/activation/fan_out.py), which fans the pass out over every embed worker.
+
+    ``resume_after`` and ``gated`` are read from steps queued by an earlier release, which embedded in
+    one process: such a step past its gate hands over to the watcher, which finds what is missing."""
     model = EmbeddingModel.objects.filter(pk=model_id).first()
     if model is None:
         return {"skipped": "model was deleted"}
-    step = activation_step(model, force=force, prune=prune, resume_after=resume_after, gated=gated)
-    if not step.finished:
-        activate_model_task.delay(model_id, force=force, prune=prune, resume_after=step.resume_after, gated=True)
-    return {"state": step.status.state, "resume_after": step.resume_after}
+    status = start(model, force=force, send_next=_watcher_of(model_id, prune))
+    return {"state": status.state}
+
+
+@shared_task(**RETRY_TRANSIENT_ERRORS)
+def watch_activation_task(model_id: int, token: str, prune: bool = False) -> dict[str, object]:
+    """One watcher step of a model's activation: queue a page of batches, measure, switch once complete."""
+    model = EmbeddingModel.objects.filter(pk=model_id).first()
+    if model is None:
+        return {"skipped": "model was deleted"}
+    status = watch(model, token, prune=prune, send_next=_watcher_of(model_id, prune))
+    if status is None:
+        return {"skipped": "another step of this activation is running"}
+    return {
+        "state": status.state,
+        "done": status.done,
+        "to_embed": status.to_embed,
+        "queued_through": status.queued_through,
+    }
+
+
+def _watcher_of(model_id: int, prune: bool) -> Callable[[str, float], None]:
+    def send_next(token: str, countdown: float) -> None:
+        watch_activation_task.apply_async((model_id, token), {"prune": prune}, countdown=countdown)
+
+    return send_next

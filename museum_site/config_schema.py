@@ -214,6 +214,24 @@ SCHEMA: list[Var] = [
             maximum=3600,
         ),
         Var(
+            "ACTIVATION_WATCH_SECONDS",
+            "int",
+            15,
+            "an activation on the embed queue checks its coverage every this many seconds once its batches "
+            "are queued, and switches when it is complete",
+            minimum=1,
+            maximum=600,
+        ),
+        Var(
+            "ACTIVATION_QUEUE_PAGE_TASKS",
+            "int",
+            100,
+            "embedding tasks an activation on the embed queue queues at a time; the next page follows once "
+            "workers have taken these",
+            minimum=1,
+            maximum=10000,
+        ),
+        Var(
             "CELERY_HEARTBEAT_FILE",
             "path",
             "",

@@ -312,6 +312,10 @@ MODEL_CACHE_DIR = read_path("MODEL_CACHE_DIR", VAR_DIR / "models")
 # A process activating a model renews its claim every third of this many seconds; a claim left to
 # lapse (the process killed) lets the activation be started again, and the admin shows it stopped.
 ACTIVATION_LEASE_SECONDS = read_int("ACTIVATION_LEASE_SECONDS")
+# An activation on the embed queue (embeddings/activation/fan_out.py) measures its coverage this often.
+ACTIVATION_WATCH_SECONDS = read_int("ACTIVATION_WATCH_SECONDS")
+# Its batches are queued a page at a time: the queue never holds the whole catalog.
+ACTIVATION_QUEUE_PAGE_TASKS = read_int("ACTIVATION_QUEUE_PAGE_TASKS")
 HNSW_M = read_int("HNSW_M")
 # A graph built with more candidates per insert than pgvector's default reaches the same recall reading
 # fewer index pages per search (bench.search measures recall@10 and latency at a million artworks).

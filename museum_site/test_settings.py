@@ -42,6 +42,7 @@ _test_value("AIC_BACKOFF_SECONDS", "0.01")
 _test_value("AIC_TIMEOUT_SECONDS", "2")
 _test_value("IIIF_TIMEOUT_SECONDS", "2")
 _test_value("EMBED_DEVICE", "cpu")
+_test_value("ACTIVATION_WATCH_SECONDS", "1")
 _test_value("CUDA_VISIBLE_DEVICES", "")
 # Each test sees its own database's counts; the caching tests turn the caches on.
 os.environ.setdefault("HEALTHZ_CACHE_SECONDS", "0")

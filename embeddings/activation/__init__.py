@@ -11,9 +11,11 @@ Activation has three stages:
    nothing pending, and every artwork the active model serves has a vector under the candidate), the
    candidate becomes active.
 
-The pass can run in one process (``service.activate``, for ``manage.py activate_model``) or in steps on
-the embed queue (``service.request_activation``, the admin's action): a step (``steps``) stops after a
-time budget and says where the next one resumes. Progress is kept in Redis (``status``) for the admin
-and reported to a callback for the command; a lease (``lease``) tells a running activation from one
-whose process died. Pruning a retired model's vectors is ``pruning``.
+The pass runs in one of two ways. ``service.activate`` (``manage.py activate_model``, one host) embeds
+it in this process, batch by batch (``steps.run_step``, ``embed_pass``). ``service.request_activation``
+(the admin's action, ``activate_model --queue``) fans it out (``fan_out``): its batches go to the embed
+queue, where every embed worker takes a share, and a watcher step measures coverage from the database
+and switches once, when it is complete. Progress is kept in Redis (``status``) for the admin and
+reported to a callback for the command; a lease (``lease``) tells a running activation from one whose
+process died. Pruning a retired model's vectors is ``pruning``.
 """

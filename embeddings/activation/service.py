@@ -1,4 +1,4 @@
-"""Activating a model: the whole activation in this process, or requested from the embed workers."""
+"""Activating a model: the whole activation in this process, or fanned out over the embed workers."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def activate(
 
 
 def request_activation(candidate: EmbeddingModel, *, force: bool = False, prune: bool = False) -> ActivationStatus:
-    """Queue the activation on the embed workers (the admin's action); returns its queued status."""
+    """Queue the activation on the embed workers (the admin's action): its first step gates the
+    candidate, then its batches are queued for every embed worker to take (``fan_out``). Returns its
+    queued status."""
     status = begin(candidate, force=force, hold_seconds=queue_hold_seconds())
     current_app.send_task(ACTIVATE_TASK, args=[candidate.pk], kwargs={"force": force, "prune": prune})
     return status

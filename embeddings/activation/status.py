@@ -31,11 +31,18 @@ class ActivationStatus:
     started_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     embedding_since: float = 0.0  # when the first batch started (the gate and the queue are not in the ETA)
-    to_embed: int = 0  # artworks the pass found without a vector when it started
+    to_embed: int = 0  # artworks the pass found without a vector when it started (and any that arrived since)
     done: int = 0  # of those, how many it has handled (embedded or failed)
     embedded: int = 0
     failed: int = 0
     message: str = ""
+    # On the embed queue (``fan_out``): the last artwork pk queued, the token the next watcher step must
+    # carry, when ``done`` last moved and when it was last counted, and how often lost work was queued again.
+    queued_through: int = 0
+    watch_token: str = ""
+    progress_at: float = 0.0
+    measured_at: float = 0.0
+    requeued: int = 0
 
     def __post_init__(self) -> None:
         self.state = ActivationState(self.state)  # read back from JSON as a plain string
@@ -58,10 +65,16 @@ class ActivationStatus:
 def activation_status(model: EmbeddingModel) -> ActivationStatus | None:
     """The model's last activation as recorded; one under way whose lease has lapsed reads as failed."""
     try:
-        raw = _redis().get(_status_key(model.pk))
+        return recorded_status(model)
     except redis.RedisError:
         logger.warning("cannot read the activation status of %s from Redis", model.name, exc_info=True)
         return None
+
+
+def recorded_status(model: EmbeddingModel) -> ActivationStatus | None:
+    """As ``activation_status``, but Redis errors are raised: for a step that must not take Redis
+    being away for an activation that is not there."""
+    raw = _redis().get(_status_key(model.pk))
     if not raw:
         return None
     try:
@@ -75,10 +88,14 @@ def activation_status(model: EmbeddingModel) -> ActivationStatus | None:
     return status
 
 
-def save_status(status: ActivationStatus) -> None:
+def save_status(status: ActivationStatus, *, strict: bool = False) -> None:
+    """Store ``status``; a Redis error is logged, or raised when ``strict`` (a step whose successor
+    depends on what it stores)."""
     try:
         _redis().set(_status_key(status.model_id), json.dumps(asdict(status)), ex=STATUS_TTL_SECONDS)
     except redis.RedisError:
+        if strict:
+            raise
         # Progress display is a convenience: losing it must not stop an activation.
         logger.warning("cannot store the activation status of %s in Redis", status.model, exc_info=True)
 

@@ -1,14 +1,14 @@
-"""One step of an activation: gate, embed for a while, and switch once the pass is over.
+"""The stages an activation shares however it runs: its start, the gate, and the switch; and the
+activation in one process (``run_step``), which embeds the pass itself, batch by batch.
 
-A step that runs out of its time budget says where the next one resumes; the process that runs the
-activation (``service.activate``) or the embed queue (``embeddings.tasks.activate_model_task``) takes
-it from there.
+On the embed queue the pass is fanned out over every worker instead (``fan_out``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -17,7 +17,7 @@ from embeddings.activation.coverage import unhandled_artworks
 from embeddings.activation.embed_pass import embed_pass, more_to_embed
 from embeddings.activation.errors import ActivationError, ActivationIncomplete, ActivationRefused
 from embeddings.activation.gate import gate_verdict
-from embeddings.activation.lease import LeaseRenewal, hold_lease, queue_hold_seconds, release_lease
+from embeddings.activation.lease import LeaseRenewal, hold_lease, release_lease
 from embeddings.activation.pruning import prune_vectors
 from embeddings.activation.states import IN_PROGRESS, ActivationState
 from embeddings.activation.status import ActivationStatus, activation_status, save_status
@@ -48,26 +48,6 @@ def begin(candidate: EmbeddingModel, *, force: bool = False, hold_seconds: float
     return status
 
 
-def activation_step(
-    candidate: EmbeddingModel, *, force: bool, prune: bool, resume_after: int, gated: bool
-) -> StepResult:
-    """One worker's share of an activation: it stops well inside the task time limit."""
-    status = activation_status(candidate)
-    if status is None or (not gated and status.state != ActivationState.QUEUED):
-        status = ActivationStatus(
-            model_id=candidate.pk, model=candidate.name, state=ActivationState.QUEUED, force=force
-        )
-    return run_step(
-        candidate,
-        status,
-        gated=gated,
-        resume_after=resume_after,
-        prune=prune,
-        budget_seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT / 2,
-        lease_seconds=queue_hold_seconds(),
-    )
-
-
 def run_step(
     candidate: EmbeddingModel,
     status: ActivationStatus,
@@ -77,25 +57,77 @@ def run_step(
     prune: bool = False,
     budget_seconds: float | None = None,
     on_status: StatusCallback | None = None,
-    lease_seconds: float | None = None,
 ) -> StepResult:
-    """Gate (unless ``gated``), then embed from ``resume_after`` on until done or past ``budget_seconds``,
-    then switch when the pass is over. Errors end the activation and are recorded in its status.
+    """In this process: gate (unless ``gated``), then embed from ``resume_after`` on until done or past
+    ``budget_seconds``, then switch when the pass is over. Errors end the activation and are recorded in
+    its status.
 
-    The step holds the activation's lease, renewed to ``lease_seconds`` (default
-    ``ACTIVATION_LEASE_SECONDS``) while it runs; it gives the lease up when the activation ends, and
-    leaves it for the next step's queue wait when it does not."""
+    The step holds the activation's lease, renewed while it runs; it gives the lease up when the
+    activation ends."""
     finished = True
     try:
-        with LeaseRenewal(candidate.pk, lease_seconds or settings.ACTIVATION_LEASE_SECONDS):
+        with LeaseRenewal(candidate.pk, settings.ACTIVATION_LEASE_SECONDS):
             step = _step(candidate, status, gated, resume_after, prune, budget_seconds, on_status)
         finished = step.finished
         return step
     finally:
         if finished:
             release_lease(candidate.pk)
-        else:
-            hold_lease(candidate.pk, queue_hold_seconds())
+
+
+Report = Callable[[ActivationState, str], None]
+
+
+def gate(candidate: EmbeddingModel, status: ActivationStatus, report: Report) -> None:
+    """The evaluation gate, once per activation; raises ActivationRefused unless ``status.force``.
+    Counts what the pass has to embed and reports the activation as embedding."""
+    report(ActivationState.GATING, "checking the candidate against the active model")
+    verdict = gate_verdict(candidate)
+    if verdict and not status.force:
+        raise ActivationRefused(verdict)
+    status.to_embed = artworks_missing_vectors(candidate).count()
+    report(ActivationState.EMBEDDING, f"gate overridden: {verdict}" if verdict else "")
+
+
+def switch(candidate: EmbeddingModel, prune: bool, report: Report) -> str:
+    """Export for the web processes, switch (ActivationIncomplete unless coverage is complete), prune
+    the replaced model if asked, and queue the stragglers; returns what happened, in words."""
+    report(ActivationState.SWITCHING, "coverage is complete: switching")
+    # Web processes encode the new model's queries from its ONNX export: it is there before they switch.
+    from embeddings.encoders.onnx_export import export_for_web_processes  # PyTorch: only once a switch is near
+
+    export_for_web_processes(candidate)
+    previous = switch_to(candidate)
+    message = f"replaced {previous.name}" if previous else "no model was active before"
+    if previous is not None and prune:
+        vectors = prune_vectors(previous)
+        message += f"; pruned {vectors} vectors of {previous.name}"
+    # Artworks harvested between the check and the commit were queued for the old model only.
+    stragglers = list(unhandled_artworks(candidate).values_list("pk", flat=True))
+    if stragglers:
+        enqueue_embedding(stragglers, candidate)
+        message += f"; queued {len(stragglers)} artworks that arrived meanwhile"
+    return message
+
+
+@contextmanager
+def errors_end_it(report: Report, passing: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """An error in the block ends the activation, recorded in its status: refused, incomplete or
+    failed. An unexpected one is raised on once recorded; one of ``passing`` is raised on unrecorded
+    (a transient error the task is tried again for)."""
+    try:
+        yield
+    except passing:
+        raise
+    except ActivationRefused as exc:
+        report(ActivationState.REFUSED, str(exc))
+    except ActivationIncomplete as exc:
+        report(ActivationState.INCOMPLETE, str(exc))
+    except (ActivationError, ModelLoadError) as exc:
+        report(ActivationState.FAILED, str(exc))
+    except BaseException as exc:  # an interrupted command too: a status left "embedding" would block a retry
+        report(ActivationState.FAILED, f"{type(exc).__name__}: {exc}" if isinstance(exc, Exception) else "interrupted")
+        raise
 
 
 def _step(
@@ -117,43 +149,14 @@ def _step(
     if candidate.is_active:
         report(ActivationState.ACTIVE, "already the active model")
         return StepResult(status, resume_after, finished=True)
-    try:
+    with errors_end_it(report):
         if not gated:
-            report(ActivationState.GATING, "checking the candidate against the active model")
-            verdict = gate_verdict(candidate)
-            if verdict and not status.force:
-                raise ActivationRefused(verdict)
-            status.to_embed = artworks_missing_vectors(candidate).count()
-            report(ActivationState.EMBEDDING, f"gate overridden: {verdict}" if verdict else "")
+            gate(candidate, status, report)
         resume_after = embed_pass(
             candidate, status, resume_after, budget_seconds, lambda: report(ActivationState.EMBEDDING, status.message)
         )
         if more_to_embed(candidate, resume_after):
             return StepResult(status, resume_after, finished=False)
-        report(ActivationState.SWITCHING, "coverage is complete: switching")
-        # Web processes encode the new model's queries from its ONNX export: it is there before they switch.
-        from embeddings.encoders.onnx_export import export_for_web_processes  # PyTorch: only once a switch is near
-
-        export_for_web_processes(candidate)
-        previous = switch_to(candidate)
-        message = f"replaced {previous.name}" if previous else "no model was active before"
-        if previous is not None and prune:
-            vectors = prune_vectors(previous)
-            message += f"; pruned {vectors} vectors of {previous.name}"
-        # Artworks harvested between the check and the commit were queued for the old model only.
-        stragglers = list(unhandled_artworks(candidate).values_list("pk", flat=True))
-        if stragglers:
-            enqueue_embedding(stragglers, candidate)
-            message += f"; queued {len(stragglers)} artworks that arrived meanwhile"
+        message = switch(candidate, prune, report)
         report(ActivationState.ACTIVE, message)
-        return StepResult(status, resume_after, finished=True)
-    except ActivationRefused as exc:
-        report(ActivationState.REFUSED, str(exc))
-    except ActivationIncomplete as exc:
-        report(ActivationState.INCOMPLETE, str(exc))
-    except (ActivationError, ModelLoadError) as exc:
-        report(ActivationState.FAILED, str(exc))
-    except BaseException as exc:  # an interrupted command too: a status left "embedding" would block a retry
-        report(ActivationState.FAILED, f"{type(exc).__name__}: {exc}" if isinstance(exc, Exception) else "interrupted")
-        raise
     return StepResult(status, resume_after, finished=True)

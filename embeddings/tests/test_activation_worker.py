@@ -1,4 +1,5 @@
-"""The admin's activation runs on a real embed worker: gate, embedding, switch, and progress in the admin."""
+"""The admin's activation runs on a real embed worker: gate, embedding fanned out on the embed queue,
+switch, and progress in the admin."""
 
 from __future__ import annotations
 
@@ -47,7 +48,9 @@ def test_the_admin_action_activates_a_model_through_an_embed_worker(
 
     _admin_action(admin_client, "activate", candidate)
 
-    wait_until(lambda: EmbeddingModel.active() == candidate, timeout=120)
+    # The status says active once the switch and what follows it (stragglers queued) are done.
+    wait_until(lambda: (status := activation_status(candidate)) is not None and status.state == "active", timeout=120)
+    assert EmbeddingModel.active() == candidate
     with_image = Artwork.objects.exclude(image_id="").count()
     assert ArtworkEmbedding.objects.filter(model=candidate).count() == with_image
     status = activation_status(candidate)
@@ -73,3 +76,28 @@ def test_a_refused_activation_leaves_the_active_model_serving(
     assert not ArtworkEmbedding.objects.filter(model=candidate).exists()
     listing = admin_client.get("/admin/embeddings/embeddingmodel/").content.decode()
     assert "collapsed: refused" in listing and "below the active micro" in listing
+
+
+def test_a_queued_activation_that_cannot_embed_a_served_artwork_ends_incomplete(
+    served: EmbeddingModel, admin_client: Client, clip_checkpoint: str, tmp_path: Path
+) -> None:
+    # An artwork search serves under the active model whose image the IIIF server no longer has.
+    template = ArtworkEmbedding.objects.filter(model=served).first()
+    assert template is not None
+    lost = Artwork.objects.create(aic_id=990_000_001, title="lost", image_id="lost-image", content_hash="lost")
+    ArtworkEmbedding.objects.create(artwork=lost, model=served, vector=template.vector, image_id=lost.image_id)
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(Path(clip_checkpoint).read_bytes())
+    candidate = register_model("micro-copy", "museum-micro", str(copy))
+
+    _admin_action(admin_client, "activate_without_gate", candidate)
+
+    ended = ("active", "incomplete", "failed", "refused")
+    wait_until(lambda: (status := activation_status(candidate)) is not None and status.state in ended, timeout=120)
+    status = activation_status(candidate)
+    assert status is not None and status.state == "incomplete", status
+    assert f"could not be embedded (artwork ids {lost.pk};" in status.message
+    assert EmbeddingModel.active() == served
+    with_image = Artwork.objects.exclude(image_id="").count()
+    assert ArtworkEmbedding.objects.filter(model=candidate).count() == with_image - 1
+    assert (status.done, status.embedded, status.failed) == (with_image, with_image - 1, 1)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from types import FrameType
 from typing import Any
 
@@ -8,8 +9,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from embeddings.activation.errors import ActivationError
 from embeddings.activation.service import activate, request_activation
-from embeddings.activation.status import ActivationStatus
+from embeddings.activation.states import IN_PROGRESS, ActivationState
+from embeddings.activation.status import ActivationStatus, activation_status
 from embeddings.management.model_argument import resolve_model
+from embeddings.models import EmbeddingModel
+
+FOLLOW_INTERVAL_SECONDS = 1.0
 
 
 class Command(BaseCommand):
@@ -28,7 +33,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--queue",
             action="store_true",
-            help="hand the work to the embed workers and return at once (progress in the admin)",
+            help="fan the work out over every embed worker and return at once (progress in the admin)",
+        )
+        parser.add_argument(
+            "--wait", action="store_true", help="with --queue: show its progress until it ends, then return"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -40,6 +48,12 @@ class Command(BaseCommand):
             if options["queue"]:
                 status = request_activation(model, force=options["force"], prune=options["prune"])
                 self.stdout.write(f"queued: {status.line()}")
+                if not options["wait"]:
+                    return
+                status = self._follow(model)
+                if status.state != ActivationState.ACTIVE:
+                    raise CommandError(status.line())
+                self.stdout.write(f"{model.name} is now the active model ({status.message})")
                 return
             # SIGTERM (a stopped demo, a container shut down) ends the activation as Ctrl-C does: recorded as
             # interrupted, so running the command again is not refused as one already under way.
@@ -54,6 +68,21 @@ class Command(BaseCommand):
 
     def _show(self, status: ActivationStatus) -> None:
         self.stdout.write(status.line())
+
+    def _follow(self, model: EmbeddingModel) -> ActivationStatus:
+        """Show each new line of a queued activation's status until it ends; returns its last status."""
+        shown: tuple[object, ...] = ()
+        while True:
+            status = activation_status(model)
+            if status is None:
+                raise CommandError(f"the activation status of {model.name} is gone (Redis lost it)")
+            progress = (status.state, status.done, status.to_embed, status.message)  # not the ETA's every tick
+            if progress != shown:
+                self._show(status)
+                shown = progress
+            if status.state not in IN_PROGRESS:
+                return status
+            time.sleep(FOLLOW_INTERVAL_SECONDS)
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
