@@ -132,6 +132,13 @@ class EmbeddingModelAdmin(ExtensibleModelAdmin):
         # What the inlines (from other apps too) hang on is a row, which only the worker creates.
         return [] if obj is None else super().get_inlines(request, obj)
 
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # There is no row to go on editing, nor to add another after, until a worker has registered it.
+        context = {"show_save_and_continue": False, "show_save_and_add_another": False, **(extra_context or {})}
+        return super().add_view(request, form_url, context)
+
     def save_model(self, request: HttpRequest, obj: EmbeddingModel, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
