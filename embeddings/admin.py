@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from catalog.admin import ArtworkAdmin
 from catalog.models import Artwork
@@ -15,6 +18,8 @@ from embeddings.activation.service import request_activation
 from embeddings.activation.status import activation_status
 from embeddings.indexing import enqueue_embedding, index_counts
 from embeddings.models import ArtworkEmbedding, EmbeddingFailure, EmbeddingModel
+from embeddings.registration import RegistrationState, open_registrations, queue_registration
+from embeddings.tasks import register_model_task
 
 
 class EmbeddingStatusFilter(admin.SimpleListFilter):
@@ -70,10 +75,36 @@ def reembed(model_admin: admin.ModelAdmin[Artwork], request: HttpRequest, querys
 ArtworkAdmin.extend(list_filter=[EmbeddingStatusFilter], inlines=[EmbeddingFailureInline], actions=[reembed])
 
 
+class EmbeddingModelAddForm(forms.ModelForm[EmbeddingModel]):
+    """What the admin checks without PyTorch: a free slug for the name, an architecture and weights.
+    Whether the weights load (and the dimension) is found out by the worker that registers the model."""
+
+    pretrained = forms.CharField(
+        max_length=500,
+        help_text="open_clip pretrained tag, a checkpoint path, or artifact:<key> of a stored checkpoint",
+    )
+
+    class Meta:
+        model = EmbeddingModel
+        fields = ["name", "architecture", "pretrained", "notes"]
+
+    def clean_architecture(self) -> str:
+        return str(self.cleaned_data["architecture"]).strip()
+
+    def clean_pretrained(self) -> str:
+        return str(self.cleaned_data["pretrained"]).strip()
+
+
 @admin.register(EmbeddingModel)
 class EmbeddingModelAdmin(ExtensibleModelAdmin):
     """Models, their coverage and activation progress. Activation runs on the embed workers: it embeds
-    every artwork first, passes the evaluation gate (unless forced) and switches only when complete."""
+    every artwork first, passes the evaluation gate (unless forced) and switches only when complete.
+
+    Adding a model queues its registration on an embed worker (web processes have no PyTorch to load
+    its weights with): the add view creates no row, and the model list shows the registrations that
+    are queued or have failed."""
+
+    add_form = EmbeddingModelAddForm
 
     list_display = ["name", "architecture", "dimension", "is_active", "coverage", "activation", "created_at"]
     readonly_fields = ["is_active", "dimension", "created_at", "coverage", "activation"]
@@ -81,15 +112,75 @@ class EmbeddingModelAdmin(ExtensibleModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: EmbeddingModel | None = None) -> list[str]:
         # Changing the weights of a model that has vectors would mix two models under one name.
-        fixed = ["name", "architecture", "pretrained"] if obj is not None else []
-        return [*fixed, *self.readonly_fields]
+        if obj is None:
+            return []
+        return ["name", "architecture", "pretrained", *self.readonly_fields]
+
+    def get_fields(self, request: HttpRequest, obj: EmbeddingModel | None = None) -> Any:
+        if obj is None:
+            return self.add_form.Meta.fields
+        return super().get_fields(request, obj)
+
+    def get_form(
+        self, request: HttpRequest, obj: EmbeddingModel | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_inlines(self, request: HttpRequest, obj: EmbeddingModel | None) -> Any:
+        # What the inlines (from other apps too) hang on is a row, which only the worker creates.
+        return [] if obj is None else super().get_inlines(request, obj)
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # There is no row to go on editing, nor to add another after, until a worker has registered it.
+        context = {"show_save_and_continue": False, "show_save_and_add_another": False, **(extra_context or {})}
+        return super().add_view(request, form_url, context)
 
     def save_model(self, request: HttpRequest, obj: EmbeddingModel, form: Any, change: bool) -> None:
-        if not change:
-            from embeddings.encoders.clip import embedding_dimension
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Not saved here: the worker creates the row once the weights have loaded.
+        name, architecture, pretrained, notes = obj.name, obj.architecture, obj.pretrained, obj.notes
+        queue_registration(
+            name,
+            architecture,
+            pretrained,
+            notes,
+            send=lambda: register_model_task.delay(name, architecture, pretrained, notes),
+        )
 
-            obj.dimension = embedding_dimension(obj.architecture)
-        super().save_model(request, obj, form, change)
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if form.instance.pk is not None:
+            super().save_related(request, form, formsets, change)
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> LogEntry | None:  # type: ignore[override]
+        # A queued registration has no row to point at yet.
+        if obj.pk is None:
+            return None
+        return super().log_addition(request, obj, message)
+
+    def response_add(
+        self, request: HttpRequest, obj: EmbeddingModel, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        if obj.pk is not None:
+            return super().response_add(request, obj, post_url_continue)
+        self.message_user(
+            request,
+            f"Registration of {obj.name} queued: the model appears in this list once a worker has loaded its "
+            "weights and exported its towers.",
+        )
+        return HttpResponseRedirect(reverse("admin:embeddings_embeddingmodel_changelist"))
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if request.method == "GET":
+            for status in open_registrations():
+                failed = status.state == RegistrationState.FAILED
+                self.message_user(request, status.line(), level=messages.ERROR if failed else messages.INFO)
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="coverage")
     def coverage(self, obj: EmbeddingModel) -> str:

@@ -13,6 +13,7 @@ from core.retry import RETRY_TRANSIENT_ERRORS
 from embeddings.activation.fan_out import start, watch
 from embeddings.indexing import enqueue_embedding
 from embeddings.models import EmbeddingModel
+from embeddings.registration import register_queued
 from embeddings.sweep import sweep
 
 
@@ -52,6 +53,14 @@ def embed_artworks_task(artwork_ids: list[int], model_id: int, force: bool = Fal
 def sweep_task() -> dict[str, int]:
     """Queue the embedding work that was lost or whose retry is due (embeddings/sweep.py)."""
     return sweep(enqueue_embedding).as_dict()
+
+
+@shared_task(**RETRY_TRANSIENT_ERRORS)
+def register_model_task(name: str, architecture: str, pretrained: str, notes: str = "") -> dict[str, str]:
+    """Register a model queued from the admin: its weights are loaded and its towers exported here,
+    on a worker with PyTorch; the outcome is recorded for the model list (embeddings/registration.py)."""
+    status = register_queued(name, architecture, pretrained, notes)
+    return {"state": status.state, "message": status.message}
 
 
 @shared_task(**RETRY_TRANSIENT_ERRORS)

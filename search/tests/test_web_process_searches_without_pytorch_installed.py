@@ -4,7 +4,6 @@ picture with the towers' ONNX exports, against the real database, with open_clip
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,31 +23,10 @@ from embeddings.encoders.image_onnx import find_image_export
 from embeddings.encoders.text_onnx import find_export
 from embeddings.encoders.types import Spec
 from embeddings.models import ArtworkEmbedding
-from museum_site.tests.processes import ROOT, free_port, wait_for, worker_env
+from museum_site.tests.processes import ROOT, free_port, wait_for
+from museum_site.tests.without_pytorch import env_without_pytorch as without_pytorch
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-# Installed first on sys.meta_path by every Python process started with this folder on PYTHONPATH:
-# an import of these packages fails as if they were not installed, and is written to a log.
-UNIMPORTABLE = """
-import importlib.abc
-import os
-import sys
-
-_MISSING = {"torch", "torchvision", "open_clip"}
-
-
-class _NotInstalled(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] not in _MISSING:
-            return None
-        with open(os.environ["UNIMPORTABLE_LOG"], "a") as log:
-            log.write(name + "\\n")
-        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-
-
-sys.meta_path.insert(0, _NotInstalled())
-"""
 
 
 @dataclass
@@ -60,14 +38,10 @@ class WebProcess:
 
 @pytest.fixture
 def env_without_pytorch(tmp_path: Path, test_database_url: str) -> dict[str, str]:
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(UNIMPORTABLE)
-    return worker_env(
+    return without_pytorch(
+        tmp_path,
         DATABASE_URL=test_database_url,
         ALLOWED_HOSTS="127.0.0.1",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH", "")])),
-        UNIMPORTABLE_LOG=str(tmp_path / "imports-refused.log"),
         # Every query is encoded by the web process itself, none read from Redis.
         SEARCH_QUERY_CACHE_SECONDS="0",
         SEARCH_RESULT_CACHE_SECONDS="0",
