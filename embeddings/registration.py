@@ -67,7 +67,13 @@ def queue_registration(
     the same name (after a failure), the new status replaces the old one."""
     status = RegistrationStatus(name, architecture, pretrained, RegistrationState.QUEUED)
     save_registration(status)
-    send()
+    try:
+        send()
+    except TRANSIENT_ERRORS as exc:
+        # The broker is away: nothing was queued, and the list must not show it waiting for a worker.
+        status.state, status.message, status.updated_at = RegistrationState.FAILED, f"not queued: {exc}", time.time()
+        save_registration(status)
+        raise
     return status
 
 

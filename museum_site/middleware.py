@@ -23,6 +23,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from core.logging_limits import warn_limited
 from museum_site.rate_limit import Cost, budget_key, cost_units, request_client, route_cost, spend
@@ -93,12 +94,13 @@ def too_many(request: HttpRequest, api: bool, retry_after: int) -> HttpResponse:
     return response
 
 
-# What an outage of the database or Redis raises (a bug, like ProgrammingError, stays a 500).
+# What an outage of the database, Redis or the broker raises (a bug, like ProgrammingError, stays a 500).
 OUTAGES: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
     redis.ConnectionError,
     redis.TimeoutError,
+    BrokerOperationalError,  # queuing a task (the admin's actions) while the broker is away
 )
 RETRY_AFTER_SECONDS = 30
 

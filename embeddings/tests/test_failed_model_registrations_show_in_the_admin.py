@@ -12,7 +12,7 @@ from django.test import Client
 from conftest import TEST_MODEL_ARCH, wait_until
 from embeddings.models import EmbeddingModel
 from embeddings.registration import RegistrationState, registration
-from embeddings.tests.curators import LIST_URL, PASSWORD, curator, post_add_form
+from embeddings.tests.curators import ADD_URL, LIST_URL, PASSWORD, csrf_token, curator, post_add_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,3 +67,33 @@ def test_failed_registrations_are_listed_with_their_reason(
     assert EmbeddingModel.objects.get().name == "broken"
     errors = _errors_on_the_list(client)
     assert len(errors) == 1 and errors[0].startswith("Registration of no-such")
+
+
+def test_a_registration_the_broker_cannot_take_answers_503_and_shows_as_not_queued() -> None:
+    from museum_site.celery import app
+
+    client = Client(enforce_csrf_checks=True)
+    assert client.login(username=curator().username, password=PASSWORD)
+    page = client.get(ADD_URL)
+    broker_url, pool, producers = app.conf.broker_url, app._pool, app.amqp._producer_pool
+    # Nothing listens on port 9: the broker is away while the model list and its statuses still answer.
+    app.conf.broker_url, app._pool, app.amqp._producer_pool = "redis://127.0.0.1:9/0", None, None
+    try:
+        response = client.post(
+            ADD_URL,
+            {
+                "name": "unsent",
+                "architecture": TEST_MODEL_ARCH,
+                "pretrained": "none",
+                "csrfmiddlewaretoken": csrf_token(page.content.decode()),
+                "_save": "Save",
+            },
+        )
+    finally:
+        app.conf.broker_url, app._pool, app.amqp._producer_pool = broker_url, pool, producers
+
+    assert response.status_code == 503 and response["Retry-After"]
+    status = registration("unsent")
+    assert status is not None and status.state == RegistrationState.FAILED
+    assert status.message.startswith("not queued:")
+    assert not EmbeddingModel.objects.filter(name="unsent").exists()
