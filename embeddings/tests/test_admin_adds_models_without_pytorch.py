@@ -5,8 +5,6 @@ queues the registration, which an embed worker (with PyTorch) carries out."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from embeddings.encoders.text_onnx import find_export
 from embeddings.models import EmbeddingModel
 from embeddings.registration import RegistrationState, registration
 from embeddings.tests.curators import ADD_URL, LIST_URL, PASSWORD, csrf_token, curator
-from museum_site.tests.processes import ROOT, free_port, wait_for
+from museum_site.tests.processes import one_worker_gunicorn
 from museum_site.tests.without_pytorch import env_without_pytorch
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,31 +29,8 @@ def web(test_database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """gunicorn with one worker and no PyTorch, as the production web image runs it; yields its url
     and the log of the imports it was refused."""
     env = env_without_pytorch(tmp_path, DATABASE_URL=test_database_url, ALLOWED_HOSTS="127.0.0.1")
-    port = free_port()
-    log = tmp_path / "gunicorn.log"
-    command = [sys.executable, "-m", "gunicorn", "museum_site.wsgi:application", "--bind", f"127.0.0.1:{port}"]
-    process = subprocess.Popen(
-        [*command, "--workers", "1", "--threads", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            return requests.get(f"{url}/livez", timeout=5).status_code == 200
-        except requests.RequestException:
-            return process.poll() is not None
-
-    try:
-        wait_for(answers, 60, "gunicorn answering")
-        assert process.poll() is None, log.read_text()[-3000:]
-        yield url, Path(env["UNIMPORTABLE_LOG"])
-    finally:
-        process.terminate()
-        process.wait(30)
+    with one_worker_gunicorn(env, tmp_path / "gunicorn.log") as web:
+        yield web.url, Path(env["UNIMPORTABLE_LOG"])
 
 
 def _form_token(session: requests.Session, url: str) -> str:

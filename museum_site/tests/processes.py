@@ -11,11 +11,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
+import requests
 from celery import Celery
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -259,3 +261,40 @@ class EmbeddedPostgres:
 
         with psycopg.connect(self.url, connect_timeout=5) as connection:
             return connection.execute(sql, params).fetchall()
+
+
+@dataclass(frozen=True)
+class WebProcess:
+    url: str
+    worker_pid: int
+
+
+@contextlib.contextmanager
+def one_worker_gunicorn(env: dict[str, str], log: Path) -> Iterator[WebProcess]:
+    """gunicorn with one worker of two threads, as a web container runs it, in ``env``; stopped on exit."""
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "museum_site.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    process = subprocess.Popen(
+        [*command, "--workers", "1", "--threads", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return requests.get(f"{url}/livez", timeout=5).status_code == 200
+        except requests.RequestException:
+            return process.poll() is not None
+
+    try:
+        wait_for(answers, 60, "gunicorn answering")
+        assert process.poll() is None, log.read_text()[-3000:]
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert len(children) == 1
+        yield WebProcess(url, int(children[0]))
+    finally:
+        process.terminate()
+        process.wait(30)

@@ -23,7 +23,7 @@ from embeddings.encoders.image_onnx import find_image_export
 from embeddings.encoders.text_onnx import find_export
 from embeddings.encoders.types import Spec
 from embeddings.models import ArtworkEmbedding
-from museum_site.tests.processes import ROOT, free_port, wait_for
+from museum_site.tests.processes import ROOT, one_worker_gunicorn
 from museum_site.tests.without_pytorch import env_without_pytorch as without_pytorch
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,33 +55,8 @@ def web(
     """gunicorn with one worker, as the production image runs it; the model's exports were made when
     it was registered, in this process."""
     assert find_export(embedding_model) is not None and find_image_export(embedding_model) is not None
-    port = free_port()
-    log = tmp_path / "gunicorn.log"
-    command = [sys.executable, "-m", "gunicorn", "museum_site.wsgi:application", "--bind", f"127.0.0.1:{port}"]
-    process = subprocess.Popen(
-        [*command, "--workers", "1", "--threads", "2"],
-        cwd=ROOT,
-        env=env_without_pytorch,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            return requests.get(f"{url}/healthz", timeout=5).status_code in (200, 503)
-        except requests.RequestException:
-            return process.poll() is not None
-
-    try:
-        wait_for(answers, 60, "gunicorn answering")
-        assert process.poll() is None, log.read_text()[-3000:]
-        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-        assert len(children) == 1
-        yield WebProcess(url, int(children[0]), Path(env_without_pytorch["UNIMPORTABLE_LOG"]))
-    finally:
-        process.terminate()
-        process.wait(30)
+    with one_worker_gunicorn(env_without_pytorch, tmp_path / "gunicorn.log") as web:
+        yield WebProcess(web.url, web.worker_pid, Path(env_without_pytorch["UNIMPORTABLE_LOG"]))
 
 
 def _open_clip_ranking(model: Any, query: str) -> list[int]:

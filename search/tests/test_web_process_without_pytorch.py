@@ -3,8 +3,6 @@ the ranking is the one open_clip's vectors give, and the process never maps PyTo
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from catalog.models import Artwork
 from embeddings.encoders.clip import TextEncoder
 from embeddings.encoders.types import Spec
 from embeddings.models import ArtworkEmbedding
-from museum_site.tests.processes import ROOT, free_port, wait_for, worker_env
+from museum_site.tests.processes import one_worker_gunicorn, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +26,6 @@ QUERIES = ["a stormy sea at night", "portrait of a woman", "flowers in a vase"]
 @pytest.fixture
 def web(test_database_url: str, indexed: list[Artwork], tmp_path: Path) -> Iterator[tuple[str, int]]:
     """gunicorn with one worker, as the production image runs it; yields (url, the worker's pid)."""
-    port = free_port()
     env = worker_env(
         DATABASE_URL=test_database_url,
         ALLOWED_HOSTS="127.0.0.1",
@@ -36,32 +33,8 @@ def web(test_database_url: str, indexed: list[Artwork], tmp_path: Path) -> Itera
         SEARCH_QUERY_CACHE_SECONDS="0",
         SEARCH_RESULT_CACHE_SECONDS="0",
     )
-    log = tmp_path / "gunicorn.log"
-    command = [sys.executable, "-m", "gunicorn", "museum_site.wsgi:application", "--bind", f"127.0.0.1:{port}"]
-    process = subprocess.Popen(
-        [*command, "--workers", "1", "--threads", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            return requests.get(f"{url}/healthz", timeout=5).status_code in (200, 503)
-        except requests.RequestException:
-            return process.poll() is not None
-
-    try:
-        wait_for(answers, 60, "gunicorn answering")
-        assert process.poll() is None, log.read_text()[-3000:]
-        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-        assert len(children) == 1
-        yield url, int(children[0])
-    finally:
-        process.terminate()
-        process.wait(30)
+    with one_worker_gunicorn(env, tmp_path / "gunicorn.log") as web:
+        yield web.url, web.worker_pid
 
 
 def _exact_ranking(model: Any, query: str) -> list[int]:
