@@ -70,8 +70,10 @@ def test_failed_registrations_are_listed_with_their_reason(
 
 
 def test_a_registration_the_broker_cannot_take_answers_503_and_shows_as_not_queued() -> None:
-    from museum_site.celery import app
+    from museum_site.celery import app as site_app
 
+    # The app's connection pools are private: set aside here and put back, so later tests use the broker.
+    app: Any = site_app
     client = Client(enforce_csrf_checks=True)
     assert client.login(username=curator().username, password=PASSWORD)
     page = client.get(ADD_URL)
