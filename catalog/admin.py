@@ -4,11 +4,12 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from catalog.models import Artwork, SyncRun
+from catalog.models import Artwork, QueryPin, SyncRun, Synonym
 from catalog.signals import artworks_changed
 from catalog.withdrawals import WithdrawalError, approve_held_withdrawal
 from core.admin_extensions import ExtensibleModelAdmin
@@ -165,3 +166,38 @@ class SyncRunAdmin(admin.ModelAdmin[SyncRun]):
                 self.message_user(request, str(exc), level=messages.ERROR)
             else:
                 self.message_user(request, f"Harvest run {run.pk}: {withdrawn} artworks withdrawn.")
+
+
+@admin.register(QueryPin)
+class QueryPinAdmin(admin.ModelAdmin[QueryPin]):
+    """Artworks put first for a query. Curation: Django's own add, change and delete permissions on pins."""
+
+    list_display = ["query", "position", "artwork", "note", "created_by", "created_at"]
+    list_display_links = ["query", "artwork"]
+    list_filter = ["created_at"]
+    search_fields = ["query", "artwork__title", "=artwork__aic_id"]
+    ordering = ["query", "position", "pk"]
+    # A catalog of any size: the artwork is chosen by its database id (the magnifier searches titles).
+    raw_id_fields = ["artwork"]
+    fields = ["query", "artwork", "position", "note", "created_by", "created_at"]
+    readonly_fields = ["created_by", "created_at"]
+
+    def save_model(self, request: HttpRequest, obj: QueryPin, form: ModelForm[QueryPin], change: bool) -> None:
+        if obj.created_by_id is None and request.user.is_authenticated:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Synonym)
+class SynonymAdmin(admin.ModelAdmin[Synonym]):
+    """Terms keyword search treats as one. Curation: Django's own add, change and delete permissions on synonyms."""
+
+    list_display = ["terms", "note", "created_by", "created_at"]
+    search_fields = ["terms", "note"]
+    fields = ["terms", "note", "created_by", "created_at"]
+    readonly_fields = ["created_by", "created_at"]
+
+    def save_model(self, request: HttpRequest, obj: Synonym, form: ModelForm[Synonym], change: bool) -> None:
+        if obj.created_by_id is None and request.user.is_authenticated:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

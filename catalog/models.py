@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, HashIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Left, Upper
 
@@ -153,6 +156,105 @@ def visible_q(prefix: str = "") -> models.Q:
     ``prefix`` reaches the artwork through a relation (``"artwork__"``).
     """
     return models.Q(**{f"{prefix}is_hidden": False, f"{prefix}withdrawn_at": None})
+
+
+def normalised_query(text: str) -> str:
+    """A search's text as pins match it: lower-cased, whitespace collapsed (as the result cache keys it)."""
+    return " ".join(text.split()).lower()
+
+
+def query_words(text: str) -> list[str]:
+    """The words of ``text`` as synonyms match them: lower-cased runs of letters and digits."""
+    return re.findall(r"\w+", text.lower())
+
+
+class QueryPin(models.Model):
+    """An artwork a curator puts first for one query: pins of a query come first, by position.
+
+    The query is matched normalised (``normalised_query``); a pinned artwork that is hidden,
+    withdrawn or outside a search's filters is left out like any other.
+    """
+
+    query = models.CharField(
+        max_length=500,
+        help_text="The search text this pin answers. Case and spacing do not matter: it is stored lower-cased, "
+        "with whitespace collapsed.",
+    )
+    artwork = models.ForeignKey(
+        Artwork,
+        on_delete=models.CASCADE,
+        related_name="query_pins",
+        help_text="Shown first for the query, unless it is hidden, withdrawn or filtered out.",
+    )
+    position = models.PositiveSmallIntegerField(
+        default=1, help_text="Order among this query's pins: 1 comes first, ties by the order they were added."
+    )
+    note = models.TextField(blank=True, help_text="Why this artwork is pinned (for curators; never shown).")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["query", "position", "pk"]
+        constraints = [models.UniqueConstraint(fields=["query", "artwork"], name="query_pin_unique_artwork")]
+        # Search reads a query's pins in order: one index scan.
+        indexes = [models.Index(fields=["query", "position"], name="query_pin_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.query!r} #{self.position}: {self.artwork_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.query = normalised_query(self.query)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        self.query = normalised_query(self.query)
+        if not self.query:
+            raise ValidationError({"query": "A pin needs the text of a search."})
+
+
+class Synonym(models.Model):
+    """Terms or phrases keyword search treats as one: a query holding any of them matches them all.
+
+    Two-way: every term of a row stands for every other ("monet, claude monet" makes "monet" find
+    "claude monet" and the reverse); there are no one-way rows. A term named by two rows stands
+    for the terms of both.
+    """
+
+    terms = models.TextField(
+        help_text="Equivalent words or phrases, separated by commas: 'sea, ocean' or 'monet, claude monet'. "
+        "Each is matched as a phrase, word for word, case and punctuation aside."
+    )
+    note = models.TextField(blank=True, help_text="Why these terms are equivalent (for curators; never shown).")
+    # The terms as query_words reads them, each joined by single spaces: search looks them up here.
+    normalised_terms = ArrayField(models.TextField(), default=list, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["terms"]
+        # Search asks which rows hold any phrase of the query (&&): one index scan.
+        indexes = [GinIndex(fields=["normalised_terms"], name="synonym_terms_gin")]
+
+    def __str__(self) -> str:
+        return self.terms
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.normalised_terms = self.split_terms(self.terms)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if len(self.split_terms(self.terms)) < 2:
+            raise ValidationError({"terms": "Name at least two different terms, separated by commas."})
+
+    @staticmethod
+    def split_terms(terms: str) -> list[str]:
+        """The distinct normalised terms of a comma-separated list, in their order."""
+        found = [" ".join(query_words(term)) for term in terms.split(",")]
+        return list(dict.fromkeys(term for term in found if term))
 
 
 class FrequentWord(models.Model):

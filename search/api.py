@@ -56,6 +56,7 @@ class ArtworkHitOut(Schema):
     score: float | None
     image_url: str
     thumbnail_url: str
+    pinned: bool = False  # put first by a curator's pin for this query
 
 
 class SearchOut(Schema):

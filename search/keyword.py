@@ -4,6 +4,10 @@ The document holds the title (weight A), the artist (B), and the description, me
 terms (C). Artworks holding more of the query's words rank first, then by ts_rank, so a page of
 them ranks only the few that hold the most words; in the last tier a frequent word's matches come
 from its list of leaders (catalog/word_leaders.py).
+
+Curators' synonyms (catalog.models.Synonym) widen the query: a word or phrase of the query that a
+synonym row names becomes one "word" held by a document holding any of the row's terms, each as a
+phrase ('claude' <-> 'monet').
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -20,7 +25,7 @@ from django.db import connection
 from django.db.models import BooleanField, Expression, F, FloatField, Func, TextField
 from django.db.models.functions import Cast
 
-from catalog.models import SEARCH_CONFIG, Artwork, FrequentWord, WordLeader, visible_q
+from catalog.models import SEARCH_CONFIG, Artwork, FrequentWord, Synonym, WordLeader, query_words, visible_q
 from embeddings.vector_sql import raw_connection
 from search.filters import SearchFilters
 from search.metrics import KEYWORD_LEADER_READS
@@ -28,6 +33,19 @@ from search.statements import LISTED_FIELDS, ListingStatement, Slot
 from search.types import Hit, by_score
 
 _FREQUENT_WORDS = FrequentWord._meta.db_table
+_SYNONYMS = Synonym._meta.db_table
+
+# The longest phrase of a query looked up among the synonyms, in words.
+MAX_SYNONYM_WORDS = 6
+
+
+class UnitsHeld(Func):
+    """How many of the tsqueries ``units`` (a tsquery[]) the tsvector ``document`` matches:
+    UnitsHeld(units, document)."""
+
+    template = "(SELECT count(*)::float8 FROM unnest(%(expressions)s)"
+    arg_joiner = ") AS unit(q) WHERE unit.q @@ "
+    output_field = FloatField()
 
 
 class MatchesQuery(Func):
@@ -60,24 +78,31 @@ def text_matches(query: str, k: int, filters: SearchFilters | None = None) -> li
     filters = filters or SearchFilters()
     found: list[tuple[Artwork, float]] = []
     with psycopg.Cursor(raw_connection()) as cursor:
-        terms = query_terms(cursor, query)
-        tiers = coverage_tiers(len(terms)) if terms else []
-        any_word = words_tsquery(terms, 1)
-        for above, held in zip([len(terms) + 1, *tiers], tiers, strict=False):
+        words = query_units(cursor, query)
+        units = words.units
+        tiers = coverage_tiers(len(units)) if units else []
+        any_word = units_tsquery(units, 1)
+        for above, held in zip([len(units) + 1, *tiers], tiers, strict=False):
             # A tier below a skipped one holds artworks with different counts of words: count them.
             counts_words = above - held > 1
             # A tier matches the fewer than k artworks found above it too (cheaper than excluding
             # them row by row), so its k best hold at least the k still missing.
             seen = {artwork.pk for artwork, _ in found}
-            values = {"any_word": any_word, "terms": terms, "held": float(held), "words": float(len(terms))}
+            values = {
+                "any_word": any_word,
+                "terms": words.lexemes,
+                "units": units,
+                "held": float(held),
+                "words": float(len(units)),
+            }
             ranked = None
-            if held == 1 and not counts_words:
-                # Every artwork still missing holds exactly one of the words.
-                ranked = _one_word_matches(cursor, terms, filters, k, values)
+            if held == 1 and not counts_words and not words.expanded:
+                # Every artwork still missing holds exactly one of the words. (A synonym's unit
+                # has no leader list: an expanded query ranks its last tier in full.)
+                ranked = _one_word_matches(cursor, words.lexemes, filters, k, values)
             if ranked is None:
-                ranked = _text_statement(filters, k, counts_words=counts_words).run(
-                    cursor, tier=words_tsquery(terms, held), **values
-                )
+                statement = _text_statement(filters, k, counts_words=counts_words, expanded=words.expanded)
+                ranked = statement.run(cursor, tier=units_tsquery(units, held), **values)
             found += [(artwork, score) for artwork, score in ranked if artwork.pk not in seen][: k - len(found)]
             if len(found) >= k:
                 break
@@ -117,12 +142,91 @@ def _one_word_matches(
     return sorted(unique.values(), key=lambda pair: (-pair[1], pair[0].aic_id))[:k]
 
 
-def query_terms(cursor: psycopg.Cursor[Any], query: str) -> list[str]:
-    """The distinct lexemes full-text search reads from ``query`` (stemmed, stop words dropped)."""
+@dataclass(frozen=True)
+class QueryUnits:
+    """What keyword search looks for: ``units``, the tsquery text of each "word" an artwork may hold.
+
+    Without synonyms each unit is one of the query's ``lexemes``; ``expanded`` says that synonyms
+    made some unit an OR of phrases (then ``lexemes`` are those of the words no synonym took).
+    """
+
+    units: list[str]
+    lexemes: list[str]
+    expanded: bool
+
+
+def query_units(cursor: psycopg.Cursor[Any], query: str) -> QueryUnits:
+    """The units of ``query``: its lexemes, widened by the synonyms naming its words or phrases.
+
+    One round trip reads the lexemes and the synonym rows naming any phrase of the query (an index
+    scan); a second, only when some row does, makes the phrases' tsqueries.
+    """
+    words = query_words(query)
+    phrases = list(
+        dict.fromkeys(
+            " ".join(words[start:end])
+            for start in range(len(words))
+            for end in range(start + 1, min(start + MAX_SYNONYM_WORDS, len(words)) + 1)
+        )
+    )
     with connection.wrap_database_errors:
-        cursor.execute("SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s))", [SEARCH_CONFIG, query])
+        cursor.execute(
+            "SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s)), "
+            f"(SELECT array_agg(array_to_string(normalised_terms, ',')) FROM {_SYNONYMS} "
+            "WHERE normalised_terms && %s::text[])",
+            [SEARCH_CONFIG, query, phrases],
+        )
         row = cursor.fetchone()
-    return list(row[0]) if row else []
+    lexemes = list(row[0]) if row else []
+    groups = [group.split(",") for group in (row[1] if row and row[1] else [])]
+    if not groups:
+        return QueryUnits([quote_lexeme(lexeme) for lexeme in lexemes], lexemes, expanded=False)
+    return _expanded_units(cursor, words, groups)
+
+
+def _expanded_units(cursor: psycopg.Cursor[Any], words: list[str], groups: list[list[str]]) -> QueryUnits:
+    """The units of the query ``words`` when synonym ``groups`` name some of its phrases.
+
+    From the left, the longest phrase a group names becomes one unit: that phrase or any term
+    equivalent to it (a term in several groups stands for all of them). The words left over are
+    units of their own, as without synonyms.
+    """
+    equivalents: dict[str, list[str]] = {}
+    for group in groups:
+        for term in group:
+            equivalents[term] = list(dict.fromkeys([*equivalents.get(term, [term]), *group]))
+    alternatives: list[list[str]] = []
+    rest: list[str] = []
+    start = 0
+    while start < len(words):
+        for end in range(min(start + MAX_SYNONYM_WORDS, len(words)), start, -1):
+            phrase = " ".join(words[start:end])
+            if phrase in equivalents:
+                alternatives.append(equivalents[phrase])
+                start = end
+                break
+        else:
+            rest.append(words[start])
+            start += 1
+    flat = [term for terms in alternatives for term in terms]
+    with connection.wrap_database_errors:
+        cursor.execute(
+            "SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s)), "
+            "ARRAY(SELECT phraseto_tsquery(%s::regconfig, term)::text "
+            "FROM unnest(%s::text[]) WITH ORDINALITY AS a(term, n) ORDER BY n)",
+            [SEARCH_CONFIG, " ".join(rest), SEARCH_CONFIG, flat],
+        )
+        row = cursor.fetchone()
+    lexemes = list(row[0]) if row else []
+    phrase_queries = iter(row[1] if row else [])
+    units: list[str] = []
+    for terms in alternatives:
+        # A stop word alone ("the") makes an empty tsquery: it matches nothing and is dropped.
+        found = [text for text in (next(phrase_queries) for _ in terms) if text]
+        if found:
+            units.append(" | ".join(f"( {text} )" for text in dict.fromkeys(found)))
+    units += [quote_lexeme(lexeme) for lexeme in lexemes]
+    return QueryUnits(list(dict.fromkeys(units)), lexemes, expanded=True)
 
 
 # A tier's tsquery lists every set of that many words; past this many sets the tier is skipped
@@ -135,12 +239,22 @@ def coverage_tiers(words: int) -> list[int]:
     return [held for held in range(words, 0, -1) if held in (1, words) or math.comb(words, held) <= MAX_TIER_WORD_SETS]
 
 
+def quote_lexeme(lexeme: str) -> str:
+    """``lexeme`` as a tsquery operand."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 def words_tsquery(terms: list[str], held: int) -> str:
     """tsquery text matching documents that hold at least ``held`` of the lexemes ``terms``."""
-    quoted = ["'" + term.replace("\\", "\\\\").replace("'", "''") + "'" for term in terms]
+    return units_tsquery([quote_lexeme(term) for term in terms], held)
+
+
+def units_tsquery(units: list[str], held: int) -> str:
+    """tsquery text matching documents that match at least ``held`` of the tsquery texts ``units``."""
     if held == 1:
-        return " | ".join(quoted)
-    return " | ".join("(" + " & ".join(words) + ")" for words in itertools.combinations(quoted, held))
+        return " | ".join(units)
+    grouped = [f"({unit})" if "|" in unit else unit for unit in units]
+    return " | ".join("(" + " & ".join(words) + ")" for words in itertools.combinations(grouped, held))
 
 
 def words_held(document: F, terms: Expression) -> Expression:
@@ -151,12 +265,16 @@ def words_held(document: F, terms: Expression) -> Expression:
 
 
 @functools.lru_cache(maxsize=256)
-def _text_statement(filters: SearchFilters, k: int, *, counts_words: bool) -> ListingStatement:
+def _text_statement(filters: SearchFilters, k: int, *, counts_words: bool, expanded: bool = False) -> ListingStatement:
     """The best k artworks holding at least ``held`` words, scored as holding ``held`` or, with
-    ``counts_words``, as many as they hold."""
+    ``counts_words``, as many as they hold (the lexemes ``terms``, or with ``expanded`` the
+    tsqueries ``units``)."""
     matches = MatchesQuery(F("search_document"), Cast(Slot("tier", TextField()), SearchQueryField()))
-    if counts_words:
-        held: Expression = words_held(F("search_document"), Slot("terms", TextField()))
+    if counts_words and expanded:
+        units = Cast(Slot("units", TextField()), ArrayField(SearchQueryField()))
+        held: Expression = UnitsHeld(units, F("search_document"))
+    elif counts_words:
+        held = words_held(F("search_document"), Slot("terms", TextField()))
     else:
         held = Slot("held", FloatField())
     rows = (

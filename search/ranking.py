@@ -4,20 +4,29 @@
 - semantic: the query's CLIP text vector against the artworks' image vectors (search/vector.py).
 - hybrid (the default): both lists fused by weighted reciprocal rank fusion (search/fusion.py).
 
-Curator boosts are added to every mode's score.
+Curator boosts are added to every mode's score. Artworks a curator pinned to the query
+(catalog.models.QueryPin) come first in relevance order, in the pins' order, then the ranking
+without them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
 
+import psycopg
 from django.conf import settings
+from django.db.models import TextField
 
+from catalog.models import QueryPin, normalised_query, visible_q
+from embeddings.vector_sql import raw_connection
 from search.filters import SearchFilters
 from search.fusion import hybrid_hits
 from search.keyword import keyword_hits
 from search.metrics import SEARCH_SECONDS
 from search.query_cache import embed_query
+from search.statements import LISTED_FIELDS, ListingStatement, Slot
 from search.types import Hit, Mode, SearchError, SearchPage, Sort
 from search.vector import active_model, nearest
 
@@ -49,6 +58,8 @@ def search(
     else:
         assert model is not None
         ranked = hybrid_hits(model, query, depth, filters)
+    if sort == Sort.RELEVANCE:
+        ranked = pinned_first(query, ranked, filters)
     SEARCH_SECONDS.labels(mode=mode.value).observe(time.perf_counter() - started)
     if sort != Sort.RELEVANCE:
         ranked = sort_by_date(ranked, newest_first=sort == Sort.DATE_DESC)
@@ -62,6 +73,40 @@ def search(
         mode=mode,
         filters=filters,
     )
+
+
+# The most pins of one query a search reads: more would fill pages no one reaches.
+MAX_PINS = 100
+
+
+def pinned_first(query: str, ranked: list[Hit], filters: SearchFilters) -> list[Hit]:
+    """``ranked`` with the artworks pinned to ``query`` first, marked ``pinned``, each once.
+
+    A pinned artwork keeps its score when the ranking found it, else scores 0. Pins of hidden,
+    withdrawn or filtered-out artworks are passed over.
+    """
+    with psycopg.Cursor(raw_connection()) as cursor:
+        pins = _pin_statement(filters).run(cursor, query=normalised_query(query))
+    if not pins:
+        return ranked
+    found = {hit.artwork.pk: hit for hit in ranked}
+    first = [
+        dataclasses.replace(found[artwork.pk], pinned=True) if artwork.pk in found else Hit(artwork, 0.0, pinned=True)
+        for artwork, _ in pins
+    ]
+    pinned = {hit.artwork.pk for hit in first}
+    return first + [hit for hit in ranked if hit.artwork.pk not in pinned]
+
+
+@functools.lru_cache(maxsize=256)
+def _pin_statement(filters: SearchFilters) -> ListingStatement:
+    """The visible artworks pinned to a normalised query that pass ``filters``, in the pins' order."""
+    rows = (
+        QueryPin.objects.filter(filters.as_q("artwork__"), visible_q("artwork__"), query=Slot("query", TextField()))
+        .order_by("position", "pk")
+        .select_related("artwork")[:MAX_PINS]
+    )
+    return ListingStatement.compile(rows, "position", LISTED_FIELDS, prefix="artwork__")
 
 
 def page_depth(page: int, page_size: int) -> int:

@@ -87,7 +87,7 @@ def artwork_record_json(artwork: Artwork) -> dict[str, Any]:
 
 
 def hits_json(hits: list[Hit]) -> list[dict[str, Any]]:
-    return [artwork_json(hit.artwork, hit.score) for hit in hits]
+    return [{**artwork_json(hit.artwork, hit.score), "pinned": hit.pinned} for hit in hits]
 
 
 def next_link(request: HttpRequest, page: int, has_next: bool) -> str | None:

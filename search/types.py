@@ -65,6 +65,7 @@ class Hit:
     score: float
     keyword_rank: int | None = None  # 1-based place in the full-text list, None when not in it
     semantic_rank: int | None = None  # 1-based place in the vector list, None when not in it
+    pinned: bool = False  # put first by a curator's pin for this query (catalog.models.QueryPin)
 
 
 def by_score(hits: list[Hit]) -> list[Hit]:

@@ -56,7 +56,7 @@ def test_the_schema_covers_every_endpoint_with_typed_responses(client: Client, d
     assert ok.endswith("/SearchOut")
     assert search["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
     hit = schema["components"]["schemas"]["ArtworkHitOut"]["properties"]
-    assert set(hit) == {"id", "title", "artist", "date", "score", "image_url", "thumbnail_url"}
+    assert set(hit) == {"id", "title", "artist", "date", "score", "image_url", "thumbnail_url", "pinned"}
     upload = schema["paths"]["/api/search/image"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
     assert "text/plain" in schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
