@@ -39,6 +39,18 @@ def test_a_synonym_counts_as_one_word_of_a_longer_query(catalog: dict[str, Artwo
     assert 2 / 3 <= found[0][1] < 1 and 1 / 3 <= found[1][1] < 2 / 3
 
 
+def test_a_long_query_counts_the_synonyms_units_held(catalog: dict[str, Artwork]) -> None:
+    # Eight units: the tier of four is skipped (70 sets of four), so the tier of three counts what each holds.
+    Synonym.objects.create(terms="sea, ocean")
+    near = Artwork.objects.create(aic_id=201, title="Storm at sea near a quiet harbour", content_hash="x")
+    query = "storm ocean quiet harbour merchant portrait haystacks evening"
+    found = {artwork.aic_id: score for artwork, score in text_matches(query, 10)}
+    held = {aic_id: int(score * 9) for aic_id, score in found.items()}  # (held + rank fraction) / (8 + 1)
+    assert held[near.aic_id] == 4  # storm, sea for ocean, quiet, harbour
+    assert held[catalog["storm"].aic_id] == 2 and held[catalog["waves"].aic_id] == 2
+    assert max(found, key=lambda aic_id: found[aic_id]) == near.aic_id
+
+
 def test_a_phrase_matches_only_as_a_phrase(client: Client, catalog: dict[str, Artwork]) -> None:
     assert ids(client, q="impressionist", mode="keyword") == []
     Synonym.objects.create(terms="impressionist, Claude Monet")
