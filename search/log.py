@@ -200,7 +200,7 @@ def flush() -> FlushCounts:
             if not client.exists(BUFFER_KEY):
                 return FlushCounts()
             client.rename(BUFFER_KEY, FLUSHING_KEY)
-        newest_first = client.lrange(FLUSHING_KEY, 0, -1)
+        newest_first: list[bytes] = list(client.lrange(FLUSHING_KEY, 0, -1))  # type: ignore[arg-type]
         counts = store(reversed(newest_first))
         client.delete(FLUSHING_KEY)
         return counts
