@@ -459,6 +459,36 @@ SCHEMA: list[Var] = [
         Var("SEARCH_TEXT_THREADS", "int", 0, "ONNX Runtime threads for one query (0: one per core)", minimum=0),
     ),
     *_section(
+        "Search log",
+        Var(
+            "SEARCH_LOG",
+            "bool",
+            True,
+            "keep a log of searches and of the results opened from them, without addresses (0: nothing is written)",
+        ),
+        Var(
+            "SEARCH_LOG_DAYS",
+            "int",
+            90,
+            "days a search log entry and its clicks are kept; the daily `search-log-retention` deletes older ones",
+            minimum=1,
+        ),
+        Var(
+            "SEARCH_LOG_FLUSH_SECONDS",
+            "int",
+            60,
+            "how often `search-log-flush` moves buffered searches and clicks from Redis into the database",
+            minimum=5,
+        ),
+        Var(
+            "SEARCH_LOG_BUFFER_MAX",
+            "int",
+            100_000,
+            "searches and clicks the Redis buffer holds between two flushes; past it the oldest are dropped",
+            minimum=100,
+        ),
+    ),
+    *_section(
         "Probes and metrics",
         Var(
             "METRICS_TOKEN",

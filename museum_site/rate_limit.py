@@ -42,6 +42,7 @@ ROUTE_COSTS: dict[str, Cost] = {
     "image-search": Cost.IMAGE,
     "api:search_by_image": Cost.IMAGE,
     "artwork": Cost.OTHER,  # the record and its similar artworks
+    "search-click": Cost.OTHER,  # a result opened from a search, for the search log: one Redis push
     "api:artwork_record": Cost.OTHER,
     "api:similar": Cost.OTHER,
     "api:healthz": Cost.OTHER,  # counts tables: a probe loop must not be free

@@ -250,6 +250,7 @@ CELERY_TASK_ROUTES = {
     "embeddings.tasks.*": {"queue": "embed"},
     "catalog.tasks.*": {"queue": "sync"},
     "training.tasks.*": {"queue": "train"},
+    "search.tasks.*": {"queue": "sync"},  # the search log's flush and retention: short, periodic
 }
 AIC_SYNC_INTERVAL_SECONDS = read_int("AIC_SYNC_INTERVAL_SECONDS")
 # Beat reads its schedules from the database (django-celery-beat), so curators edit them in the admin.
@@ -387,6 +388,14 @@ HEALTHZ_CACHE_SECONDS = read_float("HEALTHZ_CACHE_SECONDS")
 METRICS_CACHE_SECONDS = read_float("METRICS_CACHE_SECONDS")
 # /readyz and /healthz give up on the broker (a Redis PING) after this many seconds.
 PROBE_TIMEOUT_SECONDS = read_float("PROBE_TIMEOUT_SECONDS")
+
+# --- Search log (search/log.py) --------------------------------------------------
+# Searches and opened results are pushed to a capped Redis list on the request path and moved into
+# PostgreSQL in bulk by `search-log-flush`; off, nothing is written anywhere. docs/operations.md, Search log.
+SEARCH_LOG = read_bool("SEARCH_LOG")
+SEARCH_LOG_DAYS = read_int("SEARCH_LOG_DAYS")
+SEARCH_LOG_FLUSH_SECONDS = read_int("SEARCH_LOG_FLUSH_SECONDS")
+SEARCH_LOG_BUFFER_MAX = read_int("SEARCH_LOG_BUFFER_MAX")
 
 # --- Rate limits (museum_site/rate_limit.py, middleware.py, login_throttle.py) ----------------
 # Each client (an IPv4 address, an IPv6 /64) has RATE_LIMIT_BUDGET units every RATE_LIMIT_WINDOW_SECONDS,

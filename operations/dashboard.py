@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 from catalog import schedules, sync_status
 from catalog.models import Artwork, SyncRun
 from catalog.sync_status import duration_text
+from core import dashboard_sections
 from core.redis_clients import OPERATOR_TIMEOUT_SECONDS, redis_client
 from embeddings.activation.states import IN_PROGRESS
 from embeddings.activation.status import activation_status
@@ -188,8 +189,17 @@ def jobs_dashboard(request: HttpRequest) -> HttpResponse:
         "runs": list(SyncRun.objects.order_by("-started_at")[:10]),
         "failures": EmbeddingFailure.objects.filter(model=model).count() if model else 0,
         "allowed": allowed_actions(request),
+        "report_sections": report_sections(),
     }
     return render(request, "admin/jobs_dashboard.html", context)
+
+
+def report_sections() -> dict[str, list[dashboard_sections.DashboardTable]]:
+    """The tables other apps registered (core/dashboard_sections.py), by section, in their order."""
+    sections: dict[str, list[dashboard_sections.DashboardTable]] = {}
+    for table in dashboard_sections.tables():
+        sections.setdefault(table.section, []).append(table)
+    return sections
 
 
 # What each POST action of the dashboard needs (docs/security.md, Permissions); a superuser has them all.

@@ -20,6 +20,7 @@ from ninja.files import UploadedFile
 
 from catalog.models import Artwork
 from core.logging_limits import warn_limited
+from search import log as search_log
 from search import services
 from search.metrics import metrics_response
 from search.params import FilterParams, SearchParams, describe_errors
@@ -175,7 +176,11 @@ def search_artworks(request: HttpRequest, params: Query[SearchParams]) -> dict[s
     """Artworks for a query: `hybrid` fuses full-text and CLIP rankings (reciprocal rank fusion),
     `semantic` ranks by meaning alone, `keyword` by words alone. Filters narrow the results
     without losing relevance; `next` links the following page."""
-    return services.text_search_json(request, params)
+    answer = services.text_search_json(request, params)
+    search_log.record_search(
+        answer["query"], params.mode, answer["filters"], len(answer["results"]), answer["page"], search_log.API
+    )
+    return answer
 
 
 @api.post(

@@ -12,12 +12,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Artwork, visible_q
+from search import log as search_log
 from search.filters import SearchFilters
 from search.image_query import upload_max_pixels
 from search.params import FilterParams, SearchParams, parse
@@ -118,7 +119,22 @@ def index(request: HttpRequest) -> HttpResponse:
             return _render(request, context, status=_page_status(exc))
         context.update(_result_context(request, result))
         context["query"] = query
+        context["search_id"] = search_log.record_search(
+            query, params.mode, result.filters.active(), len(result.hits), result.page, search_log.PAGE
+        )
     return _render(request, context)
+
+
+@require_POST
+def search_click(request: HttpRequest) -> HttpResponse:
+    """Record that a visitor opened a result: the search's id, the artwork and its rank, which site.js
+    sends (navigator.sendBeacon, with the page's CSRF token) as the result link is followed. 204 when
+    taken or when the log is off, 400 for malformed fields."""
+    click = search_log.parse_click(request.POST.get("s", ""), request.POST.get("a", ""), request.POST.get("r", ""))
+    if click is None:
+        return HttpResponseBadRequest("s (a search id), a (an artwork id) and r (a rank) are needed")
+    search_log.record_click(*click)
+    return HttpResponse(status=204)
 
 
 def _page_status(exc: SearchError) -> int:

@@ -78,6 +78,25 @@
     showFailure(event, "The search could not reach the server. Check the connection and try again.");
   });
 
+  // The search log: opening a result sends its search's id, the artwork and its rank (the page's
+  // CSRF token with them), and nothing else. sendBeacon outlives the page it leaves. The attributes
+  // are on the results only while the log is on.
+  function recordOpened(event) {
+    if (event.type === "auxclick" && event.button !== 1) return;
+    var link = event.target instanceof Element ? event.target.closest("a.result-link[data-rank]") : null;
+    var grid = link ? link.closest("[data-search-id]") : null;
+    var token = document.querySelector("input[name=csrfmiddlewaretoken]");
+    if (!grid || !token || !navigator.sendBeacon) return;
+    var form = new FormData();
+    form.append("csrfmiddlewaretoken", token.value);
+    form.append("s", grid.getAttribute("data-search-id"));
+    form.append("a", link.getAttribute("data-aic-id"));
+    form.append("r", link.getAttribute("data-rank"));
+    navigator.sendBeacon(grid.getAttribute("data-click-url"), form);
+  }
+  document.addEventListener("click", recordOpened);
+  document.addEventListener("auxclick", recordOpened);
+
   // Leave empty form fields out of the request, so the pushed URL holds only what was chosen.
   document.addEventListener("htmx:configRequest", function (event) {
     var params = event.detail.parameters;
