@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from embeddings.models import EmbeddingModel
 from search.evaluation.judgments import JudgedQuery
@@ -23,7 +24,9 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
 ) -> SearchEvaluation:
     """Runs ``queries`` in each of ``modes`` (semantic and hybrid under ``model``) and stores the report."""
-    figures, kinds, worst_queries = {}, {}, {}
+    figures: dict[str, dict[str, float]] = {}
+    kinds: dict[str, dict[str, dict[str, float]]] = {}
+    worst_queries: dict[str, list[dict[str, Any]]] = {}
     for mode in modes:
         scores = score_mode(queries, mode, model)
         figures[mode.value] = summary(scores)

@@ -508,8 +508,10 @@ COLOURS = [
 # "gold background painting of saints": the saints must also be painted on a gold ground (medium).
 GOLD_GROUND = "gold background painting of saints"
 
-STYLES = [
-    # (query, kind, nationality set, first year, last year, artist set or None, grade); the first match wins.
+# A tier: (grade, nationalities or None for any, first year, last year, artists or None for any).
+Tier = tuple[int, set[str] | None, int, int, set[str] | None]
+STYLES: list[tuple[str, str, list[Tier]]] = [
+    # (query, kind, tiers): a record takes the grade of the first tier it falls in.
     ("impressionism", "style", [(3, None, 1860, 1900, IMPRESSIONISTS), (1, None, 1860, 1910, POST_IMPRESSIONISTS)]),
     (
         "impressionist painting",
@@ -628,7 +630,7 @@ MISSPELLINGS = [
 ]
 
 # Filters as the API takes them: the subject rule's artworks within the filter.
-FILTERED = [
+FILTERED: list[tuple[str, str, dict[str, Any]]] = [
     ("portrait", "portrait", {"has_image": True}),
     ("portrait", "portrait", {"date_from": 1800, "date_to": 1899}),
     ("virgin and child", "virgin and child", {"is_public_domain": True}),
@@ -638,9 +640,7 @@ FILTERED = [
 ]
 
 
-def style_relevance(
-    records: list[Record], tiers: list[tuple[int, set[str] | None, int, int, set[str] | None]]
-) -> dict[int, int]:
+def style_relevance(records: list[Record], tiers: list[Tier]) -> dict[int, int]:
     relevant = {}
     for record in records:
         for grade, nationalities, first, last, artists in tiers:
@@ -693,7 +693,7 @@ def build(records: list[Record]) -> list[Query]:
         relevant |= {r.aic_id: 2 for r in records if r.hue is not None and first <= r.hue <= last}
         queries.append(Query(query, "visual", relevant))
     for query, kind, tiers in STYLES:
-        queries.append(Query(query, kind, style_relevance(records, tiers)))  # type: ignore[arg-type]
+        queries.append(Query(query, kind, style_relevance(records, tiers)))
     for rule in MEDIA:
         queries.append(Query(rule.query, "medium", {r.aic_id: 3 for r in records if rule.query in r.medium}))
     for text, english in LANGUAGE:
