@@ -4,9 +4,19 @@ score = Σ weight / (SEARCH_RRF_K + rank), so an artwork near the top of either 
 and one near the top of both ranks best, whatever the two scores' scales. Curator boosts are
 added: a boost of 1.0 is worth as much as first place in one more list (SEARCH_BOOST_WEIGHT
 scales it).
+
+Rank fusion sees places, not how well an artwork answers: two middling places can outscore one
+first place. Where the query is an artwork's title, the words say exactly which artwork is meant,
+so an exact title match is worth first place in both lists on top of its own places, and comes
+before every artwork that only shares words with it (search/tests/test_exact_title_first_in_hybrid.py;
+`evaluate_search` measures the judged set before and after).
 """
 
 from __future__ import annotations
+
+import functools
+import re
+import unicodedata
 
 from django.conf import settings
 
@@ -26,12 +36,39 @@ def hybrid_hits(model: EmbeddingModel, query: str, k: int, filters: SearchFilter
     query_vector = embed_query_meanwhile(model, query)
     keyword = text_matches(query, depth, filters)
     semantic = vector_neighbours(model, query_vector.result(), depth, filters=filters)
-    return fuse([artwork for artwork, _ in keyword], [artwork for artwork, _ in semantic])[:k]
+    return fuse([artwork for artwork, _ in keyword], [artwork for artwork, _ in semantic], query)[:k]
 
 
-def fuse(keyword: list[Artwork], semantic: list[Artwork]) -> list[Hit]:
-    """Weighted reciprocal rank fusion of two rankings (each best first), plus curator boosts."""
+_WORDS = re.compile(r"\w+")
+_PARENTHESISED = re.compile(r"\(([^)]*)\)")
+
+
+def title_key(text: str) -> str:
+    """Text as a title match compares it: case, accents and punctuation dropped, words kept in order."""
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(_WORDS.findall(text.casefold()))
+
+
+@functools.lru_cache(maxsize=65_536)
+def title_keys(title: str) -> frozenset[str]:
+    """The ways a visitor may type ``title`` whole: all of it, without its parenthesised part, or that
+    part alone ("Stacks of Wheat (End of Summer)": either name). Cached: a catalog's titles recur in
+    search after search."""
+    keys = {title_key(title)}
+    if "(" in title:
+        keys.add(title_key(_PARENTHESISED.sub(" ", title)))
+        keys.update(title_key(inner) for inner in _PARENTHESISED.findall(title))
+    keys.discard("")
+    return frozenset(keys)
+
+
+def fuse(keyword: list[Artwork], semantic: list[Artwork], query: str = "") -> list[Hit]:
+    """Weighted reciprocal rank fusion of two rankings (each best first), plus curator boosts, plus
+    first place in both lists for an artwork whose title is ``query``."""
     rrf_k = settings.SEARCH_RRF_K
+    wanted_title = title_key(query)
     artworks: dict[int, Artwork] = {}
     keyword_rank: dict[int, int] = {}
     semantic_rank: dict[int, int] = {}
@@ -48,6 +85,8 @@ def fuse(keyword: list[Artwork], semantic: list[Artwork]) -> list[Hit]:
             score += settings.SEARCH_KEYWORD_WEIGHT / (rrf_k + keyword_rank[pk])
         if pk in semantic_rank:
             score += settings.SEARCH_SEMANTIC_WEIGHT / (rrf_k + semantic_rank[pk])
+        if wanted_title and wanted_title in title_keys(artwork.title):
+            score += (settings.SEARCH_KEYWORD_WEIGHT + settings.SEARCH_SEMANTIC_WEIGHT) / (rrf_k + 1)
         fused.append(Hit(artwork, score, keyword_rank.get(pk), semantic_rank.get(pk)))
     unranked = len(artworks) + 1
     # Ties: the better single place first, then the lower AIC id, so a page order never flickers.

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db.models import TextField
 
 from catalog.models import QueryPin, normalised_query, visible_q
+from embeddings.models import EmbeddingModel
 from embeddings.vector_sql import raw_connection
 from search.filters import SearchFilters
 from search.fusion import hybrid_hits
@@ -39,8 +40,12 @@ def search(
     page: int = 1,
     page_size: int = 24,
     sort: Sort = Sort.RELEVANCE,
+    model: EmbeddingModel | None = None,
 ) -> SearchPage:
     """One page of artworks for ``query``: ranked by ``mode``, narrowed by ``filters``, ordered by ``sort``.
+
+    ``model``: the model whose vectors rank semantic and hybrid searches; the active one when None
+    (what every visitor's search uses; ``evaluate_search --model`` measures another).
 
     Date order re-sorts the SEARCH_SORT_WINDOW most relevant artworks, so a date-ordered page
     holds only artworks that answer the query, and every page sorts the same window.
@@ -49,7 +54,10 @@ def search(
     needed = page_depth(page, page_size)
     depth = needed if sort == Sort.RELEVANCE else settings.SEARCH_SORT_WINDOW
     started = time.perf_counter()
-    model = None if mode == Mode.KEYWORD else active_model()
+    if mode == Mode.KEYWORD:
+        model = None
+    elif model is None:
+        model = active_model()
     if mode == Mode.KEYWORD:
         ranked = keyword_hits(query, depth, filters)
     elif mode == Mode.SEMANTIC:

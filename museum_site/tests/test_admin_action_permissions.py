@@ -27,6 +27,7 @@ from django_celery_beat.models import (
 from catalog.models import Artwork, SyncRun
 from embeddings.models import EmbeddingFailure, EmbeddingModel
 from museum_site.celery import app as celery_app
+from search.models import SearchEvaluation
 from training.models import EvaluationReport, TrainingJob
 
 pytestmark = pytest.mark.django_db
@@ -80,6 +81,9 @@ OBJECTS: dict[str, Callable[[], models.Model]] = {
         model=_model(), split="test", pairs=3, metrics={}, report={}
     ),
     "training.TrainingJob": lambda: TrainingJob.objects.create(architecture="museum-micro", pretrained="none"),
+    "search.SearchEvaluation": lambda: SearchEvaluation.objects.create(
+        queries_file="queries.jsonl", queries=1, modes={}, kinds={}, worst={}
+    ),
 }
 
 

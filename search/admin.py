@@ -1,0 +1,114 @@
+"""Search quality reports in the admin, read-only: figures per mode and per kind, the worst queries, the plot.
+
+The plot was drawn when the report was made: this module never imports matplotlib, which web
+images do not install.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from search.evaluation.runs import MRR, NDCG, RECALL
+from search.models import SearchEvaluation
+
+METRICS = (NDCG, RECALL, MRR)
+_FIELDS = ("created_at", "model_name", "queries_file", "queries", "modes_table", "kinds_table", "worst_table", "chart")
+
+
+def _bar(value: float) -> SafeString:
+    """A value in [0, 1] as a plain HTML bar with its figure, so no image library is needed."""
+    width = max(0.0, min(1.0, value)) * 120
+    return format_html(
+        '<span style="display:inline-block;width:{}px;height:0.8em;background:#417690;vertical-align:middle">'
+        "</span> {}",
+        f"{width:.0f}",
+        f"{value:.3f}",
+    )
+
+
+def _figures_row(name: str, figures: dict[str, Any]) -> tuple[Any, ...]:
+    return (name, figures.get("queries", ""), *(_bar(float(figures.get(metric, 0.0))) for metric in METRICS))
+
+
+def _table(rows: list[tuple[Any, ...]], first: str) -> SafeString:
+    header = format_html_join("", "<th>{}</th>", ((name,) for name in (first, "queries", *METRICS)))
+    body = format_html_join("", "<tr>" + "<td>{}</td>" * (2 + len(METRICS)) + "</tr>", rows)
+    return format_html("<table><tr>{}</tr>{}</table>", header, body)
+
+
+@admin.register(SearchEvaluation)
+class SearchEvaluationAdmin(admin.ModelAdmin[SearchEvaluation]):
+    """Reports are written by ``manage.py evaluate_search``; here they are only read (or deleted)."""
+
+    list_display = ["created_at", "model_name", "queries", "hybrid_ndcg", "semantic_ndcg", "keyword_ndcg"]
+    fields = _FIELDS
+    readonly_fields = _FIELDS
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SearchEvaluation | None = None) -> bool:
+        return False
+
+    def _ndcg(self, obj: SearchEvaluation, mode: str) -> str:
+        value = obj.figure(mode, NDCG)
+        return f"{value:.3f}" if value is not None else "-"
+
+    @admin.display(description="hybrid nDCG@10")
+    def hybrid_ndcg(self, obj: SearchEvaluation) -> str:
+        return self._ndcg(obj, "hybrid")
+
+    @admin.display(description="semantic nDCG@10")
+    def semantic_ndcg(self, obj: SearchEvaluation) -> str:
+        return self._ndcg(obj, "semantic")
+
+    @admin.display(description="keyword nDCG@10")
+    def keyword_ndcg(self, obj: SearchEvaluation) -> str:
+        return self._ndcg(obj, "keyword")
+
+    @admin.display(description="per mode")
+    def modes_table(self, obj: SearchEvaluation) -> SafeString:
+        rows = [_figures_row(mode, {"queries": obj.queries, **figures}) for mode, figures in obj.modes.items()]
+        return _table(rows, "mode")
+
+    @admin.display(description="per kind of query")
+    def kinds_table(self, obj: SearchEvaluation) -> SafeString:
+        rows = [
+            _figures_row(f"{mode}: {kind}", figures)
+            for mode, kinds in obj.kinds.items()
+            for kind, figures in kinds.items()
+        ]
+        return _table(rows, "mode: kind")
+
+    @admin.display(description="worst queries")
+    def worst_table(self, obj: SearchEvaluation) -> SafeString:
+        rows = [
+            (
+                mode,
+                entry["query"],
+                entry["kind"],
+                f"{entry[NDCG]:.3f}",
+                entry.get("first_relevant_rank") or "-",
+                ", ".join(str(aic_id) for aic_id in entry.get("top", [])),
+            )
+            for mode, entries in obj.worst.items()
+            for entry in entries
+        ]
+        header = format_html_join(
+            "", "<th>{}</th>", ((n,) for n in ("mode", "query", "kind", NDCG, "first relevant", "first results"))
+        )
+        body = format_html_join("", "<tr>" + "<td>{}</td>" * 6 + "</tr>", rows)
+        return format_html("<table><tr>{}</tr>{}</table>", header, body)
+
+    @admin.display(description="per mode and kind")
+    def chart(self, obj: SearchEvaluation) -> SafeString | str:
+        if not obj.plot:
+            return "-"
+        encoded = base64.b64encode(bytes(obj.plot)).decode("ascii")
+        return format_html('<img src="data:image/png;base64,{}" alt="figures per mode and kind" width="960">', encoded)
