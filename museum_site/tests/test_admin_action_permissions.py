@@ -24,7 +24,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from catalog.models import Artwork, SyncRun
+from catalog.models import Artwork, QueryPin, Synonym, SyncRun
 from embeddings.models import EmbeddingFailure, EmbeddingModel
 from museum_site.celery import app as celery_app
 from search.models import SearchEvaluation
@@ -73,6 +73,8 @@ OBJECTS: dict[str, Callable[[], models.Model]] = {
     "django_celery_beat.IntervalSchedule": _interval,
     "catalog.SyncRun": lambda: SyncRun.objects.create(source="api"),
     "catalog.Artwork": _artwork,
+    "catalog.QueryPin": lambda: QueryPin.objects.create(query="a quiet harbour", artwork=_artwork(), position=1),
+    "catalog.Synonym": lambda: Synonym.objects.create(terms="sea, ocean"),
     "embeddings.EmbeddingFailure": lambda: EmbeddingFailure.objects.create(
         artwork=_artwork(), model=_model(), reason="timeout"
     ),
