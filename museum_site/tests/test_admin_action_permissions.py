@@ -24,7 +24,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from catalog.models import Artwork, QueryPin, Synonym, SyncRun
+from catalog.models import Artwork, QueryPin, SyncRun, Synonym
 from embeddings.models import EmbeddingFailure, EmbeddingModel
 from museum_site.celery import app as celery_app
 from search.models import SearchEvaluation
