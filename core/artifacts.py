@@ -198,17 +198,8 @@ class FolderStore(ArtifactStore):
         return self.path_of(key).is_file()
 
     def upload(self, source: Path, key: str) -> None:
-        target = self.path_of(key)
-        if _same_inode(source, target):
-            return
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = _partial_beside(target)
-            try:
-                _link_or_copy(source, partial)
-                os.replace(partial, target)
-            finally:
-                partial.unlink(missing_ok=True)
+            _place(source, self.path_of(key))
         except FileNotFoundError as exc:
             if not source.is_file():
                 raise
@@ -447,8 +438,14 @@ def keep_local_copy(source: Path, key: str, root: Path) -> Path:
     """Put ``source`` at ``<root>/<key>`` (a hard link where it can), as if ``cached_artifact`` had
     downloaded it: the host that made an artifact does not download it back."""
     path = root / check_key(key)
+    _place(source, path)
+    return path
+
+
+def _place(source: Path, path: Path) -> None:
+    """``source`` at ``path`` (a hard link where it can), appearing whole or not at all."""
     if _same_inode(source, path):
-        return path
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = _partial_beside(path)
     try:
@@ -456,4 +453,3 @@ def keep_local_copy(source: Path, key: str, root: Path) -> Path:
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
-    return path
