@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from django.conf import settings
 
@@ -29,14 +30,44 @@ from search.types import Hit
 from search.vector import vector_neighbours
 
 
-def hybrid_hits(model: EmbeddingModel, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
-    """Keyword and vector rankings fused by weighted reciprocal rank fusion, best first."""
+@dataclass(frozen=True)
+class FusionWeights:
+    """The fusion constants: ``rrf_k`` (higher flattens the top ranks) and each list's weight.
+
+    Visitors' searches use the settings (``from_settings``); the weight sweep
+    (``tune_search_weights``) and interleaving rank with others.
+    """
+
+    rrf_k: int = 60
+    keyword: float = 1.0
+    semantic: float = 1.0
+    boost: float = 1.0
+
+    @classmethod
+    def from_settings(cls) -> FusionWeights:
+        return cls(
+            rrf_k=settings.SEARCH_RRF_K,
+            keyword=settings.SEARCH_KEYWORD_WEIGHT,
+            semantic=settings.SEARCH_SEMANTIC_WEIGHT,
+            boost=settings.SEARCH_BOOST_WEIGHT,
+        )
+
+
+def hybrid_hits(
+    model: EmbeddingModel,
+    query: str,
+    k: int,
+    filters: SearchFilters | None = None,
+    weights: FusionWeights | None = None,
+) -> list[Hit]:
+    """Keyword and vector rankings fused by weighted reciprocal rank fusion, best first; ``weights``:
+    the settings' when None."""
     depth = max(k, settings.SEARCH_HYBRID_CANDIDATES)
     # The text tower encodes the query while the database ranks the keyword list, which needs no vector.
     query_vector = embed_query_meanwhile(model, query)
     keyword = text_matches(query, depth, filters)
     semantic = vector_neighbours(model, query_vector.result(), depth, filters=filters)
-    return fuse([artwork for artwork, _ in keyword], [artwork for artwork, _ in semantic], query)[:k]
+    return fuse([artwork for artwork, _ in keyword], [artwork for artwork, _ in semantic], query, weights)[:k]
 
 
 _WORDS = re.compile(r"\w+")
@@ -64,10 +95,13 @@ def title_keys(title: str) -> frozenset[str]:
     return frozenset(keys)
 
 
-def fuse(keyword: list[Artwork], semantic: list[Artwork], query: str = "") -> list[Hit]:
+def fuse(
+    keyword: list[Artwork], semantic: list[Artwork], query: str = "", weights: FusionWeights | None = None
+) -> list[Hit]:
     """Weighted reciprocal rank fusion of two rankings (each best first), plus curator boosts, plus
-    first place in both lists for an artwork whose title is ``query``."""
-    rrf_k = settings.SEARCH_RRF_K
+    first place in both lists for an artwork whose title is ``query``; ``weights``: the settings' when None."""
+    weights = weights or FusionWeights.from_settings()
+    rrf_k = weights.rrf_k
     wanted_title = title_key(query)
     artworks: dict[int, Artwork] = {}
     keyword_rank: dict[int, int] = {}
@@ -80,13 +114,13 @@ def fuse(keyword: list[Artwork], semantic: list[Artwork], query: str = "") -> li
         semantic_rank[artwork.pk] = rank
     fused: list[Hit] = []
     for pk, artwork in artworks.items():
-        score = artwork.boost * settings.SEARCH_BOOST_WEIGHT / (rrf_k + 1)
+        score = artwork.boost * weights.boost / (rrf_k + 1)
         if pk in keyword_rank:
-            score += settings.SEARCH_KEYWORD_WEIGHT / (rrf_k + keyword_rank[pk])
+            score += weights.keyword / (rrf_k + keyword_rank[pk])
         if pk in semantic_rank:
-            score += settings.SEARCH_SEMANTIC_WEIGHT / (rrf_k + semantic_rank[pk])
+            score += weights.semantic / (rrf_k + semantic_rank[pk])
         if wanted_title and wanted_title in title_keys(artwork.title):
-            score += (settings.SEARCH_KEYWORD_WEIGHT + settings.SEARCH_SEMANTIC_WEIGHT) / (rrf_k + 1)
+            score += (weights.keyword + weights.semantic) / (rrf_k + 1)
         fused.append(Hit(artwork, score, keyword_rank.get(pk), semantic_rank.get(pk)))
     unranked = len(artworks) + 1
     # Ties: the better single place first, then the lower AIC id, so a page order never flickers.

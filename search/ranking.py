@@ -23,7 +23,7 @@ from catalog.models import QueryPin, normalised_query, visible_q
 from embeddings.models import EmbeddingModel
 from embeddings.vector_sql import raw_connection
 from search.filters import SearchFilters
-from search.fusion import hybrid_hits
+from search.fusion import FusionWeights, hybrid_hits
 from search.keyword import keyword_hits
 from search.metrics import SEARCH_SECONDS
 from search.query_cache import embed_query
@@ -41,11 +41,13 @@ def search(
     page_size: int = 24,
     sort: Sort = Sort.RELEVANCE,
     model: EmbeddingModel | None = None,
+    weights: FusionWeights | None = None,
 ) -> SearchPage:
     """One page of artworks for ``query``: ranked by ``mode``, narrowed by ``filters``, ordered by ``sort``.
 
     ``model``: the model whose vectors rank semantic and hybrid searches; the active one when None
-    (what every visitor's search uses; ``evaluate_search --model`` measures another).
+    (what every visitor's search uses; ``evaluate_search --model`` measures another). ``weights``:
+    hybrid's fusion constants, the settings' when None.
 
     Date order re-sorts the SEARCH_SORT_WINDOW most relevant artworks, so a date-ordered page
     holds only artworks that answer the query, and every page sorts the same window.
@@ -65,7 +67,7 @@ def search(
         ranked = nearest(model, embed_query(model, query), depth, filters=filters)
     else:
         assert model is not None
-        ranked = hybrid_hits(model, query, depth, filters)
+        ranked = hybrid_hits(model, query, depth, filters, weights)
     if sort == Sort.RELEVANCE:
         ranked = pinned_first(query, ranked, filters)
     SEARCH_SECONDS.labels(mode=mode.value).observe(time.perf_counter() - started)
