@@ -487,6 +487,13 @@ SCHEMA: list[Var] = [
             "searches and clicks the Redis buffer holds between two flushes; past it the oldest are dropped",
             minimum=100,
         ),
+        Var(
+            "SEARCH_INTERLEAVING",
+            "bool",
+            True,
+            "let a running interleaving experiment show a share of first search pages with production's and a "
+            "candidate's rankings interleaved (0: never interleave; needs SEARCH_LOG)",
+        ),
     ),
     *_section(
         "Probes and metrics",

@@ -396,6 +396,7 @@ SEARCH_LOG = read_bool("SEARCH_LOG")
 SEARCH_LOG_DAYS = read_int("SEARCH_LOG_DAYS")
 SEARCH_LOG_FLUSH_SECONDS = read_int("SEARCH_LOG_FLUSH_SECONDS")
 SEARCH_LOG_BUFFER_MAX = read_int("SEARCH_LOG_BUFFER_MAX")
+SEARCH_INTERLEAVING = read_bool("SEARCH_INTERLEAVING")
 
 # --- Rate limits (museum_site/rate_limit.py, middleware.py, login_throttle.py) ----------------
 # Each client (an IPv4 address, an IPv6 /64) has RATE_LIMIT_BUDGET units every RATE_LIMIT_WINDOW_SECONDS,

@@ -1,4 +1,5 @@
-"""Search quality reports in the admin, read-only: figures per mode and per kind, the worst queries, the plot.
+"""Search quality in the admin: evaluation reports (read-only: figures per mode and per kind, the worst
+queries, the plot) and interleaving experiments (started and stopped here, scored by live clicks).
 
 The plot was drawn when the report was made: this module never imports matplotlib, which web
 images do not install.
@@ -9,13 +10,16 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from search.evaluation.runs import MRR, NDCG, RECALL
 from search.models import SearchEvaluation
+from search.models_interleaving import InterleavedSearch, InterleavingExperiment
 
 METRICS = (NDCG, RECALL, MRR)
 _FIELDS = ("created_at", "model_name", "queries_file", "queries", "modes_table", "kinds_table", "worst_table", "chart")
@@ -112,3 +116,95 @@ class SearchEvaluationAdmin(admin.ModelAdmin[SearchEvaluation]):
             return "-"
         encoded = base64.b64encode(bytes(obj.plot)).decode("ascii")
         return format_html('<img src="data:image/png;base64,{}" alt="figures per mode and kind" width="960">', encoded)
+
+
+_EXPERIMENT_COUNTERS = ("impressions", "clicks_a", "clicks_b", "wins_a", "wins_b", "ties")
+_CANDIDATE_FIELDS = ("candidate_model", "candidate_rrf_k", "candidate_keyword_weight", "candidate_semantic_weight")
+
+
+def _interval(obj: InterleavingExperiment) -> str:
+    found = obj.preference()
+    if found.low is None or found.high is None:
+        return f"{found.delta:+.3f}"
+    return f"{found.delta:+.3f} [{found.low:+.3f}, {found.high:+.3f}]"
+
+
+@admin.register(InterleavingExperiment)
+class InterleavingExperimentAdmin(admin.ModelAdmin[InterleavingExperiment]):
+    """Experiments are started and stopped by the list's actions; their counters are written by the
+    search log's flush (search/models_interleaving.py) and only read here. A running experiment's
+    candidate and share cannot be edited: what it measured so far would no longer be what it names."""
+
+    list_display = [
+        "name",
+        "is_running",
+        "share",
+        "impressions",
+        "wins_a",
+        "wins_b",
+        "ties",
+        "preference_interval",
+        "verdict",
+    ]
+    actions = ["start_experiment", "stop_experiment"]
+    readonly_fields = [
+        "is_running",
+        "started_at",
+        "stopped_at",
+        *_EXPERIMENT_COUNTERS,
+        "preference_interval",
+        "verdict",
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: InterleavingExperiment | None = None) -> Any:
+        if obj is not None and obj.is_running:
+            return [*_CANDIDATE_FIELDS, "share", "modes", *self.readonly_fields]
+        return self.readonly_fields
+
+    @admin.display(description="preference Δ, 95% interval")
+    def preference_interval(self, obj: InterleavingExperiment) -> str:
+        """(wins B - wins A) / clicked impressions, with the normal interval of Preference's docstring."""
+        return _interval(obj)
+
+    @admin.display(description="verdict")
+    def verdict(self, obj: InterleavingExperiment) -> str:
+        return obj.preference().verdict
+
+    @admin.action(description="Start the selected experiment (one may run at a time)")
+    def start_experiment(self, request: HttpRequest, queryset: QuerySet[InterleavingExperiment]) -> None:
+        chosen = list(queryset)
+        if len(chosen) != 1:
+            self.message_user(request, "Choose one experiment to start.", messages.ERROR)
+            return
+        running = InterleavingExperiment.running()
+        if running is not None and running.pk != chosen[0].pk:
+            self.message_user(request, f"Stop {running.name!r} first: one experiment runs at a time.", messages.ERROR)
+            return
+        try:
+            with transaction.atomic():
+                chosen[0].start()
+        except IntegrityError:  # another admin started one meanwhile
+            self.message_user(request, "Another experiment is running: stop it first.", messages.ERROR)
+            return
+        self.message_user(request, f"{chosen[0].name!r} is running.")
+
+    @admin.action(description="Stop the selected experiments")
+    def stop_experiment(self, request: HttpRequest, queryset: QuerySet[InterleavingExperiment]) -> None:
+        for experiment in queryset.filter(is_running=True):
+            experiment.stop()
+        self.message_user(request, "Stopped.")
+
+
+@admin.register(InterleavedSearch)
+class InterleavedSearchAdmin(admin.ModelAdmin[InterleavedSearch]):
+    """Each interleaved search's teams and clicks, read-only: what the experiment's counters add up."""
+
+    list_display = ["search", "experiment", "teams", "clicks_a", "clicks_b"]
+    list_filter = ["experiment"]
+    readonly_fields = ["search", "experiment", "teams", "clicks_a", "clicks_b"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: InterleavedSearch | None = None) -> bool:
+        return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import unicodedata
 import uuid
@@ -26,6 +27,7 @@ from django.utils import timezone
 
 from core.logging_limits import warn_limited
 from core.redis_clients import REQUEST_TIMEOUT_SECONDS, WORKER_TIMEOUT_SECONDS, redis_client
+from search.models_interleaving import credit_clicks, record_impressions
 from search.models_log import SearchClick, SearchLogEntry
 
 logger = logging.getLogger(__name__)
@@ -72,9 +74,11 @@ def record_search(
     result_count: int,
     page: int,
     source: SearchLogEntry.Source,
+    interleaving: dict[str, int | str] | None = None,
 ) -> str:
     """Buffer one search; its new random id (what the page's result links carry), or '' when the log
-    is off or Redis is away (then the page offers nothing to click-record)."""
+    is off or Redis is away (then the page offers nothing to click-record). ``interleaving``: the
+    experiment and the team of each position of an interleaved page (search/experiments.py)."""
     if not settings.SEARCH_LOG:
         return ""
     search_id = uuid.uuid4().hex
@@ -89,6 +93,8 @@ def record_search(
         "source": str(source),
         "at": time.time(),
     }
+    if interleaving is not None:
+        item["interleaving"] = interleaving
     return search_id if _push(item) else ""
 
 
@@ -120,6 +126,8 @@ def record_click(search_id: str, aic_id: int, rank: int) -> bool:
 class FlushCounts:
     searches: int = 0
     clicks: int = 0
+    interleaved: int = 0  # interleaved searches kept (each an impression of its experiment)
+    credited: int = 0  # clicks credited to an interleaving team
     dropped: int = 0  # malformed items, and clicks naming no stored search
     busy: bool = False  # another flush held the lock: this one did nothing
 
@@ -147,6 +155,20 @@ def _search_row(item: dict[str, Any]) -> SearchLogEntry:
     )
 
 
+_TEAMS = re.compile(r"[AB]{1,200}")
+
+
+def _interleaving(item: dict[str, Any]) -> tuple[int, str] | None:
+    """The experiment and teams of an interleaved search's item; None for any other search."""
+    found = item.get("interleaving")
+    if found is None:
+        return None
+    experiment, teams = int(found["experiment"]), str(found["teams"])
+    if not _TEAMS.fullmatch(teams):
+        raise ValueError("teams is not a string of A and B")
+    return experiment, teams
+
+
 def _click_row(item: dict[str, Any]) -> SearchClick:
     return SearchClick(
         click_id=uuid.UUID(item["id"]),
@@ -159,15 +181,20 @@ def _click_row(item: dict[str, Any]) -> SearchClick:
 
 def store(raw_items: Iterable[bytes | str]) -> FlushCounts:
     """Store buffered items (oldest first) in one transaction; a second store of the same items adds
-    nothing (searches and clicks are keyed on their random ids)."""
+    nothing (searches and clicks are keyed on their random ids), and counts no interleaving twice:
+    only searches and clicks not stored before are counted."""
     searches: list[SearchLogEntry] = []
     clicks: list[SearchClick] = []
+    interleaved: dict[uuid.UUID, tuple[int, str]] = {}
     dropped = 0
     for raw in raw_items:
         try:
             item = json.loads(raw)
             if item["kind"] == SEARCH:
-                searches.append(_search_row(item))
+                row, teams = _search_row(item), _interleaving(item)
+                searches.append(row)
+                if teams is not None:
+                    interleaved[row.search_id] = teams
             elif item["kind"] == CLICK:
                 clicks.append(_click_row(item))
             else:
@@ -175,12 +202,28 @@ def store(raw_items: Iterable[bytes | str]) -> FlushCounts:
         except (ValueError, TypeError, KeyError):
             dropped += 1
     with transaction.atomic():
+        stored_before = set(
+            SearchLogEntry.objects.filter(search_id__in=list(interleaved)).values_list("search_id", flat=True)
+        )
         SearchLogEntry.objects.bulk_create(searches, batch_size=BULK_BATCH, ignore_conflicts=True)
+        shown = record_impressions({key: value for key, value in interleaved.items() if key not in stored_before})
         wanted = {click.search_id for click in clicks}
         known = set(SearchLogEntry.objects.filter(search_id__in=wanted).values_list("search_id", flat=True))
         kept = [click for click in clicks if click.search_id in known]
+        clicked_before = set(
+            SearchClick.objects.filter(click_id__in=[click.click_id for click in kept]).values_list(
+                "click_id", flat=True
+            )
+        )
         SearchClick.objects.bulk_create(kept, batch_size=BULK_BATCH, ignore_conflicts=True)
-    return FlushCounts(searches=len(searches), clicks=len(kept), dropped=dropped + len(clicks) - len(kept))
+        credited = credit_clicks(click for click in kept if click.click_id not in clicked_before)
+    return FlushCounts(
+        searches=len(searches),
+        clicks=len(kept),
+        interleaved=shown,
+        credited=credited,
+        dropped=dropped + len(clicks) - len(kept),
+    )
 
 
 def flush() -> FlushCounts:

@@ -1,5 +1,6 @@
 """The search app's models: search quality reports (a judged query set run through the ranking,
-stored for the admin) here; the search log's in ``search.models_log``."""
+stored for the admin) here; the search log's in ``search.models_log``, interleaving experiments' in
+``search.models_interleaving``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 from django.db import models
 
 from embeddings.models import EmbeddingModel
+from search.models_interleaving import InterleavedSearch, InterleavingExperiment
 from search.models_log import SearchClick, SearchLogEntry
 
-__all__ = ["SearchClick", "SearchEvaluation", "SearchLogEntry"]
+__all__ = ["InterleavedSearch", "InterleavingExperiment", "SearchClick", "SearchEvaluation", "SearchLogEntry"]
 
 
 class SearchEvaluation(models.Model):

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Artwork, visible_q
 from search import log as search_log
+from search.experiments import Visitor, interleaved_search
 from search.filters import SearchFilters
 from search.image_query import upload_max_pixels
 from search.params import FilterParams, SearchParams, parse
@@ -110,26 +111,38 @@ def index(request: HttpRequest) -> HttpResponse:
         return _render(request, context, status=400)
     context["form"] = params.model_dump()
     context["chips"] = _chips(request, params.filters()) if not context["error"] else []
+    visitor = Visitor(request)
     if params.q.strip():
         note_fresh_search(request)  # a page ranks every time: it keeps no answer cache
         try:
-            query, result = run_text_search(params)
+            query = params.query()
+            interleaved = interleaved_search(query, params, visitor)
+            result = interleaved.page if interleaved else run_text_search(params)[1]
         except SearchError as exc:
             context["error"] = exc.message
             return _render(request, context, status=_page_status(exc))
         context.update(_result_context(request, result))
         context["query"] = query
         context["search_id"] = search_log.record_search(
-            query, params.mode, result.filters.active(), len(result.hits), result.page, search_log.PAGE
+            query,
+            params.mode,
+            result.filters.active(),
+            len(result.hits),
+            result.page,
+            search_log.PAGE,
+            interleaving=interleaved.log_fields() if interleaved else None,
         )
-    return _render(request, context)
+    response = _render(request, context)
+    visitor.keep(response)
+    return response
 
 
 @require_POST
 def search_click(request: HttpRequest) -> HttpResponse:
     """Record that a visitor opened a result: the search's id, the artwork and its rank, which site.js
     sends (navigator.sendBeacon, with the page's CSRF token) as the result link is followed. 204 when
-    taken or when the log is off, 400 for malformed fields."""
+    taken or when the log is off, 400 for malformed fields. Nothing else sent is read: an interleaved
+    page's team is found from the rank when the click is stored (search/models_interleaving.py)."""
     click = search_log.parse_click(request.POST.get("s", ""), request.POST.get("a", ""), request.POST.get("r", ""))
     if click is None:
         return HttpResponseBadRequest("s (a search id), a (an artwork id) and r (a rank) are needed")
