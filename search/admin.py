@@ -1,4 +1,5 @@
-"""Search quality reports in the admin, read-only: figures per mode and per kind, the worst queries, the plot.
+"""Search quality reports in the admin, read-only: figures per mode and per kind, the worst queries, the
+plot; and each model's latest hybrid nDCG@10 in the model list (the ranking gate stores one per activation).
 
 The plot was drawn when the report was made: this module never imports matplotlib, which web
 images do not install.
@@ -14,6 +15,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from embeddings.admin import EmbeddingModelAdmin
+from embeddings.models import EmbeddingModel
 from search.evaluation.runs import MRR, NDCG, RECALL
 from search.models import SearchEvaluation
 
@@ -112,3 +115,14 @@ class SearchEvaluationAdmin(admin.ModelAdmin[SearchEvaluation]):
             return "-"
         encoded = base64.b64encode(bytes(obj.plot)).decode("ascii")
         return format_html('<img src="data:image/png;base64,{}" alt="figures per mode and kind" width="960">', encoded)
+
+
+@admin.display(description="judged hybrid nDCG@10")
+def judged_hybrid_ndcg(obj: EmbeddingModel) -> str:
+    """The model's latest search evaluation with a hybrid figure (``evaluate_search``, the ranking gate)."""
+    report = SearchEvaluation.objects.filter(model=obj, modes__has_key="hybrid").first()
+    value = report.figure("hybrid", NDCG) if report is not None else None
+    return f"{value:.3f}" if value is not None else "-"
+
+
+EmbeddingModelAdmin.extend(list_display=[judged_hybrid_ndcg])
