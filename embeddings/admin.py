@@ -98,7 +98,7 @@ class EmbeddingModelAddForm(forms.ModelForm[EmbeddingModel]):
 @admin.register(EmbeddingModel)
 class EmbeddingModelAdmin(ExtensibleModelAdmin):
     """Models, their coverage and activation progress. Activation runs on the embed workers: it embeds
-    every artwork first, passes the evaluation gate (unless forced) and switches only when complete.
+    every artwork first, passes the evaluation gates (unless forced) and switches only when complete.
 
     Adding a model queues its registration on an embed worker (web processes have no PyTorch to load
     its weights with): the add view creates no row, and the model list shows the registrations that
@@ -209,7 +209,7 @@ class EmbeddingModelAdmin(ExtensibleModelAdmin):
         self._request_activation(request, queryset, force=False)
 
     # Its own permission: it serves visitors a model that may have failed its evaluation.
-    @admin.action(description="Activate without the evaluation gate (force)", permissions=["force_activate"])
+    @admin.action(description="Activate without the evaluation gates (force)", permissions=["force_activate"])
     def activate_without_gate(self, request: HttpRequest, queryset: QuerySet[EmbeddingModel]) -> None:
         self._request_activation(request, queryset, force=True)
 

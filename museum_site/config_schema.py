@@ -232,6 +232,23 @@ SCHEMA: list[Var] = [
             maximum=10000,
         ),
         Var(
+            "SEARCH_GATE_QUERIES",
+            "path",
+            None,
+            "the judged query set an activation ranks under the candidate and the active model before it "
+            "switches; a candidate whose hybrid nDCG@10 is below the active one's by more than "
+            "SEARCH_GATE_MARGIN is refused (force overrides). Empty: no ranking gate",
+            shown="search/judged/queries.jsonl",
+        ),
+        Var(
+            "SEARCH_GATE_MARGIN",
+            "float",
+            0.02,
+            "how far below the active model's hybrid nDCG@10 a candidate's may fall and still be activated",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        Var(
             "CELERY_HEARTBEAT_FILE",
             "path",
             "",

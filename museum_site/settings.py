@@ -317,6 +317,10 @@ ACTIVATION_LEASE_SECONDS = read_int("ACTIVATION_LEASE_SECONDS")
 ACTIVATION_WATCH_SECONDS = read_int("ACTIVATION_WATCH_SECONDS")
 # Its batches are queued a page at a time: the queue never holds the whole catalog.
 ACTIVATION_QUEUE_PAGE_TASKS = read_int("ACTIVATION_QUEUE_PAGE_TASKS")
+# The ranking gate before the switch (search/evaluation/gate.py): the judged set, run under both
+# models; set but empty, no ranking gate. docs/operations.md, Activating a model.
+SEARCH_GATE_QUERIES = read_str("SEARCH_GATE_QUERIES", str(BASE_DIR / "search" / "judged" / "queries.jsonl"))
+SEARCH_GATE_MARGIN = read_float("SEARCH_GATE_MARGIN")
 HNSW_M = read_int("HNSW_M")
 # A graph built with more candidates per insert than pgvector's default reaches the same recall reading
 # fewer index pages per search (bench.search measures recall@10 and latency at a million artworks).

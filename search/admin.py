@@ -1,5 +1,6 @@
 """Search quality in the admin: evaluation reports (read-only: figures per mode and per kind, the worst
-queries, the plot) and interleaving experiments (started and stopped here, scored by live clicks).
+queries, the plot), each model's latest hybrid nDCG@10 in the model list (the ranking gate stores one
+per activation), and interleaving experiments (started and stopped here, scored by live clicks).
 
 The plot was drawn when the report was made: this module never imports matplotlib, which web
 images do not install.
@@ -17,6 +18,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from embeddings.admin import EmbeddingModelAdmin
+from embeddings.models import EmbeddingModel
 from search.evaluation.runs import MRR, NDCG, RECALL
 from search.models import SearchEvaluation
 from search.models_interleaving import InterleavedSearch, InterleavingExperiment
@@ -208,3 +211,14 @@ class InterleavedSearchAdmin(admin.ModelAdmin[InterleavedSearch]):
 
     def has_change_permission(self, request: HttpRequest, obj: InterleavedSearch | None = None) -> bool:
         return False
+
+
+@admin.display(description="judged hybrid nDCG@10")
+def judged_hybrid_ndcg(obj: EmbeddingModel) -> str:
+    """The model's latest search evaluation with a hybrid figure (``evaluate_search``, the ranking gate)."""
+    report = SearchEvaluation.objects.filter(model=obj, modes__has_key="hybrid").first()
+    value = report.figure("hybrid", NDCG) if report is not None else None
+    return f"{value:.3f}" if value is not None else "-"
+
+
+EmbeddingModelAdmin.extend(list_display=[judged_hybrid_ndcg])

@@ -17,6 +17,7 @@ class SearchConfig(AppConfig):
         from core import dashboard_sections
         from core.schedules import create_after_migrate
         from search import receivers  # noqa: F401  (connects them)
+        from search.evaluation import gate  # noqa: F401  (connects the ranking gate of activations)
         from search.log_report import search_log_tables
 
         create_after_migrate(_create_schedules, dispatch_uid="search.search_log_schedules")

@@ -7,9 +7,11 @@ Activation has three stages:
 2. One pass over the catalog in primary-key order (``embed_pass``) embeds, batch by batch and from the
    image cache, every artwork with an image that has no vector under the candidate. Search meanwhile
    keeps using the active model: its rows and its own partial HNSW index are untouched.
-3. The switch (``switch``). Inside one transaction, and only if coverage is complete (``coverage``:
-   nothing pending, and every artwork the active model serves has a vector under the candidate), the
-   candidate becomes active.
+3. The switch (``switch``). First the switch gate: receivers of ``switch_gate`` (the search app ranks
+   its judged queries under both models) may refuse the candidate, now that its vectors can be
+   measured; its vectors are kept, and ``force`` skips this gate. Then, inside one transaction, and
+   only if coverage is complete (``coverage``: nothing pending, and every artwork the active model
+   serves has a vector under the candidate), the candidate becomes active.
 
 The pass runs in one of two ways. ``service.activate`` (``manage.py activate_model``, one host) embeds
 it in this process, batch by batch (``steps.run_step``, ``embed_pass``). ``service.request_activation``

@@ -167,7 +167,7 @@ def _watch(candidate: EmbeddingModel, status: ActivationStatus, prune: bool, sen
         else:
             pending = measure(candidate, status)
         if not queued and not pending:
-            report(ActivationState.ACTIVE, switch(candidate, prune, report))
+            report(ActivationState.ACTIVE, switch(candidate, prune, report, force=status.force))
             return True
         if not queued and time.time() - status.progress_at > queue_hold_seconds() and embed_queue_idle():
             status.queued_through, status.progress_at = 0, time.time()

@@ -1,4 +1,4 @@
-"""The stages an activation shares however it runs: its start, the gate, and the switch; and the
+"""The stages an activation shares however it runs: its start, the gates, and the switch; and the
 activation in one process (``run_step``), which embeds the pass itself, batch by batch.
 
 On the embed queue the pass is fanned out over every worker instead (``fan_out``).
@@ -16,7 +16,7 @@ from django.conf import settings
 from embeddings.activation.coverage import unhandled_artworks
 from embeddings.activation.embed_pass import embed_pass, more_to_embed
 from embeddings.activation.errors import ActivationError, ActivationIncomplete, ActivationRefused
-from embeddings.activation.gate import gate_verdict
+from embeddings.activation.gate import gate_verdict, switch_verdict
 from embeddings.activation.lease import LeaseRenewal, hold_lease, release_lease
 from embeddings.activation.pruning import prune_vectors
 from embeddings.activation.states import IN_PROGRESS, ActivationState
@@ -89,16 +89,20 @@ def gate(candidate: EmbeddingModel, status: ActivationStatus, report: Report) ->
     report(ActivationState.EMBEDDING, f"gate overridden: {verdict}" if verdict else "")
 
 
-def switch(candidate: EmbeddingModel, prune: bool, report: Report) -> str:
-    """Export for the web processes, switch (ActivationIncomplete unless coverage is complete), prune
-    the replaced model if asked, and queue the stragglers; returns what happened, in words."""
+def switch(candidate: EmbeddingModel, prune: bool, report: Report, *, force: bool) -> str:
+    """Export for the web processes, the switch gate (unless ``force``), switch (ActivationIncomplete
+    unless coverage is complete), prune the replaced model if asked, and queue the stragglers; returns
+    what happened, in words."""
     report(ActivationState.SWITCHING, "coverage is complete: switching")
     # Web processes encode the new model's queries from its ONNX export: it is there before they switch.
     from embeddings.encoders.onnx_export import export_for_web_processes  # PyTorch: only once a switch is near
 
     export_for_web_processes(candidate)
+    notes = () if force else switch_gate(candidate, report)
     previous = switch_to(candidate)
     message = f"replaced {previous.name}" if previous else "no model was active before"
+    for note in notes:
+        message += f"; {note}"
     if previous is not None and prune:
         vectors = prune_vectors(previous)
         message += f"; pruned {vectors} vectors of {previous.name}"
@@ -108,6 +112,21 @@ def switch(candidate: EmbeddingModel, prune: bool, report: Report) -> str:
         enqueue_embedding(stragglers, candidate)
         message += f"; queued {len(stragglers)} artworks that arrived meanwhile"
     return message
+
+
+def switch_gate(candidate: EmbeddingModel, report: Report) -> tuple[str, ...]:
+    """The gate on what the candidate's vectors do (the ranking), now that they cover the catalog;
+    raises ActivationRefused, keeping them, so a later forced activation need not embed again.
+    Returns the notes of the receivers that let it through."""
+    # Measured on the candidate's own HNSW index, as search will walk it once it is active.
+    candidate.ensure_index(m=settings.HNSW_M, ef_construction=settings.HNSW_EF_CONSTRUCTION)
+    report(ActivationState.SWITCHING, "coverage is complete: checking the candidate against the active model")
+    verdict = switch_verdict(candidate)
+    if verdict.refusal:
+        raise ActivationRefused(
+            f"{verdict.refusal}; its vectors are kept: force the activation to switch without embedding again"
+        )
+    return verdict.notes
 
 
 @contextmanager
@@ -157,6 +176,6 @@ def _step(
         )
         if more_to_embed(candidate, resume_after):
             return StepResult(status, resume_after, finished=False)
-        message = switch(candidate, prune, report)
+        message = switch(candidate, prune, report, force=status.force)
         report(ActivationState.ACTIVE, message)
     return StepResult(status, resume_after, finished=True)

@@ -27,7 +27,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
         parser.add_argument(
-            "--force", action="store_true", help="activate even if its test recall@5 is below the active model's"
+            "--force",
+            action="store_true",
+            help="activate without the evaluation gates (test recall@5, then the judged queries' ranking)",
         )
         parser.add_argument("--prune", action="store_true", help="then delete the replaced model's vectors")
         parser.add_argument(
