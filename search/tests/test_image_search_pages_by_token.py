@@ -165,6 +165,13 @@ def test_the_page_pages_an_upload_by_links_with_the_token(
     cards = second.content.decode().split('class="card"')[1:]
     assert [int(card.split('href="/artworks/')[1].split('"')[0]) for card in cards] == whole[10:20]
     assert "Artworks that look like your image, 11\u201320" in second.content.decode()
+    token = next_link.split("token=")[1].split("&")[0]
+    narrowed = client.get("/search/image", {"token": token, "is_public_domain": "true", "page_size": "30"})
+    public = set(Artwork.objects.filter(is_public_domain=True).values_list("aic_id", flat=True))
+    cards = narrowed.content.decode().split('class="card"')[1:]
+    shown = [int(card.split('href="/artworks/')[1].split('"')[0]) for card in cards]
+    assert shown == [aic_id for aic_id in whole if aic_id in public]
+    assert 'name="is_public_domain" type="checkbox" value="true" checked' in narrowed.content.decode()
 
 
 def test_the_page_says_to_upload_again_for_an_expired_token(
