@@ -579,6 +579,21 @@ SCHEMA: list[Var] = [
             "IMAGE_SEARCH_CONCURRENCY", "int", 2, "image searches one web process runs at once; more get 503", minimum=1
         ),
         Var(
+            "IMAGE_SEARCH_TOKEN_SECONDS",
+            "int",
+            1800,
+            "how long an uploaded image's vector is kept (never the image) so its search can be paged and filtered",
+            minimum=1,
+        ),
+        Var(
+            "IMAGE_SEARCH_TEXT_WEIGHT",
+            "float",
+            0.5,
+            "share of the words' vector in an image-plus-words search (0: the image alone, 1: the words alone)",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        Var(
             "LOGIN_FAILURES_PER_ACCOUNT", "int", 5, "failed admin logins per username in the window (0: off)", minimum=0
         ),
         Var(

@@ -41,10 +41,14 @@ ROUTE_COSTS: dict[str, Cost] = {
     "api:search_artworks": Cost.SEARCH,
     "image-search": Cost.IMAGE,
     "api:search_by_image": Cost.IMAGE,
+    # GET on the same path, by a token: resolved as the route above (Django takes the first of a path).
+    "api:search_by_image_token": Cost.IMAGE,
     "artwork": Cost.OTHER,  # the record and its similar artworks
     "search-click": Cost.OTHER,  # a result opened from a search, for the search log: one Redis push
     "api:artwork_record": Cost.OTHER,
     "api:similar": Cost.OTHER,
+    "api:similar_to_several": Cost.OTHER,
+    "similar-artworks": Cost.OTHER,  # the page of "more like these"
     "api:healthz": Cost.OTHER,  # counts tables: a probe loop must not be free
     "api:metrics": Cost.OTHER,
     "api:openapi-json": Cost.OTHER,  # the schema is built from every endpoint

@@ -422,6 +422,10 @@ if RATE_LIMIT_COST_CACHED > RATE_LIMIT_COST_SEARCH:
 RATE_LIMIT_PROXY_COUNT = read_int("RATE_LIMIT_PROXY_COUNT")
 # Searches by image one web process runs at once; one more is answered 503 with Retry-After at once.
 IMAGE_SEARCH_CONCURRENCY = read_int("IMAGE_SEARCH_CONCURRENCY")
+# An uploaded image's vector (never the image) is kept this long under a token, so its search can be paged.
+IMAGE_SEARCH_TOKEN_SECONDS = read_int("IMAGE_SEARCH_TOKEN_SECONDS")
+# An image-plus-words search ranks by (1 - w) * image + w * words, both normalised, then normalised again.
+IMAGE_SEARCH_TEXT_WEIGHT = read_float("IMAGE_SEARCH_TEXT_WEIGHT")
 # Failed admin logins allowed per username and per client address in LOGIN_THROTTLE_WINDOW_SECONDS;
 # past either, a login is answered 429 without its password being checked. 0 turns that count off.
 LOGIN_FAILURES_PER_ACCOUNT = read_int("LOGIN_FAILURES_PER_ACCOUNT")

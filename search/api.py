@@ -1,9 +1,9 @@
 """The JSON API (django-ninja): typed endpoints, an OpenAPI 3 schema at /api/schema, docs at /api/docs.
 
 Every error is ``{"error": "..."}``: 400 for bad input, 404 for what does not exist (or is
-hidden), 410 for an artwork the source withdrew, 503 while no model is active or while the
-database or Redis cannot be reached (with Retry-After). The Swagger UI
-is served from this site's static files, so the docs work without a network.
+hidden), 410 for an artwork the source withdrew and for an image search token that expired, 503
+while no model is active or while the database or Redis cannot be reached (with Retry-After). The
+Swagger UI is served from this site's static files, so the docs work without a network.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import redis
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import File, NinjaAPI, Query, Schema, Status, Swagger
+from ninja import Field, File, NinjaAPI, Query, Schema, Status, Swagger
 from ninja.errors import HttpError, ValidationError
 from ninja.files import UploadedFile
 
@@ -22,6 +22,7 @@ from catalog.models import Artwork
 from core.logging_limits import warn_limited
 from search import log as search_log
 from search import services
+from search.image_query import ImageSearchParams
 from search.metrics import metrics_response
 from search.params import FilterParams, SearchParams, describe_errors
 from search.types import ImageSearchBusy, Mode, SearchError
@@ -81,6 +82,25 @@ class SimilarOut(Schema):
     results: list[ArtworkHitOut]
 
 
+class ImageSearchOut(SimilarOut):
+    query: str | None  # the words searched with the image, if any
+    text_weight: float | None  # the words' share against the image's, when there are words
+    token: str | None  # pages this search (GET with ?token=): the image's vector, kept token_expires_in s
+    token_expires_in: int | None
+
+
+class SimilarToSeveralOut(SimilarOut):
+    ids: list[int]
+
+
+class SeveralArtworksParams(FilterParams):
+    ids: str = Field(
+        ...,
+        max_length=300,
+        description=f"AIC ids of up to {services.MAX_SIMILAR_IDS} artworks, separated by commas: 27992,28560",
+    )
+
+
 class ArtworkOut(Schema):
     id: int
     title: str
@@ -133,11 +153,14 @@ _ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 404: ErrorOut, 429: ErrorOut,
 _UPLOAD_ERRORS: dict[int, type[Schema]] = {**_ERRORS, 413: ErrorOut}
 # An artwork's own endpoints also answer for one the source withdrew.
 _ARTWORK_ERRORS: dict[int, type[Schema]] = {**_ERRORS, 410: ErrorOut}
+# An image search by token answers 410 once the token expired or the model changed.
+_IMAGE_ERRORS: dict[int, type[Schema]] = {**_UPLOAD_ERRORS, 410: ErrorOut}
 
 
 @api.exception_handler(ValidationError)
 def _bad_parameters(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    return api.create_response(request, {"error": describe_errors(exc.errors, request.GET)}, status=400)
+    model = ImageSearchParams if request.path.startswith("/api/search/image") else SearchParams
+    return api.create_response(request, {"error": describe_errors(exc.errors, request.GET, model)}, status=400)
 
 
 @api.exception_handler(SearchError)
@@ -185,21 +208,54 @@ def search_artworks(request: HttpRequest, params: Query[SearchParams]) -> dict[s
 
 @api.post(
     "/api/search/image",
-    response={200: SimilarOut, **_UPLOAD_ERRORS},
+    response={200: ImageSearchOut, **_IMAGE_ERRORS},
     tags=["search"],
     summary="Search by an uploaded image",
 )
-def search_by_image(request: HttpRequest, params: Query[FilterParams], image: File[UploadedFile | None] = None) -> Any:
-    """Visually similar artworks for an uploaded JPEG, PNG, WebP or GIF (multipart field `image`).
-    The image is read in memory and never stored. 413 at once for a body over IMAGE_MAX_BYTES (and
-    1 MiB of fields); 400 for an image over IMAGE_MAX_BYTES or IMAGE_UPLOAD_MAX_PIXELS, of another
-    type, or that cannot be decoded: all but the last are refused before it is decoded."""
+def search_by_image(
+    request: HttpRequest, params: Query[ImageSearchParams], image: File[UploadedFile | None] = None
+) -> Any:
+    """Visually similar artworks for an uploaded JPEG, PNG, WebP or GIF (multipart field `image`),
+    with optional words (`q`, e.g. "in winter") searched together with it, and the same filters as
+    text search. The image is read in memory and never stored; its vector is kept under the answer's
+    `token` for IMAGE_SEARCH_TOKEN_SECONDS, and `next` pages by it (GET, no upload).
+
+    413 at once for a body over IMAGE_MAX_BYTES (and 1 MiB of fields); 400 for an image over
+    IMAGE_MAX_BYTES or IMAGE_UPLOAD_MAX_PIXELS, of another type, or that cannot be decoded: all but
+    the last are refused before it is decoded. A `token` may be sent instead of the image."""
     problem = upload_problem(request)
     if problem:
         raise SearchError(problem)
-    if image is None:
-        raise SearchError("send the image as the multipart field 'image'")
-    return services.image_search_json(request, params, image.read())
+    return services.image_search_json(request, params, None if image is None else image.read())
+
+
+@api.get(
+    "/api/search/image",
+    response={200: ImageSearchOut, **_IMAGE_ERRORS},
+    tags=["search"],
+    summary="Page or refine an image search by its token",
+)
+def search_by_image_token(request: HttpRequest, params: Query[ImageSearchParams]) -> Any:
+    """An earlier image search again, by the `token` it answered: another page, other filters or other
+    words, without sending the image. 410 once the token has expired (IMAGE_SEARCH_TOKEN_SECONDS), is
+    unknown, or was made under a model that is no longer the active one: upload the image again."""
+    if not (params.token or "").strip():
+        raise SearchError("token is required: POST the image first, then page with the token it answers")
+    return services.image_search_json(request, params, None)
+
+
+@api.get(
+    "/api/artworks/similar",
+    response={200: SimilarToSeveralOut, **_ARTWORK_ERRORS},
+    tags=["artworks"],
+    summary="More like these: artworks similar to several",
+)
+def similar_to_several(request: HttpRequest, params: Query[SeveralArtworksParams]) -> dict[str, Any]:
+    """Artworks nearest to the mean of the given artworks' image vectors (those artworks excluded),
+    with filters and pages. 404 naming ids that do not exist, and those without a vector yet; 410
+    naming any withdrawn; 400 for more than the most ids or anything but ids."""
+    artworks = services.visible_artworks(services.parse_ids(params.ids))
+    return services.similar_to_several_json(request, artworks, params)
 
 
 @api.get(

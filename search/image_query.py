@@ -6,7 +6,12 @@ PyTorch, unless SEARCH_ENCODER_RUNTIME is "torch".
 The upload is never written anywhere: it arrives in memory (search/uploads.py caps it at
 IMAGE_MAX_BYTES), its format and pixel count are read from its header and refused before any decoding
 (IMAGE_UPLOAD_MAX_PIXELS, formats), it is decoded at the size the model needs (``draft`` and
-``reduce``), embedded, and dropped.
+``reduce``), embedded, and dropped. Its vector alone may be kept a while under a token
+(search/image_tokens.py), so the search can be paged and filtered without sending the image again.
+
+An image search may carry words as well ("in winter"): the image's vector and the words' (the same
+model's text tower) are each normalised, summed with IMAGE_SEARCH_TEXT_WEIGHT (or the request's
+``text_weight``) as the words' share, and normalised again.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from contextlib import contextmanager
 
 import numpy as np
 from django.conf import settings
+from ninja import Field
 from PIL import Image, UnidentifiedImageError
 
 from embeddings.encoders.per_process import get_image_query_encoder
 from embeddings.images.decoding import decode_image
 from embeddings.images.types import ImageError
 from embeddings.models import EmbeddingModel
+from search.params import FilterParams
 from search.types import ImageSearchBusy, SearchError
 from search.uploads import too_large_message
 
@@ -102,3 +109,45 @@ def embed_image(model: EmbeddingModel, image: Image.Image) -> np.ndarray:
     with the image tower's ONNX export (SEARCH_ENCODER_RUNTIME=onnx), else with open_clip."""
     encoder = get_image_query_encoder(model)
     return np.asarray(encoder.encode_images([image])[0], dtype=np.float32)
+
+
+class ImageSearchParams(FilterParams):
+    """What an image search takes besides the image: words to search with it, their weight, the token
+    of an earlier upload (instead of the image), the filters and the page."""
+
+    q: str = Field("", description="Words to search with the image, e.g. 'in winter' (optional)")
+    text_weight: float | None = Field(
+        None, ge=0.0, le=1.0, description="The words' share against the image's, 0 to 1 (IMAGE_SEARCH_TEXT_WEIGHT)"
+    )
+    token: str | None = Field(
+        None,
+        max_length=64,
+        description="The token an earlier image search answered: its image's vector, to page or filter without "
+        "sending the image again (it lasts IMAGE_SEARCH_TOKEN_SECONDS)",
+    )
+
+    def words(self) -> str:
+        """The words with whitespace collapsed ('' for none); SearchError when too long."""
+        words = " ".join(self.q.split())
+        if len(words) > settings.SEARCH_MAX_QUERY_LENGTH:
+            raise SearchError(f"q is longer than {settings.SEARCH_MAX_QUERY_LENGTH} characters")
+        return words
+
+    def weight(self) -> float:
+        return float(settings.IMAGE_SEARCH_TEXT_WEIGHT if self.text_weight is None else self.text_weight)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float64)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+def combined_vector(image: np.ndarray, words: np.ndarray, text_weight: float) -> np.ndarray:
+    """The query vector of an image with words: ``(1 - w) * image + w * words``, both L2-normalised
+    first (so ``w`` is the words' share whatever the towers' scales), the sum L2-normalised again.
+    Should the two cancel out, the image alone is searched."""
+    combined = _unit((1.0 - text_weight) * _unit(image) + text_weight * _unit(words))
+    if not np.any(combined):
+        combined = _unit(image)
+    return combined.astype(np.float32)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -18,15 +20,17 @@ from core.recent import Recent
 from core.redis_clients import redis_client
 from embeddings.encoders.per_process import loaded_encoders
 from embeddings.indexing import index_counts
-from embeddings.models import EmbeddingModel
+from embeddings.models import ArtworkEmbedding, EmbeddingModel
 from search.filters import SearchFilters
-from search.image_query import embed_upload
+from search.image_query import ImageSearchParams, combined_vector, embed_upload
+from search.image_tokens import keep_vector, vector_for_token
 from search.params import FilterParams, SearchParams
+from search.query_cache import embed_query
 from search.ranking import cut_page, page_depth, search
 from search.request_cost import note_fresh_search
 from search.result_cache import cached, result_key
-from search.types import ArtworkWithdrawn, Hit, SearchPage
-from search.vector import active_model, nearest, similar_artworks
+from search.types import ArtworkWithdrawn, Hit, SearchError, SearchPage, by_score
+from search.vector import active_model, nearest, similar_artworks, vector_neighbours
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +94,13 @@ def hits_json(hits: list[Hit]) -> list[dict[str, Any]]:
     return [{**artwork_json(hit.artwork, hit.score), "pinned": hit.pinned} for hit in hits]
 
 
-def next_link(request: HttpRequest, page: int, has_next: bool) -> str | None:
-    """The absolute URL of the following page (the same parameters, page + 1), or None."""
+def next_link(request: HttpRequest, page: int, has_next: bool, **extra: str) -> str | None:
+    """The absolute URL of the following page (the same parameters and ``extra``, page + 1), or None."""
     if not has_next:
         return None
     params = request.GET.copy()
+    for name, value in extra.items():
+        params[name] = value
     params["page"] = str(page + 1)
     return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
@@ -135,24 +141,45 @@ def text_search_json(request: HttpRequest, params: SearchParams) -> dict[str, An
 
 # find(k, filters): the model searched and the k first hits of a neighbour list under ``filters``.
 NeighbourFinder = Callable[[int, SearchFilters], tuple[EmbeddingModel, list[Hit]]]
+# The most artworks one "more like these" search may start from.
+MAX_SIMILAR_IDS = 20
 
 
-def _paged_neighbours(
-    request: HttpRequest, params: FilterParams, find: NeighbourFinder, aic_id: int | None
-) -> dict[str, Any]:
-    """Page through a vector neighbour list: ``find(k, filters)`` returns (model, hits) for the first k."""
+@dataclass(frozen=True)
+class NeighbourPage:
+    """One page of a vector neighbour list."""
+
+    model: EmbeddingModel
+    hits: list[Hit]
+    page: int
+    page_size: int
+    has_next: bool
+    filters: SearchFilters
+
+
+def neighbour_page(params: FilterParams, find: NeighbourFinder) -> NeighbourPage:
+    """The page ``params`` ask for of the list ``find(k, filters)`` ranks."""
     filters: SearchFilters = params.filters()
     size = params.size()
     model, ranked = find(page_depth(params.page, size), filters)
     hits, has_next = cut_page(ranked, params.page, size)
+    return NeighbourPage(model, hits, params.page, size, has_next, filters)
+
+
+def _paged_neighbours(
+    request: HttpRequest, params: FilterParams, find: NeighbourFinder, aic_id: int | None, **link: str
+) -> dict[str, Any]:
+    """Page through a vector neighbour list: ``find(k, filters)`` returns (model, hits) for the first k;
+    ``link`` are parameters the ``next`` link carries besides the request's own."""
+    found = neighbour_page(params, find)
     return {
         "id": aic_id,
-        "model": model.name,
-        "page": params.page,
-        "page_size": size,
-        "next": next_link(request, params.page, has_next),
-        "filters": filters.active(),
-        "results": hits_json(hits),
+        "model": found.model.name,
+        "page": found.page,
+        "page_size": found.page_size,
+        "next": next_link(request, found.page, found.has_next, **link),
+        "filters": found.filters.active(),
+        "results": hits_json(found.hits),
     }
 
 
@@ -160,24 +187,135 @@ def similar_json(request: HttpRequest, artwork: Artwork, params: FilterParams) -
     return _paged_neighbours(request, params, lambda k, filters: similar_artworks(artwork, k, filters), artwork.aic_id)
 
 
-def image_neighbours(data: bytes) -> NeighbourFinder:
-    """Finds the artworks that look most like the uploaded image ``data``.
+# --- Search by image: an upload, or the token of one, with words or without ---------------------------
 
-    The model is checked (503 when none is active, before the upload is decoded: there is nothing
-    to compare with) and the upload embedded once, now; the finder then ranks for any k and filters.
+
+@dataclass(frozen=True)
+class ImageSearch:
+    """A page of an image search, and the token that pages it (None when Redis could not keep it)."""
+
+    found: NeighbourPage
+    token: str | None
+    words: str
+    text_weight: float | None  # None when there are no words
+
+
+def run_image_search(params: ImageSearchParams, data: bytes | None) -> ImageSearch:
+    """Rank by an uploaded image ``data``, or by the vector an earlier upload left under ``params.token``,
+    combined with ``params.q`` when it has words.
+
+    The model is checked first (503 when none is active, before the upload is decoded: there is
+    nothing to compare with), then the token (400/410) or the upload (400), then the words.
     """
+    token = (params.token or "").strip()
+    if data is not None and token:
+        raise SearchError("send either an image or the token of an earlier image search, not both")
+    if data is None and not token:
+        raise SearchError("send the image as the multipart field 'image', or the token of an earlier image search")
+    words = params.words()
     model = active_model()
-    vector = embed_upload(model, data)
-    return lambda k, filters: (model, nearest(model, vector, k, filters=filters))
+    if data is not None:
+        vector = embed_upload(model, data)
+        kept = keep_vector(model, vector)
+    else:
+        vector = vector_for_token(model, token)
+        kept = token
+    weight = params.weight() if words else None
+    if weight is not None:
+        vector = combined_vector(vector, embed_query(model, words), weight)
+    found = neighbour_page(params, lambda k, filters: (model, nearest(model, vector, k, filters=filters)))
+    return ImageSearch(found, kept, words, weight)
 
 
-def image_hits(data: bytes, k: int, filters: SearchFilters) -> tuple[EmbeddingModel, list[Hit]]:
-    """The k artworks that look most like the uploaded image ``data``."""
-    return image_neighbours(data)(k, filters)
+def image_search_json(request: HttpRequest, params: ImageSearchParams, data: bytes | None) -> dict[str, Any]:
+    """The API's answer to an image search; its ``next`` link pages by the token, a GET."""
+    search = run_image_search(params, data)
+    found = search.found
+    link = {"token": search.token} if search.token else {}
+    return {
+        "id": None,
+        "model": found.model.name,
+        "query": search.words or None,
+        "text_weight": search.text_weight,
+        "token": search.token,
+        "token_expires_in": settings.IMAGE_SEARCH_TOKEN_SECONDS if search.token else None,
+        "page": found.page,
+        "page_size": found.page_size,
+        "next": next_link(request, found.page, found.has_next and search.token is not None, **link),
+        "filters": found.filters.active(),
+        "results": hits_json(found.hits),
+    }
 
 
-def image_search_json(request: HttpRequest, params: FilterParams, data: bytes) -> dict[str, Any]:
-    return _paged_neighbours(request, params, image_neighbours(data), None)
+# --- More like these: the neighbours of several artworks' mean vector ----------------------------------
+
+
+def parse_ids(text: str) -> list[int]:
+    """The AIC ids of ``ids=1,2,3``, each once, in order; SearchError (400) for anything else."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise SearchError("ids must name at least one artwork id, e.g. ids=27992,28560")
+    ids: list[int] = []
+    for part in parts:
+        if not part.isascii() or not part.isdigit() or len(part) > 10:
+            raise SearchError(f"ids must be artwork ids separated by commas, not {part[:20]!r}")
+        if int(part) not in ids:
+            ids.append(int(part))
+    if len(ids) > MAX_SIMILAR_IDS:
+        raise SearchError(f"ids may name at most {MAX_SIMILAR_IDS} artworks, not {len(ids)}")
+    return ids
+
+
+def _listed(ids: list[int]) -> str:
+    return ", ".join(str(aic_id) for aic_id in ids)
+
+
+def visible_artworks(ids: list[int]) -> list[Artwork]:
+    """The visible artworks with these AIC ids, in that order: Http404 naming those that do not exist
+    or are hidden, SearchError 410 naming those the source withdrew."""
+    wanted = [aic_id for aic_id in ids if 0 < aic_id <= MAX_AIC_ID]
+    found = {artwork.aic_id: artwork for artwork in Artwork.objects.filter(aic_id__in=wanted, is_hidden=False)}
+    missing = [aic_id for aic_id in ids if aic_id not in found]
+    if missing:
+        raise Http404(f"no artwork with id{'s' if len(missing) > 1 else ''} {_listed(missing)}")
+    withdrawn = [aic_id for aic_id in ids if found[aic_id].is_withdrawn]
+    if withdrawn:
+        raise SearchError(f"withdrawn from the collection: artwork {_listed(withdrawn)}", status=410)
+    return [found[aic_id] for aic_id in ids]
+
+
+def mean_vector(model: EmbeddingModel, artworks: list[Artwork]) -> np.ndarray:
+    """The mean of the artworks' image vectors under ``model``; SearchError 404 naming any without one."""
+    stored = dict(
+        ArtworkEmbedding.objects.filter(model=model, artwork__in=artworks).values_list("artwork_id", "vector")
+    )
+    lacking = [artwork.aic_id for artwork in artworks if artwork.pk not in stored]
+    if lacking:
+        raise SearchError(f"no vector under model {model.name} yet for artwork {_listed(lacking)}", status=404)
+    return np.mean([np.asarray(stored[artwork.pk], dtype=np.float32) for artwork in artworks], axis=0)
+
+
+def similar_to_several(artworks: list[Artwork], k: int, filters: SearchFilters) -> tuple[EmbeddingModel, list[Hit]]:
+    """The k visible artworks nearest to the mean of ``artworks``' image vectors, those excluded."""
+    model = active_model()
+    vector = mean_vector(model, artworks)
+    given = {artwork.pk for artwork in artworks}
+    # At most len(given) of the first k + len(given) are the given artworks themselves.
+    ranked = [
+        (artwork, similarity)
+        for artwork, similarity in vector_neighbours(model, vector, k + len(given), filters=filters)
+        if artwork.pk not in given
+    ][:k]
+    hits = [
+        Hit(artwork, similarity + artwork.boost, semantic_rank=i) for i, (artwork, similarity) in enumerate(ranked, 1)
+    ]
+    return model, by_score(hits)
+
+
+def similar_to_several_json(request: HttpRequest, artworks: list[Artwork], params: FilterParams) -> dict[str, Any]:
+    answer = _paged_neighbours(request, params, lambda k, filters: similar_to_several(artworks, k, filters), None)
+    answer["ids"] = [artwork.aic_id for artwork in artworks]
+    return answer
 
 
 def database_reachable() -> bool:

@@ -1,4 +1,5 @@
-"""The pages: search (updated in place by htmx as you type), search by image, and an artwork's page.
+"""The pages: search (updated in place by htmx as you type), search by image (paged by a token), an
+artwork's page, and "more like these".
 
 The JSON API and /healthz live in search/api.py. A request from htmx (HX-Request header) gets
 only the results fragment; any other request gets the whole page, so every state has a URL
@@ -12,19 +13,28 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.models import Artwork, visible_q
 from search import log as search_log
 from search.experiments import Visitor, interleaved_search
 from search.filters import SearchFilters
-from search.image_query import upload_max_pixels
+from search.image_query import ImageSearchParams, upload_max_pixels
 from search.params import FilterParams, SearchParams, parse
 from search.request_cost import note_fresh_search
-from search.services import image_hits, run_text_search, visible_artwork
+from search.services import (
+    neighbour_page,
+    parse_ids,
+    run_image_search,
+    run_text_search,
+    visible_artwork,
+    visible_artworks,
+)
+from search.services import similar_to_several as similar_to_several_artworks
 from search.types import ArtworkWithdrawn, Hit, ImageSearchBusy, Mode, SearchError, SearchPage
 from search.uploads import upload_problem
 from search.vector import similar_artworks
@@ -170,7 +180,16 @@ def _result_context(request: HttpRequest, result: SearchPage) -> dict[str, Any]:
 
 
 def _image_search_context() -> dict[str, Any]:
-    return {"query": "", "hits": [], "error": "", "chips": [], "image_search": True, "form": {}}
+    return {
+        "query": "",
+        "hits": [],
+        "error": "",
+        "chips": [],
+        "image_search": True,
+        "form": {},
+        "image_form": {},
+        "image_token": "",
+    }
 
 
 def refused_upload(request: HttpRequest, message: str, status: int) -> HttpResponse:
@@ -180,32 +199,109 @@ def refused_upload(request: HttpRequest, message: str, status: int) -> HttpRespo
     return _render(request, context, status=status)
 
 
-@require_POST
+# What an image search's page links carry besides the token and the page: the words and the filters.
+_IMAGE_LINK_FIELDS = ("q", "text_weight", *_FILTER_LABELS, "page_size", "k")
+
+
+def _image_page_url(fields: dict[str, str], token: str, page: int) -> str:
+    """The page ``page`` of an image search, by its token: a GET, so it needs no upload and no CSRF token."""
+    params = QueryDict(mutable=True)
+    params.update({name: fields[name] for name in _IMAGE_LINK_FIELDS if fields.get(name)})
+    params["token"] = token
+    params["page"] = str(page)
+    return f"{reverse('image-search')}?{params.urlencode()}"
+
+
+@require_http_methods(["GET", "POST"])
 def image_search(request: HttpRequest) -> HttpResponse:
-    """Artworks that look like an uploaded image; the image is not kept.
+    """Artworks that look like an uploaded image (POST), with words and filters if given; the image is
+    not kept. Its vector is, for IMAGE_SEARCH_TOKEN_SECONDS, and the page's links (GET, with the token)
+    page through the same search or change its words and filters.
 
     The upload was read by the site's memory-only, capped handler (search/uploads.py) when the CSRF
     check read the form; ``upload_problem`` says if it was cut short.
     """
     context = _image_search_context()
+    source = request.POST if request.method == "POST" else request.GET
+    # A form sends its empty fields as "": they mean absent.
+    fields = {key: source.get(key, "") for key in source if key != "csrfmiddlewaretoken" and source.get(key, "")}
+    context["image_form"] = fields
+    if request.method == "GET" and not fields.get("token"):
+        return _render(request, context)  # the page, ready for an upload
     try:
-        problem = upload_problem(request)
-        if problem:
-            raise SearchError(problem)
-        upload = request.FILES.get("image")
-        if upload is None:
-            raise SearchError("choose an image file to search with")
-        params: FilterParams = parse(FilterParams, {key: request.POST.get(key, "") for key in request.POST})
-        model, hits = image_hits(upload.read(), params.size(), params.filters())
+        data: bytes | None = None
+        if request.method == "POST":
+            fields.pop("token", None)  # a new upload starts a new search
+            problem = upload_problem(request)
+            if problem:
+                raise SearchError(problem)
+            upload = request.FILES.get("image")
+            if upload is None:
+                raise SearchError("choose an image file to search with")
+            data = upload.read()
+        params: ImageSearchParams = parse(ImageSearchParams, fields)
+        found = run_image_search(params, data)
     except ImageSearchBusy as busy:
         context["error"] = f"The image search is busy, try again in {busy.retry_after} s."
         response = _render(request, context, status=busy.status)
         response["Retry-After"] = str(busy.retry_after)
         return response
     except SearchError as exc:
-        return refused_upload(request, exc.message, status=_page_status(exc))
-    context.update({"hits": hits, "model": model, "searched": True, "first_rank": 1, "last_rank": len(hits)})
+        context["error"] = exc.message
+        # 410: the token expired or the model changed; the page says to upload again.
+        return _render(request, context, status=410 if exc.status == 410 else _page_status(exc))
+    page = found.found
+    token = found.token or ""
+    first = (page.page - 1) * page.page_size + 1
+    context.update(
+        {
+            "hits": page.hits,
+            "model": page.model,
+            "searched": True,
+            "page": page.page,
+            "first_rank": first,
+            "last_rank": first + len(page.hits) - 1,
+            "image_words": found.words,
+            "image_token": token,
+            "next_url": _image_page_url(fields, token, page.page + 1) if token and page.has_next else "",
+            "previous_url": _image_page_url(fields, token, page.page - 1) if token and page.page > 1 else "",
+        }
+    )
     return _render(request, context)
+
+
+@require_GET
+def similar_to_several(request: HttpRequest) -> HttpResponse:
+    """More like these: artworks nearest to the mean image of those named by ``ids``, paged by links."""
+    context: dict[str, Any] = {"query": "", "hits": [], "error": "", "chips": [], "form": {}}
+    status = 200
+    try:
+        fields = {key: request.GET.get(key, "") for key in request.GET if key != "ids" and request.GET.get(key, "")}
+        params: FilterParams = parse(FilterParams, fields)
+        artworks = visible_artworks(parse_ids(request.GET.get("ids", "")))
+        page = neighbour_page(params, lambda k, filters: similar_to_several_artworks(artworks, k, filters))
+    except Http404 as missing:
+        context["error"] = str(missing)
+        status = 404
+    except SearchError as exc:
+        context["error"] = exc.message
+        status = exc.status if exc.status >= 500 or exc.status in (404, 410) else 400
+    else:
+        first = (page.page - 1) * page.page_size + 1
+        context.update(
+            {
+                "similar_to": artworks,
+                "hits": page.hits,
+                "model": page.model,
+                "searched": True,
+                "page": page.page,
+                "first_rank": first,
+                "last_rank": first + len(page.hits) - 1,
+                "next_url": _page_url(request, page.page + 1) if page.has_next else "",
+                "previous_url": _page_url(request, page.page - 1) if page.page > 1 else "",
+            }
+        )
+    return _render(request, context, status=status)
 
 
 @require_GET

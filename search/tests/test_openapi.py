@@ -32,6 +32,7 @@ def test_the_schema_covers_every_endpoint_with_typed_responses(client: Client, d
         "/api/search/image",
         "/api/artworks/{aic_id}",
         "/api/artworks/{aic_id}/similar",
+        "/api/artworks/similar",
         "/livez",
         "/readyz",
         "/healthz",
@@ -59,6 +60,19 @@ def test_the_schema_covers_every_endpoint_with_typed_responses(client: Client, d
     assert set(hit) == {"id", "title", "artist", "date", "score", "image_url", "thumbnail_url", "pinned"}
     upload = schema["paths"]["/api/search/image"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
+    image_filters = {"department", "artwork_type", "date_from", "date_to", "is_public_domain", "page", "page_size"}
+    for method in ("post", "get"):
+        by_image = schema["paths"]["/api/search/image"][method]
+        assert {"q", "text_weight", "token"} | image_filters <= {p["name"] for p in by_image["parameters"]}, method
+        assert by_image["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/ImageSearchOut")
+        assert "410" in by_image["responses"]
+    assert "requestBody" not in schema["paths"]["/api/search/image"]["get"]
+    assert {"token", "token_expires_in", "query", "text_weight"} <= set(
+        schema["components"]["schemas"]["ImageSearchOut"]["properties"]
+    )
+    several = schema["paths"]["/api/artworks/similar"]["get"]
+    assert {"ids"} | image_filters <= {p["name"] for p in several["parameters"]}
+    assert "ids" in schema["components"]["schemas"]["SimilarToSeveralOut"]["properties"]
     assert "text/plain" in schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
 
 
