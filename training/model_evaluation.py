@@ -6,7 +6,7 @@ recall@1/5/10 and median rank in both directions over the whole split, the origi
 in-batch recall, a baseline (the weights it was fine-tuned from, or the active model), and the
 training history when the checkpoint has a report beside it. It is stored as an EvaluationReport
 with its plots, and written to a folder as report.json, recall.png and loss.png. A report on a
-split the model did not train on (any but "train") also calibrates the model's match threshold
+split the model did not train on ("test" or "val") also calibrates the model's match threshold
 (training/evaluation.py ``match_threshold``), which search uses to fold weak semantic matches.
 """
 
@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test", "all")
 GATE_METRIC = "t2i_recall@5"
+# The splits a fine-tuned model never trained on: a report on one of them calibrates its match threshold.
+CALIBRATING_SPLITS = ("test", "val")
 
 Log = Callable[[str], None]
 
@@ -155,7 +157,7 @@ def evaluate_model(
         loss_plot=loss_plot,
         recall_plot=recall_plot,
     )
-    if pairs.split != "train":
+    if pairs.split in CALIBRATING_SPLITS:
         model.match_threshold = measured["calibration"]["match_threshold"]
         EmbeddingModel.objects.filter(pk=model.pk).update(match_threshold=model.match_threshold)
     if out_dir is not None:
