@@ -66,7 +66,9 @@ def search(
     """
     filters = filters or SearchFilters()
     needed = page_depth(page, page_size)
-    depth = needed if sort == Sort.RELEVANCE else settings.SEARCH_SORT_WINDOW
+    # A page more than the page needs: near-duplicates folded away leave room that it fills.
+    compared = needed + page_size
+    depth = compared if sort == Sort.RELEVANCE else settings.SEARCH_SORT_WINDOW
     started = time.perf_counter()
     if mode == Mode.KEYWORD:
         model = None
@@ -88,7 +90,6 @@ def search(
     threshold = None if mode == Mode.KEYWORD or model is None else model.match_threshold
     ranked = strong_first(mark_weak(ranked, threshold, keyword_vouches=mode == Mode.HYBRID))
     # Only the candidates up to this page's end (and a page more, to fill it again) are compared.
-    compared = needed + page_size
     ranked = fold_near_duplicates(ranked[:compared], model) + ranked[compared:]
     hits, has_next = cut_page(ranked, page, page_size)
     hits = with_reasons(query, hits)
