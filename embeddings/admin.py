@@ -107,7 +107,7 @@ class EmbeddingModelAdmin(ExtensibleModelAdmin):
     add_form = EmbeddingModelAddForm
 
     list_display = ["name", "architecture", "dimension", "is_active", "coverage", "activation", "created_at"]
-    readonly_fields = ["is_active", "dimension", "created_at", "coverage", "activation"]
+    readonly_fields = ["is_active", "dimension", "match_threshold", "created_at", "coverage", "activation"]
     actions = ["activate", "activate_without_gate", "prune_vectors"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: EmbeddingModel | None = None) -> list[str]:

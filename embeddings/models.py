@@ -44,6 +44,14 @@ class EmbeddingModel(models.Model):
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     notes = models.TextField(blank=True)
+    match_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        help_text=(
+            "Cosine similarity below which a semantic match is weak, calibrated on the model's evaluation "
+            "split (training/evaluation.py match_threshold); empty: not calibrated, no match is weak."
+        ),
+    )
 
     class Meta:
         constraints = [

@@ -50,6 +50,18 @@ class ErrorOut(Schema):
     error: str
 
 
+class WhyOut(Schema):
+    """Why a text search's hit is in the results (docs/api.md)."""
+
+    keyword_rank: int | None = Field(description="1-based place in the full-text list; null: not in it")
+    semantic_rank: int | None = Field(description="1-based place in the vector list; null: not in it")
+    similarity: float | None = Field(description="cosine similarity of the query and the image; null: not in it")
+    visual_match: bool = Field(description="the similarity reaches the model's calibrated match threshold")
+    matched_terms: list[str] = Field(description="the query's words the artwork's text holds")
+    snippet: str = Field(description="HTML-escaped text of the artwork, the matched words in <mark> elements")
+    boost: float = Field(description="the curator's boost added to the score (0: none)")
+
+
 class ArtworkHitOut(Schema):
     id: int
     title: str
@@ -59,6 +71,9 @@ class ArtworkHitOut(Schema):
     image_url: str
     thumbnail_url: str
     pinned: bool = False  # put first by a curator's pin for this query
+    why: WhyOut | None = Field(None, description="why it matched (text search only)")
+    weak: bool = Field(False, description="a semantic-only match below the model's match threshold")
+    similar: list[int] = Field([], description="AIC ids of near-duplicates folded into this result")
 
 
 class SearchOut(Schema):
@@ -69,6 +84,10 @@ class SearchOut(Schema):
     page_size: int
     next: str | None
     filters: dict[str, str | int | bool]
+    match_threshold: float | None = Field(
+        description="the model's calibrated similarity below which a semantic-only match is weak; null: none"
+    )
+    strong: int = Field(description="how many results of this page are not weak (they come first)")
     results: list[ArtworkHitOut]
 
 

@@ -67,7 +67,10 @@ def hybrid_hits(
     query_vector = embed_query_meanwhile(model, query)
     keyword = text_matches(query, depth, filters)
     semantic = vector_neighbours(model, query_vector.result(), depth, filters=filters)
-    return fuse([artwork for artwork, _ in keyword], [artwork for artwork, _ in semantic], query, weights)[:k]
+    similarity = {artwork.pk: score for artwork, score in semantic}
+    return fuse([artwork for artwork, _ in keyword], [artwork for artwork, _ in semantic], query, weights, similarity)[
+        :k
+    ]
 
 
 _WORDS = re.compile(r"\w+")
@@ -96,10 +99,16 @@ def title_keys(title: str) -> frozenset[str]:
 
 
 def fuse(
-    keyword: list[Artwork], semantic: list[Artwork], query: str = "", weights: FusionWeights | None = None
+    keyword: list[Artwork],
+    semantic: list[Artwork],
+    query: str = "",
+    weights: FusionWeights | None = None,
+    similarity: dict[int, float] | None = None,
 ) -> list[Hit]:
     """Weighted reciprocal rank fusion of two rankings (each best first), plus curator boosts, plus
-    first place in both lists for an artwork whose title is ``query``; ``weights``: the settings' when None."""
+    first place in both lists for an artwork whose title is ``query``; ``weights``: the settings' when None.
+    ``similarity``: the semantic list's cosine similarities by artwork primary key, carried on the hits."""
+    similarity = similarity or {}
     weights = weights or FusionWeights.from_settings()
     rrf_k = weights.rrf_k
     wanted_title = title_key(query)
@@ -121,7 +130,7 @@ def fuse(
             score += weights.semantic / (rrf_k + semantic_rank[pk])
         if wanted_title and wanted_title in title_keys(artwork.title):
             score += (weights.keyword + weights.semantic) / (rrf_k + 1)
-        fused.append(Hit(artwork, score, keyword_rank.get(pk), semantic_rank.get(pk)))
+        fused.append(Hit(artwork, score, keyword_rank.get(pk), semantic_rank.get(pk), similarity=similarity.get(pk)))
     unranked = len(artworks) + 1
     # Ties: the better single place first, then the lower AIC id, so a page order never flickers.
     fused.sort(

@@ -24,6 +24,8 @@ from django.contrib.postgres.search import SearchQueryField, SearchRank
 from django.db import connection
 from django.db.models import BooleanField, Expression, F, FloatField, Func, TextField
 from django.db.models.functions import Cast
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from catalog.models import SEARCH_CONFIG, Artwork, FrequentWord, Synonym, WordLeader, query_words, visible_q
 from embeddings.vector_sql import raw_connection
@@ -307,3 +309,74 @@ def _keyword_score(document: F, held: Expression) -> Expression:
     """
     rank = SearchRank(document, Cast(Slot("any_word", TextField()), SearchQueryField()), normalization=32)
     return (held + rank) / (Slot("words", FloatField()) + 1.0)
+
+
+# ts_headline marks the query's words with these private-use characters (removed from the text
+# first), so the text can be HTML-escaped whole and the marks made <mark> elements after.
+_START_MARK = "\ue000"
+_STOP_MARK = "\ue001"
+_HEADLINE_OPTIONS = (
+    f'StartSel={_START_MARK}, StopSel={_STOP_MARK}, MaxWords=28, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "'
+)
+# The text a snippet is cut from: what the full-text document holds that a result card does not show
+# already (the title and artist come first, so a match there is shown too), its HTML tags dropped.
+_SNIPPET_TEXT = (
+    "regexp_replace(translate(concat_ws(' · ', nullif(a.title, ''), nullif(a.artist_display, ''), "
+    "coalesce(nullif(a.description_override, ''), nullif(a.description, ''), nullif(a.short_description, '')), "
+    "nullif(a.medium_display, ''), nullif(array_to_string(a.subject_titles, ', '), '')), %(marks)s, ''), "
+    "'<[^>]*>', ' ', 'g')"
+)
+_REASONS_SQL = f"""
+WITH words AS (
+    SELECT w.word, plainto_tsquery(%(config)s::regconfig, w.word) AS q, w.n
+    FROM unnest(%(words)s::text[]) WITH ORDINALITY AS w(word, n)
+), wanted AS (
+    SELECT coalesce(string_agg('(' || q::text || ')', ' | '), '')::tsquery AS q FROM words WHERE numnode(q) > 0
+)
+SELECT a.id,
+    ts_headline(%(config)s::regconfig, {_SNIPPET_TEXT}, (SELECT q FROM wanted), %(options)s),
+    ARRAY(SELECT word FROM words WHERE numnode(q) > 0 AND a.search_document @@ q ORDER BY n)
+FROM {Artwork._meta.db_table} a
+WHERE a.id = ANY(%(ids)s)
+"""
+
+
+@dataclass(frozen=True)
+class MatchReason:
+    """Why an artwork's text matches a query: the query's words its document holds, and a snippet of
+    its text with those words highlighted (escaped HTML whose only tags are <mark>)."""
+
+    matched_terms: tuple[str, ...]
+    snippet: SafeString
+
+
+def page_reasons(query: str, artwork_pks: list[int]) -> dict[int, MatchReason]:
+    """The match reason of each artwork, by primary key: one query for a page of them.
+
+    The words are the query's (``query_words``), each parsed as keyword search parses it (the
+    SEARCH_CONFIG configuration: stemmed, stop words dropped); a word is matched where the artwork's
+    search_document holds it.
+    """
+    words = list(dict.fromkeys(query_words(query)))
+    if not artwork_pks:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REASONS_SQL,
+            {
+                "config": SEARCH_CONFIG,
+                "words": words,
+                "ids": artwork_pks,
+                "marks": _START_MARK + _STOP_MARK,
+                "options": _HEADLINE_OPTIONS,
+            },
+        )
+        rows = cursor.fetchall()
+    return {pk: MatchReason(tuple(matched), highlighted(headline or "")) for pk, headline, matched in rows}
+
+
+def highlighted(headline: str) -> SafeString:
+    """A ts_headline's text as HTML: everything escaped, then its marks made <mark> elements."""
+    escaped = escape(" ".join(headline.split()))
+    # Safe: the text is escaped whole above; only the two marks become tags.
+    return mark_safe(escaped.replace(_START_MARK, "<mark>").replace(_STOP_MARK, "</mark>"))

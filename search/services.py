@@ -90,8 +90,28 @@ def artwork_record_json(artwork: Artwork) -> dict[str, Any]:
     }
 
 
-def hits_json(hits: list[Hit]) -> list[dict[str, Any]]:
-    return [{**artwork_json(hit.artwork, hit.score), "pinned": hit.pinned} for hit in hits]
+def hits_json(hits: list[Hit], *, reasons: bool = False) -> list[dict[str, Any]]:
+    """Each hit as the API shows it; with ``reasons`` (a text search), why it matched, whether it is
+    weak, and the near-duplicates folded into it."""
+    shown = [{**artwork_json(hit.artwork, hit.score), "pinned": hit.pinned} for hit in hits]
+    if reasons:
+        for entry, hit in zip(shown, hits, strict=True):
+            entry.update(why=why_json(hit), weak=hit.weak, similar=list(hit.similar))
+    return shown
+
+
+def why_json(hit: Hit) -> dict[str, Any]:
+    """Why a hit is in the results: its place in each list (None where a list did not hold it), its
+    image's similarity, the query's words its text holds, a highlighted snippet, and the curator's boost."""
+    return {
+        "keyword_rank": hit.keyword_rank,
+        "semantic_rank": hit.semantic_rank,
+        "similarity": None if hit.similarity is None else round(hit.similarity, 6),
+        "visual_match": hit.visual_match,
+        "matched_terms": list(hit.matched_terms),
+        "snippet": str(hit.snippet),
+        "boost": hit.artwork.boost,
+    }
 
 
 def next_link(request: HttpRequest, page: int, has_next: bool, **extra: str) -> str | None:
@@ -129,7 +149,9 @@ def text_search_json(request: HttpRequest, params: SearchParams) -> dict[str, An
             "page_size": result.page_size,
             "has_next": result.has_next,
             "filters": result.filters.active(),
-            "results": hits_json(result.hits),
+            "match_threshold": result.match_threshold,
+            "strong": result.strong,
+            "results": hits_json(result.hits, reasons=True),
         }
 
     answer = dict(cached(result_key(query, shape), compute))

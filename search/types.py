@@ -66,6 +66,19 @@ class Hit:
     keyword_rank: int | None = None  # 1-based place in the full-text list, None when not in it
     semantic_rank: int | None = None  # 1-based place in the vector list, None when not in it
     pinned: bool = False  # put first by a curator's pin for this query (catalog.models.QueryPin)
+    # Cosine similarity of the query's vector and the artwork's image vector, None when the vector
+    # list did not hold it.
+    similarity: float | None = None
+    # A semantic-only match below the model's calibrated threshold (EmbeddingModel.match_threshold).
+    weak: bool = False
+    # At or above the model's threshold: the image itself matches the query.
+    visual_match: bool = False
+    # AIC ids of the near-duplicates (the same image, prints of one plate) folded into this hit.
+    similar: tuple[int, ...] = ()
+    # Why it matched, filled for the hits of a page only (search/keyword.py page_reasons): the query's
+    # words its full-text document holds, and its text with them highlighted (escaped HTML, <mark>).
+    matched_terms: tuple[str, ...] = ()
+    snippet: str = ""
 
 
 def by_score(hits: list[Hit]) -> list[Hit]:
@@ -84,3 +97,14 @@ class SearchPage:
     has_next: bool
     mode: Mode = Mode.HYBRID
     filters: SearchFilters = field(default_factory=SearchFilters)
+
+    @property
+    def strong(self) -> int:
+        """How many hits of this page are not weak (they come before the weak ones)."""
+        return sum(1 for hit in self.hits if not hit.weak)
+
+    @property
+    def match_threshold(self) -> float | None:
+        """The model's calibrated threshold below which a semantic-only match is weak; None: not calibrated
+        (then no hit is weak), or a keyword search."""
+        return None if self.model is None or self.mode == Mode.KEYWORD else self.model.match_threshold

@@ -53,7 +53,8 @@ def nearest(
     """
     ranked = vector_neighbours(model, vector, k, exclude=exclude, filters=filters)
     hits = [
-        Hit(artwork, similarity + artwork.boost, semantic_rank=i) for i, (artwork, similarity) in enumerate(ranked, 1)
+        Hit(artwork, similarity + artwork.boost, semantic_rank=i, similarity=similarity)
+        for i, (artwork, similarity) in enumerate(ranked, 1)
     ]
     return by_score(hits)
 
@@ -184,6 +185,12 @@ def few_enough_to_rank_all(filters: SearchFilters) -> bool:
 def candidate_artworks(filters: SearchFilters) -> QuerySet[Artwork]:
     """The visible artworks that pass ``filters``, in no order (so an index on a filter can find them)."""
     return Artwork.objects.filter(filters.as_q(), visible_q()).order_by()
+
+
+def image_vectors(model: EmbeddingModel, artwork_pks: list[int]) -> dict[int, np.ndarray]:
+    """The image vectors of these artworks under ``model``, by artwork primary key (one query)."""
+    rows = ArtworkEmbedding.objects.filter(model=model, artwork_id__in=artwork_pks).values_list("artwork_id", "vector")
+    return {artwork_pk: np.asarray(vector, dtype=np.float32) for artwork_pk, vector in rows}
 
 
 def similar_artworks(

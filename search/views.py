@@ -167,8 +167,13 @@ def _page_status(exc: SearchError) -> int:
 
 
 def _result_context(request: HttpRequest, result: SearchPage) -> dict[str, Any]:
+    strong = result.strong
     return {
         "hits": result.hits,
+        # Strong hits come first; the weak ones are folded under "weaker matches".
+        "strong_hits": result.hits[:strong],
+        "weak_hits": result.hits[strong:],
+        "weak_first_rank": (result.page - 1) * result.page_size + strong + 1,
         "model": result.model,
         "page": result.page,
         "first_rank": (result.page - 1) * result.page_size + 1,

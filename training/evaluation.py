@@ -4,10 +4,14 @@ Recall@k and the median rank are measured over every pair of the split at once (
 against every image), which is what search does. The in-batch top-k that the original project
 reported (each caption against the other pairs of its batch only) is measured alongside, for
 comparison: it is much kinder, since a batch holds few candidates.
+
+The split also calibrates the model's match threshold (``match_threshold``): the cosine similarity
+below which search calls a semantic match weak.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +20,8 @@ import torch
 
 RECALL_KS = (1, 5, 10)
 IN_BATCH_SIZE = 32
+# The share of true pairs among the (caption, image) pairs scoring at or above the match threshold.
+MATCH_PRECISION = 0.9
 
 
 def recall_at_k(similarity: torch.Tensor | np.ndarray, ks: Sequence[int] = RECALL_KS) -> dict[str, float]:
@@ -66,6 +72,36 @@ def true_item_ranks(scores: torch.Tensor) -> torch.Tensor:
     return at_least_as_high - 1  # the true item itself is always counted
 
 
+def match_threshold(similarity: torch.Tensor | np.ndarray, precision: float = MATCH_PRECISION) -> dict[str, float]:
+    """The cosine similarity that tells a true (caption, image) pair from a caption's best wrong image.
+
+    Rows are captions, columns images, true pairs on the diagonal. The true pairs score the diagonal;
+    each caption's best wrong image (the highest score off the diagonal in its row) is the wrong match
+    a search would show first. The threshold is the lowest true pair's score at which, among all those
+    scores at or above it, at least ``precision`` are true pairs: as many true pairs as possible stay
+    strong while wrong ones stay a small share. Where no score reaches that precision (a model that
+    tells no pair apart), the threshold is just above every score, and every match is weak.
+
+    Returns ``match_threshold``, the ``precision`` and ``recall`` (the share of true pairs at or above
+    it) it reaches on the split, and the ``precision_wanted``.
+    """
+    scores = _square(similarity)
+    true_scores = scores.diagonal().clone()
+    off_diagonal = scores.clone()
+    off_diagonal.fill_diagonal_(float("-inf"))
+    wrong_scores = off_diagonal.max(dim=1).values if scores.shape[0] > 1 else torch.empty(0, dtype=scores.dtype)
+    found = {"match_threshold": float("nan"), "precision": 0.0, "recall": 0.0, "precision_wanted": precision}
+    for candidate in torch.sort(true_scores, descending=True).values.tolist():
+        true_above = int((true_scores >= candidate).sum())
+        wrong_above = int((wrong_scores >= candidate).sum())
+        reached = true_above / (true_above + wrong_above)
+        if reached >= precision:
+            found.update(match_threshold=candidate, precision=reached, recall=true_above / len(true_scores))
+    if math.isnan(found["match_threshold"]):
+        found["match_threshold"] = math.nextafter(float(scores.max()), math.inf)
+    return found
+
+
 def encode_split(
     model: Any, images: torch.Tensor, tokens: torch.Tensor, device: torch.device, batch_size: int = 64
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,10 +135,15 @@ def full_evaluation(
     device: torch.device,
     in_batch_size: int = IN_BATCH_SIZE,
 ) -> dict[str, dict[str, float]]:
-    """``{"whole_split": recall@k and median ranks, "in_batch": the original project's in-batch recall@k}``."""
+    """``{"whole_split": recall@k and median ranks, "in_batch": the original project's in-batch recall@k,
+    "calibration": the match threshold (``match_threshold``)}``."""
     image_features, text_features = encode_split(model, images, tokens, device)
     similarity = text_features @ image_features.T
-    return {"whole_split": rank_metrics(similarity), "in_batch": in_batch_recall(similarity, in_batch_size)}
+    return {
+        "whole_split": rank_metrics(similarity),
+        "in_batch": in_batch_recall(similarity, in_batch_size),
+        "calibration": match_threshold(similarity),
+    }
 
 
 def _square(similarity: torch.Tensor | np.ndarray) -> torch.Tensor:

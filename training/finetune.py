@@ -156,6 +156,8 @@ def finetune(
         "before": before["whole_split"],
         "after": after["whole_split"],
         "in_batch": {"before": before["in_batch"], "after": after["in_batch"]},
+        # The match threshold search uses to call a semantic match weak, from the test split.
+        "calibration": after["calibration"],
         # The test split is small; recall on the pairs it trained on shows whether training did anything.
         "train_split": {"before": train_before, "after": train_after},
         "n_train": len(split.train),
@@ -193,6 +195,8 @@ def finetune(
             notes=f"fine-tuned from {pretrained} on {source}; test t2i_recall@5 "
             f"{report['before']['t2i_recall@5']:.3f} -> {report['after']['t2i_recall@5']:.3f}",
         )
+        registered.match_threshold = after["calibration"]["match_threshold"]
+        EmbeddingModel.objects.filter(pk=registered.pk).update(match_threshold=registered.match_threshold)
         _store_training_evaluation(registered, report, loss_plot, recall_plot)
         report["registered"] = register_name
         write_atomically(out_dir / REPORT_NAME, json.dumps(report, indent=2).encode("utf-8"))

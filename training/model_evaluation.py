@@ -5,7 +5,9 @@ fine-tuning splits them, so a fine-tuned model's test split holds artworks it ne
 recall@1/5/10 and median rank in both directions over the whole split, the original project's
 in-batch recall, a baseline (the weights it was fine-tuned from, or the active model), and the
 training history when the checkpoint has a report beside it. It is stored as an EvaluationReport
-with its plots, and written to a folder as report.json, recall.png and loss.png.
+with its plots, and written to a folder as report.json, recall.png and loss.png. A report on a
+split the model did not train on ("test" or "val") also calibrates the model's match threshold
+(training/evaluation.py ``match_threshold``), which search uses to fold weak semantic matches.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test", "all")
 GATE_METRIC = "t2i_recall@5"
+# The splits a fine-tuned model never trained on: a report on one of them calibrates its match threshold.
+CALIBRATING_SPLITS = ("test", "val")
 
 Log = Callable[[str], None]
 
@@ -117,6 +121,7 @@ def evaluate_model(
         "skipped": pairs.skipped,
         "metrics": measured["whole_split"],
         "in_batch": {**measured["in_batch"], "batch_size": in_batch_size},
+        "calibration": measured["calibration"],
         "baseline": None
         if baseline_measured is None
         else {
@@ -152,6 +157,9 @@ def evaluate_model(
         loss_plot=loss_plot,
         recall_plot=recall_plot,
     )
+    if pairs.split in CALIBRATING_SPLITS:
+        model.match_threshold = measured["calibration"]["match_threshold"]
+        EmbeddingModel.objects.filter(pk=model.pk).update(match_threshold=model.match_threshold)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_atomically(out_dir / REPORT_NAME, json.dumps(report, indent=2).encode("utf-8"))

@@ -57,7 +57,15 @@ def test_the_schema_covers_every_endpoint_with_typed_responses(client: Client, d
     assert ok.endswith("/SearchOut")
     assert search["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
     hit = schema["components"]["schemas"]["ArtworkHitOut"]["properties"]
-    assert set(hit) == {"id", "title", "artist", "date", "score", "image_url", "thumbnail_url", "pinned"}
+    assert set(hit) == {
+        *("id", "title", "artist", "date", "score", "image_url", "thumbnail_url", "pinned"),
+        *("why", "weak", "similar"),
+    }
+    why = schema["components"]["schemas"]["WhyOut"]["properties"]
+    assert set(why) == {
+        *("keyword_rank", "semantic_rank", "similarity", "visual_match", "matched_terms", "snippet", "boost"),
+    }
+    assert {"strong", "match_threshold"} <= set(schema["components"]["schemas"]["SearchOut"]["properties"])
     upload = schema["paths"]["/api/search/image"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
     image_filters = {"department", "artwork_type", "date_from", "date_to", "is_public_domain", "page", "page_size"}
