@@ -97,6 +97,9 @@ MIDDLEWARE = [
     # Early, so its process_view runs first: a refused request costs no view (and its upload is never read).
     "museum_site.middleware.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The pages speak the browser's language (Accept-Language), at the same URLs: no language prefix.
+    "django.middleware.locale.LocaleMiddleware",
+    "search.api_language.ApiInEnglishMiddleware",  # the JSON API's messages are its contract: always English
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     # 413 from the declared length, before the CSRF check (a process_view, after every middleware
@@ -181,7 +184,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The public pages come in these; the API stays English (docs/translations.md).
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,9 @@ class SearchFilters:
 
     def __post_init__(self) -> None:
         if self.date_from is not None and self.date_to is not None and self.date_from > self.date_to:
-            raise ValueError(f"date_from ({self.date_from}) is after date_to ({self.date_to})")
+            raise ValueError(
+                _("date_from (%(start)s) is after date_to (%(end)s)") % {"start": self.date_from, "end": self.date_to}
+            )
 
     def as_q(self, prefix: str = "") -> Q:
         """The filters as a Q over Artwork; ``prefix`` reaches Artwork through a relation ("artwork__")."""

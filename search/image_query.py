@@ -23,6 +23,7 @@ from contextlib import contextmanager
 
 import numpy as np
 from django.conf import settings
+from django.utils.translation import gettext as _
 from ninja import Field
 from PIL import Image, UnidentifiedImageError
 
@@ -52,20 +53,24 @@ def check_upload(data: bytes) -> None:
     if len(data) > settings.IMAGE_MAX_BYTES:
         raise SearchError(too_large_message(settings.IMAGE_MAX_BYTES))
     if not data:
-        raise SearchError("image is empty (0 bytes)")
+        raise SearchError(_("image is empty (0 bytes)"))
     try:
         with Image.open(io.BytesIO(data)) as probe:
             kind = probe.format or "unknown"
             width, height = probe.size
     except Image.DecompressionBombError as exc:
-        raise SearchError(f"image is too large: {exc}") from None
+        raise SearchError(_("image is too large: %(reason)s") % {"reason": exc}) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         kind, width, height = "unknown", 0, 0
     if kind not in ACCEPTED_FORMATS:
-        raise SearchError(f"image type {kind} is not accepted: send {', '.join(ACCEPTED_FORMATS.values())}")
+        accepted = ", ".join(ACCEPTED_FORMATS.values())
+        raise SearchError(
+            _("image type %(kind)s is not accepted: send %(accepted)s") % {"kind": kind, "accepted": accepted}
+        )
     limit = upload_max_pixels()
     if width * height > limit:
-        raise SearchError(f"image is {width}x{height} pixels (limit {limit}): choose a smaller image")
+        shape = {"width": width, "height": height, "limit": limit}
+        raise SearchError(_("image is %(width)sx%(height)s pixels (limit %(limit)s): choose a smaller image") % shape)
 
 
 def read_upload(data: bytes, draft_size: tuple[int, int] | None) -> Image.Image:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 
 from search.uploads import body_limit, too_large_message
 from search.views import refused_upload
@@ -33,7 +34,7 @@ class UploadLimitMiddleware:
             return self.get_response(request)
         if request.content_type == "multipart/form-data":
             return self.refuse(request, too_large_message(settings.IMAGE_MAX_BYTES))
-        return self.refuse(request, f"request body is over {limit} bytes")
+        return self.refuse(request, _("request body is over %(limit)s bytes") % {"limit": limit})
 
     def refuse(self, request: HttpRequest, message: str) -> HttpResponse:
         if request.path.startswith("/api/"):

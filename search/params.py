@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any
 
 import annotated_types
 import pydantic
 from django.conf import settings
+from django.utils.translation import gettext as _
 from ninja import Field, Schema
 from pydantic import model_validator
 
@@ -64,9 +66,9 @@ class SearchParams(FilterParams):
         """The query with whitespace collapsed; SearchError when empty or too long."""
         query = " ".join(self.q.split())
         if not query:
-            raise SearchError("q must not be empty")
+            raise SearchError(_("q must not be empty"))
         if len(query) > settings.SEARCH_MAX_QUERY_LENGTH:
-            raise SearchError(f"q is longer than {settings.SEARCH_MAX_QUERY_LENGTH} characters")
+            raise SearchError(_("q is longer than %(limit)s characters") % {"limit": settings.SEARCH_MAX_QUERY_LENGTH})
         return query
 
 
@@ -81,6 +83,18 @@ def _bounds(model: type[pydantic.BaseModel], name: str) -> tuple[Any, Any]:
     return low, high
 
 
+def _choices(model: type[pydantic.BaseModel], name: str) -> str:
+    """A choice field's values as a sentence ("'hybrid', 'semantic' or 'keyword'"), or ''."""
+    field = model.model_fields.get(name)
+    kind = field.annotation if field else None
+    if not (isinstance(kind, type) and issubclass(kind, Enum)):
+        return ""
+    quoted = [repr(str(member.value)) for member in kind]
+    if len(quoted) < 2:
+        return "".join(quoted)
+    return _("%(first)s or %(last)s") % {"first": ", ".join(quoted[:-1]), "last": quoted[-1]}
+
+
 def describe_errors(
     errors: list[dict[str, Any]], values: Mapping[str, Any], model: type[pydantic.BaseModel] = SearchParams
 ) -> str:
@@ -93,20 +107,24 @@ def describe_errors(
         shown = repr(value[:20]) if isinstance(value, str) else repr(value)
         low, high = _bounds(model, name)
         kind = error.get("type", "")
+        known = {"name": name, "low": low, "high": high, "value": value, "shown": shown}
         if kind in {"int_parsing", "int_from_float", "int_type"}:
-            span = f" from {low} to {high}" if low is not None and high is not None else ""
-            sentences.append(f"{name} must be an integer{span}, not {shown}")
+            if low is not None and high is not None:
+                sentences.append(_("%(name)s must be an integer from %(low)s to %(high)s, not %(shown)s") % known)
+            else:
+                sentences.append(_("%(name)s must be an integer, not %(shown)s") % known)
         elif kind in {"greater_than_equal", "less_than_equal"}:
-            sentences.append(f"{name} must be from {low} to {high}, not {value}")
+            sentences.append(_("%(name)s must be from %(low)s to %(high)s, not %(value)s") % known)
         elif kind in {"bool_parsing", "bool_type"}:
-            sentences.append(f"{name} must be true or false, not {shown}")
+            sentences.append(_("%(name)s must be true or false, not %(shown)s") % known)
         elif kind == "enum":
-            sentences.append(f"{name} must be {error.get('ctx', {}).get('expected', 'one of the listed values')}")
+            expected = _choices(model, name) or error.get("ctx", {}).get("expected") or _("one of the listed values")
+            sentences.append(_("%(name)s must be %(expected)s") % {"name": name, "expected": expected})
         elif kind == "missing":
-            sentences.append(f"{name} is required")
+            sentences.append(_("%(name)s is required") % known)
         else:
-            sentences.append(f"{name}: {error.get('msg', 'is not valid')}")
-    return "; ".join(sentences) or "bad request"
+            sentences.append(f"{name}: {error.get('msg', _('is not valid'))}")
+    return "; ".join(sentences) or _("bad request")
 
 
 def parse(model: type[FilterParams], data: dict[str, Any]) -> Any:

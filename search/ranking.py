@@ -26,6 +26,7 @@ import numpy as np
 import psycopg
 from django.conf import settings
 from django.db.models import TextField
+from django.utils.translation import gettext as _
 
 from catalog.models import Artwork, QueryPin, normalised_query, visible_q
 from embeddings.models import EmbeddingModel
@@ -142,7 +143,10 @@ def page_depth(page: int, page_size: int) -> int:
     """How many hits a page needs ranked: those of the pages before it, its own, and one more to know
     whether a next page exists; SearchError for a page past the first SEARCH_MAX_RESULTS."""
     if page * page_size > settings.SEARCH_MAX_RESULTS:
-        raise SearchError(f"page {page} is past the first {settings.SEARCH_MAX_RESULTS} results")
+        raise SearchError(
+            _("page %(page)s is past the first %(limit)s results")
+            % {"page": page, "limit": settings.SEARCH_MAX_RESULTS}
+        )
     return page * page_size + 1
 
 

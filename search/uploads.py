@@ -26,13 +26,14 @@ from django.conf import settings
 from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 _REFUSAL = "upload_refused"
 
 
 def too_large_message(limit: int) -> str:
     shown = f"{limit / (1024 * 1024):.0f} MB" if limit >= 1024 * 1024 else f"{limit / 1024:.0f} KB"
-    return f"image is over {limit} bytes ({shown}): choose a smaller image"
+    return _("image is over %(limit)s bytes (%(shown)s): choose a smaller image") % {"limit": limit, "shown": shown}
 
 
 def body_limit(content_type: str | None) -> int:

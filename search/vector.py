@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Expression, ExpressionWrapper, FloatField, QuerySet, Value
 from django.db.models.functions import Cast
+from django.utils.translation import gettext as _
 from pgvector.django import CosineDistance, VectorField
 
 from catalog.models import Artwork, visible_q
@@ -36,7 +37,7 @@ _MAX_EF_SEARCH = 1000
 def active_model() -> EmbeddingModel:
     model = EmbeddingModel.active()
     if model is None:
-        raise SearchError("no active embedding model: the index is not ready", status=503)
+        raise SearchError(_("no active embedding model: the index is not ready"), status=503)
     return model
 
 
@@ -200,5 +201,6 @@ def similar_artworks(
     model = active_model()
     embedding = ArtworkEmbedding.objects.filter(model=model, artwork=artwork).only("vector").first()
     if embedding is None:
-        raise SearchError(f"artwork {artwork.aic_id} has no vector under model {model.name} yet", status=404)
+        shown = {"aic_id": artwork.aic_id, "model": model.name}
+        raise SearchError(_("artwork %(aic_id)s has no vector under model %(model)s yet") % shown, status=404)
     return model, nearest(model, np.asarray(embedding.vector), k, exclude=artwork.pk, filters=filters)

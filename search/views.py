@@ -17,6 +17,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.models import Artwork, visible_q
@@ -40,13 +42,18 @@ from search.uploads import upload_problem
 from search.vector import similar_artworks
 
 _FILTER_LABELS = {
-    "department": "Department",
-    "artwork_type": "Type",
-    "date_from": "From",
-    "date_to": "To",
-    "is_public_domain": "Public domain",
-    "is_on_view": "On view",
-    "has_image": "Has image",
+    "department": gettext_lazy("Department"),
+    "artwork_type": gettext_lazy("Type"),
+    "date_from": gettext_lazy("From"),
+    "date_to": gettext_lazy("To"),
+    "is_public_domain": gettext_lazy("Public domain"),
+    "is_on_view": gettext_lazy("On view"),
+    "has_image": gettext_lazy("Has image"),
+}
+_MODE_LABELS = {
+    Mode.HYBRID: gettext_lazy("Hybrid"),
+    Mode.SEMANTIC: gettext_lazy("Semantic"),
+    Mode.KEYWORD: gettext_lazy("Keyword"),
 }
 _FACETS_SECONDS = 60
 
@@ -88,7 +95,7 @@ def _page_url(request: HttpRequest, page: int) -> str:
 def _chips(request: HttpRequest, filters: SearchFilters) -> list[Chip]:
     chips = []
     for name, value in filters.active().items():
-        shown = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+        shown = (_("yes") if value else _("no")) if isinstance(value, bool) else str(value)
         chips.append(Chip(f"{_FILTER_LABELS[name]}: {shown}", _url_without(request, name)))
     return chips
 
@@ -96,8 +103,10 @@ def _chips(request: HttpRequest, filters: SearchFilters) -> list[Chip]:
 def _render(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
     context.setdefault("iiif", settings.AIC_IIIF_URL)
     context.setdefault("facets", facets())
-    context.setdefault("modes", [mode.value for mode in Mode])
-    context.setdefault("sorts", [("relevance", "Relevance"), ("date", "Oldest first"), ("-date", "Newest first")])
+    context.setdefault("modes", [(mode.value, _MODE_LABELS[mode]) for mode in Mode])
+    context.setdefault(
+        "sorts", [("relevance", _("Relevance")), ("date", _("Oldest first")), ("-date", _("Newest first"))]
+    )
     context.setdefault("upload_max_mb", round(settings.IMAGE_MAX_BYTES / (1024 * 1024)))
     context.setdefault("upload_max_megapixels", round(upload_max_pixels() / 1_000_000))
     # htmx swaps just the results when it targets them; any other request gets the whole page.
@@ -115,12 +124,13 @@ def index(request: HttpRequest) -> HttpResponse:
     raw = {key: request.GET.get(key, "") for key in request.GET}
     try:
         params: SearchParams = parse(SearchParams, raw)
+        filters = params.filters()  # refuses a date range that ends before it starts
     except SearchError as exc:
         context["error"] = exc.message
         context["form"] = raw
         return _render(request, context, status=400)
     context["form"] = params.model_dump()
-    context["chips"] = _chips(request, params.filters()) if not context["error"] else []
+    context["chips"] = _chips(request, filters)
     visitor = Visitor(request)
     if params.q.strip():
         note_fresh_search(request)  # a page ranks every time: it keeps no answer cache
@@ -242,12 +252,12 @@ def image_search(request: HttpRequest) -> HttpResponse:
                 raise SearchError(problem)
             upload = request.FILES.get("image")
             if upload is None:
-                raise SearchError("choose an image file to search with")
+                raise SearchError(_("choose an image file to search with"))
             data = upload.read()
         params: ImageSearchParams = parse(ImageSearchParams, fields)
         found = run_image_search(params, data)
     except ImageSearchBusy as busy:
-        context["error"] = f"The image search is busy, try again in {busy.retry_after} s."
+        context["error"] = _("The image search is busy, try again in %(seconds)s s.") % {"seconds": busy.retry_after}
         response = _render(request, context, status=busy.status)
         response["Retry-After"] = str(busy.retry_after)
         return response

@@ -56,6 +56,9 @@
     }
   });
 
+  // The messages come in the page's language, from the body's data attributes (search/base.html).
+  function pageMessage(name, fallback) { return document.body.getAttribute("data-" + name + "-message") || fallback; }
+
   function showFailure(event, text) {
     var results = document.getElementById("results");
     if (!results || event.detail.target !== results) return;
@@ -70,12 +73,12 @@
     var status = event.detail.xhr.status;
     if (status === 400 || status === 413 || status === 429 || status === 503) return;
     showFailure(event, status === 403
-      ? "The page had expired: reload it and try again."
-      : "The search failed (error " + status + "). Please try again.");
+      ? pageMessage("expired", "The page had expired: reload it and try again.")
+      : pageMessage("failed", "The search failed (error {status}). Please try again.").replace("{status}", String(status)));
   });
 
   document.addEventListener("htmx:sendError", function (event) {
-    showFailure(event, "The search could not reach the server. Check the connection and try again.");
+    showFailure(event, pageMessage("offline", "The search could not reach the server. Check the connection and try again."));
   });
 
   // The search log: opening a result sends its search's id, the artwork and its rank (the page's
