@@ -32,6 +32,7 @@ def test_the_schema_covers_every_endpoint_with_typed_responses(client: Client, d
         "/api/search/image",
         "/api/artworks/{aic_id}",
         "/api/artworks/{aic_id}/similar",
+        "/api/suggest",
         "/livez",
         "/readyz",
         "/healthz",
@@ -57,6 +58,12 @@ def test_the_schema_covers_every_endpoint_with_typed_responses(client: Client, d
     assert search["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
     hit = schema["components"]["schemas"]["ArtworkHitOut"]["properties"]
     assert set(hit) == {"id", "title", "artist", "date", "score", "image_url", "thumbnail_url", "pinned"}
+    suggest = schema["paths"]["/api/suggest"]["get"]
+    assert {p["name"] for p in suggest["parameters"]} == {"q"}
+    assert suggest["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/SuggestOut")
+    assert suggest["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+    suggestion = schema["components"]["schemas"]["SuggestionOut"]["properties"]
+    assert set(suggestion) == {"kind", "label", "url", "id", "artist"}
     upload = schema["paths"]["/api/search/image"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
     assert "text/plain" in schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
