@@ -27,7 +27,6 @@
     var timer = null;
     var pending = null;
     var active = -1;
-    var shownFor = "";
 
     function options() { return Array.from(list.querySelectorAll("[role=option]")); }
 
@@ -69,7 +68,6 @@
         option.addEventListener("click", function () { window.location.assign(option.dataset.url); });
         list.appendChild(option);
       });
-      shownFor = text;
       active = -1;
       box.removeAttribute("aria-activedescendant");
       if (suggestions.length && document.activeElement === box) {
@@ -105,13 +103,10 @@
       var all = options();
       var open = !list.hidden;
       if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-        if (!all.length || (!open && shownFor !== box.value.trim())) return;  // site.js: into the results
+        // Closed (never shown, or put away with Escape): the arrows are site.js's, into the results.
+        if (!open || !all.length) return;
         event.preventDefault();
         event.stopPropagation();
-        if (!open) {
-          list.hidden = false;
-          box.setAttribute("aria-expanded", "true");
-        }
         var step = event.key === "ArrowDown" ? 1 : -1;
         var next = active + step;
         if (next >= all.length) next = 0;
