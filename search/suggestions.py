@@ -71,8 +71,11 @@ class Suggestion:
 
 
 def typed_text(raw: str) -> str:
-    """The text to suggest for, whitespace collapsed; SearchError (400) when empty, too short or too long."""
-    text = " ".join(raw.split())
+    """The text to suggest for, whitespace collapsed; SearchError (400) when empty, too short or too long.
+
+    Control and format characters count as spaces: PostgreSQL refuses a NUL in text.
+    """
+    text = " ".join("".join(char if char.isprintable() else " " for char in raw).split())
     if not text:
         raise SearchError("q must not be empty")
     if len(text) > MAX_QUERY_LENGTH:

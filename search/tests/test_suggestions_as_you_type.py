@@ -49,6 +49,8 @@ def test_a_misspelling_still_finds_the_artist(client: Client, catalog: None) -> 
     assert {"artist", "title"} >= {s["kind"] for s in found}
     assert any(s["kind"] == "artist" and s["label"] == "Claude Monet" for s in found)
     assert _suggest(client, "qxzvw") == []
+    # A control character is a space, not a server error (PostgreSQL refuses a NUL in text).
+    assert any(s["label"] == "Claude Monet" for s in _suggest(client, "monet\x00"))
 
 
 def test_hidden_and_withdrawn_artworks_are_never_suggested(client: Client, catalog: None) -> None:
@@ -75,6 +77,7 @@ def test_one_query_and_a_cacheable_answer(client: Client, catalog: None, django_
     [
         ("", "q must not be empty"),
         ("   ", "q must not be empty"),
+        ("\x00\x00", "q must not be empty"),
         ("m", "q must have at least 2 characters"),
         ("m" * 101, "q is longer than 100 characters"),
     ],
