@@ -55,6 +55,31 @@ _SEARCH_DOCUMENT = (
 )
 
 
+class Trigrams(models.Func):
+    """The distinct trigrams of a text's words (lower-cased, each word padded as pg_trgm pads it), as a
+    text[], through an IMMUTABLE SQL function (migration 0010).
+
+    The suggestions match on them with a GIN index. pg_trgm would do the same, but it is a contrib
+    module, and the embedded PostgreSQL of checkouts and CI ships none.
+    """
+
+    function = "catalog_trigrams"
+    output_field = ArrayField(models.TextField())
+
+
+class SplitPart(models.Func):
+    """One field of a delimited text (PostgreSQL's split_part, IMMUTABLE)."""
+
+    function = "split_part"
+    output_field = models.TextField()
+
+
+def artist_name_expression() -> SplitPart:
+    """The artist's name in ``artist_display``: its first line, before any " (French, 1840-1926)"."""
+    first_line = SplitPart("artist_display", models.Value("\n"), models.Value(1))
+    return SplitPart(first_line, models.Value(" ("), models.Value(1))
+
+
 class Artwork(models.Model):
     """One AIC artwork record, the fields search and training use, and the curators' edits."""
 
@@ -100,6 +125,15 @@ class Artwork(models.Model):
         expression=_SEARCH_DOCUMENT, output_field=SearchVectorField(), db_persist=True
     )
 
+    # The trigrams of the title and of the artist's name, for suggestions as a visitor types
+    # (search/suggestions.py), computed by PostgreSQL like the search document.
+    title_trigrams = models.GeneratedField(
+        expression=Trigrams("title"), output_field=ArrayField(models.TextField()), db_persist=True
+    )
+    artist_trigrams = models.GeneratedField(
+        expression=Trigrams(artist_name_expression()), output_field=ArrayField(models.TextField()), db_persist=True
+    )
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -113,6 +147,10 @@ class Artwork(models.Model):
             HashIndex(Upper("artwork_type_title"), name="artwork_type_upper"),
             models.Index(fields=["aic_updated_at"]),
             GinIndex(fields=["search_document"], name="artwork_search_document_gin"),
+            # Without a pending list (fastupdate): every suggestion would read through the entries of a
+            # harvest's new rows until the next vacuum merged them.
+            GinIndex(fields=["title_trigrams"], name="artwork_title_trigrams_gin", fastupdate=False),
+            GinIndex(fields=["artist_trigrams"], name="artwork_artist_trigrams_gin", fastupdate=False),
             # The few withdrawn artworks (a reconcile restoring them, the admin's filter). Partial, so the
             # planner never takes it for search's "withdrawn_at IS NULL", true of nearly every row: without
             # statistics (after a bulk load) it would walk this index instead of the HNSW or full-text one.

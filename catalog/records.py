@@ -15,11 +15,12 @@ import orjson
 from django.utils.dateparse import parse_datetime
 from django.utils.html import strip_tags
 
-# The fields harvest asks the API for (``fields=``): exactly what Artwork stores.
+# The fields harvest asks the API for (``fields=``): what Artwork stores (credit_line only in raw, for
+# the citation on the artwork page).
 AIC_FIELDS = (
     "id,title,artist_display,date_display,date_start,date_end,place_of_origin,medium_display,dimensions,"
     "description,short_description,thumbnail,department_title,artwork_type_title,classification_titles,"
-    "style_titles,subject_titles,term_titles,is_public_domain,is_on_view,image_id,updated_at"
+    "style_titles,subject_titles,term_titles,is_public_domain,is_on_view,image_id,updated_at,credit_line"
 )
 
 # Keys that change on every response without the artwork changing.

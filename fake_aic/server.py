@@ -47,6 +47,10 @@ MAX_LIMIT = 100
 CONTROL_PREFIX = "/_fake/"
 API_PREFIX = "/api/v1"
 IIIF_PREFIX = "/iiif/2"
+# Small tiles, so that a sample image (448 px at most) is served as several, as a deep-zoom viewer asks.
+IIIF_TILE_SIZE = 256
+# AIC's image server lets any page read its images and descriptions (a viewer fetches info.json).
+IIIF_CORS = {"Access-Control-Allow-Origin": "*"}
 
 INFO: dict[str, Any] = {
     "license_text": (
@@ -139,10 +143,27 @@ def _select_fields(record: Record, fields: list[str] | None) -> Record:
     return {key: record[key] for key in wanted if key in record}
 
 
-def _resize(data: bytes, size: str) -> bytes | None:
-    """Apply a IIIF size parameter; None if the parameter is not supported."""
+def _crop(img: Image.Image, region: str) -> Image.Image | None:
+    """Apply a IIIF region parameter (``full`` or ``x,y,w,h`` in pixels); None if not supported."""
+    if region == "full":
+        return img
+    try:
+        x, y, w, h = (int(v) for v in region.split(","))
+    except ValueError:
+        return None
+    width, height = img.size
+    if w <= 0 or h <= 0 or x < 0 or y < 0 or x >= width or y >= height:
+        return None
+    return img.crop((x, y, min(x + w, width), min(y + h, height)))
+
+
+def _resize(data: bytes, size: str, region: str = "full") -> bytes | None:
+    """Apply IIIF region and size parameters; None if a parameter is not supported."""
     with Image.open(io.BytesIO(data)) as opened:
-        img = ImageOps.exif_transpose(opened).convert("RGB")
+        cropped = _crop(ImageOps.exif_transpose(opened).convert("RGB"), region)
+    if cropped is None:
+        return None
+    img = cropped
     width, height = img.size
     try:
         if size in ("full", "max"):
@@ -157,6 +178,8 @@ def _resize(data: bytes, size: str) -> bytes | None:
         elif size.startswith(","):
             new_h = min(int(size[1:]), height)
             target = (max(1, round(width * new_h / height)), new_h)
+        elif "," in size:
+            target = tuple(int(v) for v in size.split(","))  # type: ignore[assignment]
         else:
             return None
     except ValueError:
@@ -521,6 +544,8 @@ class FakeAIC:
 
     def _iiif(self, rest: str) -> _Response:
         parts = rest.split("/")
+        if len(parts) == 2 and parts[1] == "info.json":
+            return self._iiif_info(parts[0])
         if len(parts) != 5:
             return _json_response(400, {"status": 400, "error": "Invalid IIIF request"})
         image_id, region, size, rotation, filename = parts
@@ -530,12 +555,31 @@ class FakeAIC:
             return _json_response(404, NOT_FOUND)
         if image.raw:
             return _Response(200, image.data, image.content_type)
-        if region != "full" or rotation != "0" or filename != "default.jpg":
+        if rotation != "0" or filename != "default.jpg":
             return _json_response(400, {"status": 400, "error": "Unsupported IIIF request"})
-        resized = _resize(image.data, size)
+        resized = _resize(image.data, size, region)
         if resized is None:
-            return _json_response(400, {"status": 400, "error": f"Unsupported size {size!r}"})
-        return _Response(200, resized, "image/jpeg")
+            return _json_response(400, {"status": 400, "error": f"Unsupported region {region!r} or size {size!r}"})
+        return _Response(200, resized, "image/jpeg", dict(IIIF_CORS))
+
+    def _iiif_info(self, image_id: str) -> _Response:
+        """The IIIF Image API 2 description of an image, tiled as AIC tiles them, readable cross-origin."""
+        with self._lock:
+            image = self._images.get(image_id)
+        if image is None or image.raw:
+            return _json_response(404, NOT_FOUND)
+        with Image.open(io.BytesIO(image.data)) as opened:
+            width, height = ImageOps.exif_transpose(opened).size
+        info = {
+            "@context": "http://iiif.io/api/image/2/context.json",
+            "@id": f"{self.iiif_url}/{image_id}",
+            "protocol": "http://iiif.io/api/image",
+            "width": width,
+            "height": height,
+            "tiles": [{"width": IIIF_TILE_SIZE, "scaleFactors": [1, 2, 4, 8]}],
+            "profile": ["http://iiif.io/api/image/2/level2.json"],
+        }
+        return _json_response(200, info, IIIF_CORS)
 
     def _control(self, method: str, path: str, body: bytes) -> _Response:
         """Faults, latency and records for a server running in another process."""

@@ -46,6 +46,7 @@ ROUTE_COSTS: dict[str, Cost] = {
     "artwork": Cost.OTHER,  # the record and its similar artworks
     "search-click": Cost.OTHER,  # a result opened from a search, for the search log: one Redis push
     "api:artwork_record": Cost.OTHER,
+    "api:suggest": Cost.OTHER,  # suggestions as a visitor types: one indexed query
     "api:similar": Cost.OTHER,
     "api:similar_to_several": Cost.OTHER,
     "similar-artworks": Cost.OTHER,  # the page of "more like these"

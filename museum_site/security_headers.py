@@ -2,7 +2,8 @@
 
 Every script and stylesheet is served from this site (htmx and the Swagger UI included), so no
 inline script or style is allowed anywhere. Images may also come from the IIIF server
-(AIC_IIIF_URL), and ``data:`` images are allowed for the icons stylesheets embed. CSP_REPORT_ONLY=1
+(AIC_IIIF_URL), and ``data:`` images are allowed for the icons stylesheets embed. Scripts may fetch
+from the IIIF server too: the artwork page's deep-zoom viewer reads an image's info.json. CSP_REPORT_ONLY=1
 sends the policy as Content-Security-Policy-Report-Only (to try a change without breaking pages).
 """
 
@@ -24,15 +25,16 @@ def origin(url: str) -> str:
 
 @lru_cache(maxsize=8)
 def content_security_policy(iiif_url: str) -> str:
-    """The policy of every page, allowing images from ``iiif_url``'s origin."""
+    """The policy of every page, allowing images and fetches from ``iiif_url``'s origin."""
     images = " ".join(source for source in ("'self'", origin(iiif_url), "data:") if source)
+    fetches = " ".join(source for source in ("'self'", origin(iiif_url)) if source)
     directives = {
         "default-src": "'self'",
         "script-src": "'self'",
         "style-src": "'self'",
         "img-src": images,
         "font-src": "'self'",
-        "connect-src": "'self'",
+        "connect-src": fetches,
         "object-src": "'none'",
         "base-uri": "'self'",
         "form-action": "'self'",

@@ -21,7 +21,7 @@ from ninja.files import UploadedFile
 from catalog.models import Artwork
 from core.logging_limits import warn_limited
 from search import log as search_log
-from search import services
+from search import services, suggestions
 from search.image_query import ImageSearchParams
 from search.metrics import metrics_response
 from search.params import FilterParams, SearchParams, describe_errors
@@ -145,6 +145,19 @@ class ArtworkOut(Schema):
     iiif_info_url: str
     aic_url: str
     license: str
+
+
+class SuggestionOut(Schema):
+    kind: str  # "artist" or "title"
+    label: str
+    url: str  # a search for the artist, or the artwork's page
+    id: int | None  # the artwork of a title
+    artist: str  # the artist of a title ("" for an artist)
+
+
+class SuggestOut(Schema):
+    query: str
+    suggestions: list[SuggestionOut]
 
 
 class LiveOut(Schema):
@@ -297,6 +310,24 @@ def similar(request: HttpRequest, aic_id: int, params: Query[FilterParams]) -> d
     410 when the artwork was withdrawn from the collection."""
     artwork: Artwork = services.visible_artwork(aic_id)
     return services.similar_json(request, artwork, params)
+
+
+@api.get("/api/suggest", response={200: SuggestOut, **_ERRORS}, tags=["search"], summary="Suggestions as you type")
+def suggest(request: HttpRequest, q: str = "") -> HttpResponse:
+    """Up to 8 artists and titles for what a visitor has typed so far (2 to 100 characters), best
+    first: those starting with it, then by the share of its trigrams they hold, so a misspelling
+    still finds them. Visible artworks only. Cacheable for 5 minutes."""
+    text = suggestions.typed_text(q)
+    found = suggestions.suggest(text)
+    body = {
+        "query": text,
+        "suggestions": [
+            {"kind": s.kind, "label": s.label, "url": s.url, "id": s.aic_id, "artist": s.artist} for s in found
+        ],
+    }
+    response = api.create_response(request, body, status=200)
+    response["Cache-Control"] = f"public, max-age={suggestions.MAX_AGE_SECONDS}"
+    return response
 
 
 @api.get("/livez", response={200: LiveOut}, tags=["operations"], summary="Liveness")

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.models import Artwork, visible_q
+from search import artwork_page
 from search import log as search_log
 from search.experiments import Visitor, interleaved_search
 from search.filters import SearchFilters
@@ -340,9 +341,8 @@ def artwork_detail(request: HttpRequest, aic_id: int) -> HttpResponse:
             "artwork": artwork,
             "similar": similar,
             "note": note,
-            "image_url": artwork.iiif_image_url(settings.AIC_IIIF_URL, "843,"),
-            "zoom_url": artwork.iiif_image_url(settings.AIC_IIIF_URL, "1686,"),
-            "iiif_info_url": f"{settings.AIC_IIIF_URL}/{artwork.image_id}/info.json" if artwork.image_id else "",
+            **artwork_page.image_links(artwork),
+            "citation": artwork_page.citation(artwork),
             "iiif": settings.AIC_IIIF_URL,
         },
     )

@@ -164,6 +164,22 @@ def test_it_resizes_iiif_images(fake: FakeAIC) -> None:
     assert size_of("full") == (400, 300)
 
 
+def test_it_describes_and_tiles_iiif_images_for_a_viewer(fake: FakeAIC) -> None:
+    info = get(f"{fake.iiif_url}/{IMAGE_ID}/info.json")
+    assert info.status_code == 200
+    assert info.headers["Access-Control-Allow-Origin"] == "*"
+    described = info.json()
+    assert described["@id"] == f"{fake.iiif_url}/{IMAGE_ID}"
+    assert (described["width"], described["height"]) == (400, 300)
+    assert described["tiles"][0]["width"] == 256
+    tile = get(f"{fake.iiif_url}/{IMAGE_ID}/256,0,144,256/72,/0/default.jpg")
+    assert tile.status_code == 200
+    with Image.open(io.BytesIO(tile.content)) as img:
+        assert img.size == (72, 128)
+    assert get(f"{fake.iiif_url}/{IMAGE_ID}/500,0,10,10/10,/0/default.jpg").status_code == 400
+    assert get(f"{fake.iiif_url}/nope/info.json").status_code == 404
+
+
 def test_it_404s_unknown_images(fake: FakeAIC) -> None:
     response = get(f"{fake.iiif_url}/nope/full/843,/0/default.jpg")
     assert response.status_code == 404

@@ -66,7 +66,7 @@ def test_no_page_breaks_the_policy(browser: Any, live_server: Any, indexed: list
         visit.open("/?q=water")
         artwork = indexed[0]
         visit.open(f"/artworks/{artwork.aic_id}")
-        assert visit.page.locator(".artwork-image img").evaluate("img => img.naturalWidth") > 0
+        assert visit.page.locator(".artwork-image img.artwork-still").evaluate("img => img.naturalWidth") > 0
         visit.open("/api/docs")
         visit.page.wait_for_selector(".swagger-ui .opblock")
         visit.check("the API docs")

@@ -33,6 +33,7 @@ def test_the_schema_covers_every_endpoint_with_typed_responses(client: Client, d
         "/api/artworks/{aic_id}",
         "/api/artworks/{aic_id}/similar",
         "/api/artworks/similar",
+        "/api/suggest",
         "/livez",
         "/readyz",
         "/healthz",
@@ -66,6 +67,12 @@ def test_the_schema_covers_every_endpoint_with_typed_responses(client: Client, d
         *("keyword_rank", "semantic_rank", "similarity", "visual_match", "matched_terms", "snippet", "boost"),
     }
     assert {"strong", "match_threshold"} <= set(schema["components"]["schemas"]["SearchOut"]["properties"])
+    suggest = schema["paths"]["/api/suggest"]["get"]
+    assert {p["name"] for p in suggest["parameters"]} == {"q"}
+    assert suggest["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/SuggestOut")
+    assert suggest["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+    suggestion = schema["components"]["schemas"]["SuggestionOut"]["properties"]
+    assert set(suggestion) == {"kind", "label", "url", "id", "artist"}
     upload = schema["paths"]["/api/search/image"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
     image_filters = {"department", "artwork_type", "date_from", "date_to", "is_public_domain", "page", "page_size"}

@@ -24,6 +24,7 @@ def test_a_click_on_a_result_is_recorded(
     page.locator("#q").press_sequentially("yellow chairs", delay=20)
     page.wait_for_selector("#results .card")
     page.wait_for_load_state("networkidle")
+    page.locator("#q").blur()  # puts away the suggestions, which would cover the first cards
     second = page.locator("#results .result-link").nth(1)
     aic_id = int(second.get_attribute("data-aic-id"))
     assert second.get_attribute("data-rank") == "2"
