@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from django.conf import settings
@@ -174,9 +175,24 @@ def normalised_query(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
+# The letters with no canonical decomposition, spelled as catalog_unaccent (migration 0010) spells them.
+_UNDECOMPOSED = str.maketrans(
+    {"ø": "o", "ł": "l", "đ": "d", "ð": "d", "ħ": "h", "\u0131": "i", "ŧ": "t", "æ": "ae", "œ": "oe", "ß": "ss"}
+)
+
+
+def without_accents(text: str) -> str:
+    """Lower-case ``text`` with its accents taken off, as the full-text document holds its words."""
+    # Only the combining diacritical marks (U+0300 to U+036F) go, as in catalog_unaccent: other scripts'
+    # marks are letters of their words there.
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    return "".join(char for char in decomposed if not "\u0300" <= char <= "\u036f").translate(_UNDECOMPOSED)
+
+
 def query_words(text: str) -> list[str]:
-    """The words of ``text`` as synonyms match them: lower-cased runs of letters and digits."""
-    return re.findall(r"\w+", text.lower())
+    """The words of ``text`` as synonyms match them: lower-cased runs of letters and digits, without
+    accents ("Dürer" and "durer" are one word)."""
+    return re.findall(r"\w+", without_accents(text) if not text.isascii() else text.lower())
 
 
 class QueryPin(models.Model):

@@ -12,7 +12,8 @@ PostgreSQL rewrites every row of the artwork table (about 131,000 for the full A
 each document is computed again) and builds the GIN index anew, holding an exclusive lock on the
 table meanwhile, so searches and harvests wait until the migration commits. The keyword lists of frequent words (catalog/word_leaders.py) hold lexemes of the
 old documents, so when a site has lists they are rebuilt here, as ``manage.py rebuild_word_leaders``
-does; on a new site there are none and nothing is rebuilt.
+does; on a new site there are none and nothing is rebuilt. Curators' synonyms are looked up
+without accents too (catalog.models.query_words): their stored terms are written again.
 """
 
 import catalog.models
@@ -33,6 +34,15 @@ AS $$
         'æ', 'ae'), 'Æ', 'AE'), 'œ', 'oe'), 'Œ', 'OE'), 'ß', 'ss'), 'ẞ', 'SS')
 $$
 """
+
+
+def _refold_synonyms(apps, schema_editor):
+    # Synonym terms are looked up as query_words reads them, now without accents.
+    synonym = apps.get_model("catalog", "Synonym")
+    for row in synonym.objects.using(schema_editor.connection.alias).all():
+        folded = catalog.models.Synonym.split_terms(row.terms)
+        if folded != row.normalised_terms:
+            synonym.objects.filter(pk=row.pk).update(normalised_terms=folded)
 
 
 def _rebuild_word_leaders(apps, schema_editor):
@@ -63,5 +73,6 @@ class Migration(migrations.Migration):
             model_name='artwork',
             index=django.contrib.postgres.indexes.GinIndex(fields=['search_document'], name='artwork_search_document_gin'),
         ),
+        migrations.RunPython(_refold_synonyms, migrations.RunPython.noop),
         migrations.RunPython(_rebuild_word_leaders, migrations.RunPython.noop),
     ]

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 
-from catalog.models import Artwork, FrequentWord, WordLeader
+from catalog.models import Artwork, FrequentWord, Synonym, WordLeader
 from catalog.word_leaders import rebuild_word_leaders
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,9 +60,15 @@ def test_documents_and_lists_lose_their_accents(back_to_the_latest: None, settin
     assert WordLeader.objects.filter(lexeme="durer", aic_id=9).exists()
 
 
-def test_a_new_site_gets_no_lists(back_to_the_latest: None) -> None:
+def test_a_new_site_gets_no_lists_and_synonyms_lose_their_accents(back_to_the_latest: None) -> None:
     _migrate(BEFORE)
     Artwork.objects.create(aic_id=1, title="Café", content_hash="x")
+    with connection.cursor() as cursor:  # as release 0009 stored it
+        cursor.execute(
+            "INSERT INTO catalog_synonym (terms, note, normalised_terms, created_at) "
+            "VALUES ('Café, bistro', '', ARRAY['café', 'bistro'], now())"
+        )
     _migrate(AFTER)
     assert "cafe" in _lexemes(1)
+    assert list(Synonym.objects.values_list("normalised_terms", flat=True)) == [["cafe", "bistro"]]
     assert not FrequentWord.objects.exists()

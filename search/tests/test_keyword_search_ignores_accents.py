@@ -119,6 +119,15 @@ def test_synonyms_widen_accent_free_queries(client: Client, sample: dict[str, Ar
     assert cezanne in found and set(found) == set(ids(client, q="Cézanne", mode="keyword"))
 
 
+def test_a_synonym_is_found_with_or_without_its_accents(client: Client, sample: dict[str, Artwork]) -> None:
+    knight = Artwork.objects.create(aic_id=906, title="Engraved knight", content_hash="x")
+    Synonym.objects.create(terms="Albrecht Dürer, engraved knight")
+    durer = sample["durer"].aic_id
+    for query in ("Albrecht Durer", "albrecht dürer", "ALBRECHT DÜRER"):
+        assert set(ids(client, q=query, mode="keyword")) == {durer, knight.aic_id}, query
+    assert Synonym.objects.get().normalised_terms == ["albrecht durer", "engraved knight"]
+
+
 def test_frequent_accented_words_read_their_lists(sample: dict[str, Artwork]) -> None:
     # With lists of two per word, "francois" (eleven artists of the sample) is a frequent word, listed
     # without its accent; the list read gives the ranking in full.
