@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from django.conf import settings
@@ -24,31 +25,42 @@ class TextArrayToString(models.Func):
     output_field = models.TextField()
 
 
+class Unaccented(models.Func):
+    """Text with its accents taken off ("Dürer" to "Durer"), through an IMMUTABLE SQL function
+    (migration 0010), so that a generated column may hold it.
+
+    The query goes through the same function (search/keyword.py), so "Durer" and "Dürer" meet.
+    """
+
+    function = "catalog_unaccent"
+    output_field = models.TextField()
+
+
 # The full-text document: title (weight A), artist (B), description, medium and subject terms (C),
-# place, department and type (D). English stemming, so "lilies" finds "lily". Each part is clipped
-# (about 170,000 characters in all): PostgreSQL refuses a tsvector over 1 MB, and a record may carry
-# text fields of up to 1,000,000 characters each.
+# place, department and type (D), accents taken off (``Unaccented``). English stemming, so "lilies"
+# finds "lily". Each part is clipped (about 170,000 characters in all): PostgreSQL refuses a tsvector
+# over 1 MB, and a record may carry text fields of up to 1,000,000 characters each.
 SEARCH_CONFIG = "english"
 _SEARCH_DOCUMENT = (
-    SearchVector(Left("title", 10_000), weight="A", config=SEARCH_CONFIG)
-    + SearchVector(Left("artist_display", 10_000), weight="B", config=SEARCH_CONFIG)
+    SearchVector(Unaccented(Left("title", 10_000)), weight="A", config=SEARCH_CONFIG)
+    + SearchVector(Unaccented(Left("artist_display", 10_000)), weight="B", config=SEARCH_CONFIG)
     + SearchVector(
-        Left("description_override", 50_000),
-        Left("description", 50_000),
-        Left("short_description", 10_000),
-        Left("alt_text", 10_000),
-        Left("medium_display", 5_000),
-        Left(TextArrayToString("subject_titles"), 5_000),
-        Left(TextArrayToString("term_titles"), 5_000),
-        Left(TextArrayToString("classification_titles"), 5_000),
-        Left(TextArrayToString("style_titles"), 5_000),
+        Unaccented(Left("description_override", 50_000)),
+        Unaccented(Left("description", 50_000)),
+        Unaccented(Left("short_description", 10_000)),
+        Unaccented(Left("alt_text", 10_000)),
+        Unaccented(Left("medium_display", 5_000)),
+        Unaccented(Left(TextArrayToString("subject_titles"), 5_000)),
+        Unaccented(Left(TextArrayToString("term_titles"), 5_000)),
+        Unaccented(Left(TextArrayToString("classification_titles"), 5_000)),
+        Unaccented(Left(TextArrayToString("style_titles"), 5_000)),
         weight="C",
         config=SEARCH_CONFIG,
     )
     + SearchVector(
-        Left("place_of_origin", 2_000),
-        Left("department_title", 2_000),
-        Left("artwork_type_title", 2_000),
+        Unaccented(Left("place_of_origin", 2_000)),
+        Unaccented(Left("department_title", 2_000)),
+        Unaccented(Left("artwork_type_title", 2_000)),
         weight="D",
         config=SEARCH_CONFIG,
     )
@@ -201,9 +213,24 @@ def normalised_query(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
+# The letters with no canonical decomposition, spelled as catalog_unaccent (migration 0010) spells them.
+_UNDECOMPOSED = str.maketrans(
+    {"ø": "o", "ł": "l", "đ": "d", "ð": "d", "ħ": "h", "\u0131": "i", "ŧ": "t", "æ": "ae", "œ": "oe", "ß": "ss"}
+)
+
+
+def without_accents(text: str) -> str:
+    """Lower-case ``text`` with its accents taken off, as the full-text document holds its words."""
+    # Only the combining diacritical marks (U+0300 to U+036F) go, as in catalog_unaccent: other scripts'
+    # marks are letters of their words there.
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    return "".join(char for char in decomposed if not "\u0300" <= char <= "\u036f").translate(_UNDECOMPOSED)
+
+
 def query_words(text: str) -> list[str]:
-    """The words of ``text`` as synonyms match them: lower-cased runs of letters and digits."""
-    return re.findall(r"\w+", text.lower())
+    """The words of ``text`` as synonyms match them: lower-cased runs of letters and digits, without
+    accents ("Dürer" and "durer" are one word)."""
+    return re.findall(r"\w+", without_accents(text) if not text.isascii() else text.lower())
 
 
 class QueryPin(models.Model):

@@ -8,6 +8,9 @@ from its list of leaders (catalog/word_leaders.py).
 Curators' synonyms (catalog.models.Synonym) widen the query: a word or phrase of the query that a
 synonym row names becomes one "word" held by a document holding any of the row's terms, each as a
 phrase ('claude' <-> 'monet').
+
+The document holds its words without accents (catalog.models.Unaccented); the query's words lose
+theirs through the same SQL function, so "Durer" and "Dürer" find the same artworks.
 """
 
 from __future__ import annotations
@@ -173,7 +176,7 @@ def query_units(cursor: psycopg.Cursor[Any], query: str) -> QueryUnits:
     )
     with connection.wrap_database_errors:
         cursor.execute(
-            "SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s)), "
+            "SELECT tsvector_to_array(to_tsvector(%s::regconfig, catalog_unaccent(%s))), "
             f"(SELECT array_agg(array_to_string(normalised_terms, ',')) FROM {_SYNONYMS} "
             "WHERE normalised_terms && string_to_array(%s, ','))",
             # One string, not a text[]: binding a list costs more than the lookup (words hold no comma).
@@ -214,8 +217,8 @@ def _expanded_units(cursor: psycopg.Cursor[Any], words: list[str], groups: list[
     flat = [term for terms in alternatives for term in terms]
     with connection.wrap_database_errors:
         cursor.execute(
-            "SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s)), "
-            "ARRAY(SELECT phraseto_tsquery(%s::regconfig, term)::text "
+            "SELECT tsvector_to_array(to_tsvector(%s::regconfig, catalog_unaccent(%s))), "
+            "ARRAY(SELECT phraseto_tsquery(%s::regconfig, catalog_unaccent(term))::text "
             "FROM unnest(%s::text[]) WITH ORDINALITY AS a(term, n) ORDER BY n)",
             [SEARCH_CONFIG, " ".join(rest), SEARCH_CONFIG, flat],
         )

@@ -17,7 +17,9 @@ from search.keyword import MatchesQuery, words_tsquery
 
 def terms_of(query: str) -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s))", [SEARCH_CONFIG, query])
+        cursor.execute(
+            "SELECT tsvector_to_array(to_tsvector(%s::regconfig, catalog_unaccent(%s)))", [SEARCH_CONFIG, query]
+        )
         return list(cursor.fetchone()[0])
 
 
