@@ -418,9 +418,10 @@ SCHEMA: list[Var] = [
         "Search",
         Var("SEARCH_MAX_QUERY_LENGTH", "int", 300, "longest query, in characters", minimum=1),
         Var("SEARCH_DEFAULT_K", "int", 24, "results per page", minimum=1, maximum=100),
-        Var("SEARCH_RRF_K", "int", 60, "reciprocal rank fusion constant (higher flattens the top ranks)", minimum=1),
+        # Chosen by `tune_search_weights` on the judged set (BENCHMARKS.md, Search quality).
+        Var("SEARCH_RRF_K", "int", 5, "reciprocal rank fusion constant (higher flattens the top ranks)", minimum=1),
         Var("SEARCH_KEYWORD_WEIGHT", "float", 1.0, "hybrid weight of the full-text list", minimum=0.0),
-        Var("SEARCH_SEMANTIC_WEIGHT", "float", 1.0, "hybrid weight of the CLIP list", minimum=0.0),
+        Var("SEARCH_SEMANTIC_WEIGHT", "float", 0.25, "hybrid weight of the CLIP list", minimum=0.0),
         Var("SEARCH_BOOST_WEIGHT", "float", 1.0, "hybrid weight of curator boosts", minimum=0.0),
         Var("SEARCH_HYBRID_CANDIDATES", "int", 100, "how deep hybrid reads each list", minimum=1, maximum=1000),
         Var(

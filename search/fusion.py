@@ -2,8 +2,9 @@
 
 score = Σ weight / (SEARCH_RRF_K + rank), so an artwork near the top of either list ranks well
 and one near the top of both ranks best, whatever the two scores' scales. Curator boosts are
-added: a boost of 1.0 is worth as much as first place in one more list (SEARCH_BOOST_WEIGHT
-scales it).
+added: a boost of 1.0 is worth as much as first place in one more list of weight 1.0
+(SEARCH_BOOST_WEIGHT scales it). The default constants are `tune_search_weights`' choice on the
+judged set.
 
 Rank fusion sees places, not how well an artwork answers: two middling places can outscore one
 first place. Where the query is an artwork's title, the words say exactly which artwork is meant,
@@ -38,9 +39,9 @@ class FusionWeights:
     (``tune_search_weights``) and interleaving rank with others.
     """
 
-    rrf_k: int = 60
+    rrf_k: int = 5
     keyword: float = 1.0
-    semantic: float = 1.0
+    semantic: float = 0.25
     boost: float = 1.0
 
     @classmethod

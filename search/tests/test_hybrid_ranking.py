@@ -54,11 +54,12 @@ def test_hybrid_fuses_the_two_rankings_by_reciprocal_rank(
     keyword = _ids(client, q=query, mode="keyword", k=100)
     semantic = _ids(client, q=query, mode="semantic", k=100)
     rrf_k = settings.SEARCH_RRF_K
+    weighted = ((keyword, settings.SEARCH_KEYWORD_WEIGHT), (semantic, settings.SEARCH_SEMANTIC_WEIGHT))
 
     def fused(aic_id: int) -> tuple[float, int, int]:
-        ranks = [lst.index(aic_id) + 1 for lst in (keyword, semantic) if aic_id in lst]
-        score = sum(1.0 / (rrf_k + rank) for rank in ranks)
-        return (-round(score, 12), min(ranks), aic_id)
+        places = [(lst.index(aic_id) + 1, weight) for lst, weight in weighted if aic_id in lst]
+        score = sum(weight / (rrf_k + rank) for rank, weight in places)
+        return (-round(score, 12), min(rank for rank, _ in places), aic_id)
 
     expected = sorted(set(keyword) | set(semantic), key=fused)[:20]
     assert _ids(client, q=query, k=20) == expected
