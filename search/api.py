@@ -60,6 +60,27 @@ class ArtworkHitOut(Schema):
     pinned: bool = False  # put first by a curator's pin for this query
 
 
+class FacetValueOut(Schema):
+    value: str | int | bool  # a title; a century's first year; true or false
+    count: int
+
+
+class FacetsOut(Schema):
+    """Each facet's values among the artworks that answer the query (docs/api.md), most frequent first."""
+
+    department: list[FacetValueOut]
+    artwork_type: list[FacetValueOut]
+    classification: list[FacetValueOut]
+    artist: list[FacetValueOut]
+    style: list[FacetValueOut]
+    subject: list[FacetValueOut]
+    place: list[FacetValueOut]
+    century: list[FacetValueOut]
+    is_public_domain: list[FacetValueOut]
+    is_on_view: list[FacetValueOut]
+    has_image: list[FacetValueOut]
+
+
 class SearchOut(Schema):
     query: str
     model: str | None
@@ -67,8 +88,9 @@ class SearchOut(Schema):
     page: int
     page_size: int
     next: str | None
-    filters: dict[str, str | int | bool]
+    filters: dict[str, str | int | bool | list[str]]
     results: list[ArtworkHitOut]
+    facets: FacetsOut
 
 
 class SimilarOut(Schema):
@@ -77,7 +99,7 @@ class SimilarOut(Schema):
     page: int
     page_size: int
     next: str | None
-    filters: dict[str, str | int | bool]
+    filters: dict[str, str | int | bool | list[str]]
     results: list[ArtworkHitOut]
 
 

@@ -19,6 +19,7 @@ from core.redis_clients import redis_client
 from embeddings.encoders.per_process import loaded_encoders
 from embeddings.indexing import index_counts
 from embeddings.models import EmbeddingModel
+from search.facets import facet_counts
 from search.filters import SearchFilters
 from search.image_query import embed_upload
 from search.params import FilterParams, SearchParams
@@ -124,6 +125,7 @@ def text_search_json(request: HttpRequest, params: SearchParams) -> dict[str, An
             "has_next": result.has_next,
             "filters": result.filters.active(),
             "results": hits_json(result.hits),
+            "facets": facet_counts(query, result.mode, result.filters, result.model),
         }
 
     answer = dict(cached(result_key(query, shape), compute))

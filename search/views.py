@@ -19,9 +19,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Artwork, visible_q
 from search import log as search_log
-from search.filters import SearchFilters
+from search.facets import FacetValue, facet_counts
+from search.filters import REPEATABLE_FILTERS, SearchFilters
 from search.image_query import upload_max_pixels
-from search.params import FilterParams, SearchParams, parse
+from search.params import FilterParams, SearchParams, parse, request_values
 from search.request_cost import note_fresh_search
 from search.services import image_hits, run_text_search, visible_artwork
 from search.types import ArtworkWithdrawn, Hit, ImageSearchBusy, Mode, SearchError, SearchPage
@@ -36,8 +37,43 @@ _FILTER_LABELS = {
     "is_public_domain": "Public domain",
     "is_on_view": "On view",
     "has_image": "Has image",
+    "artist": "Artist",
+    "classification": "Classification",
+    "style": "Style",
+    "subject": "Subject",
+    "place": "Place",
+}
+# The facet panel's headings, in the order it shows them.
+_FACET_LABELS = {
+    "department": "Department",
+    "artwork_type": "Type",
+    "classification": "Classification",
+    "artist": "Artist",
+    "style": "Style",
+    "subject": "Subject",
+    "place": "Place of origin",
+    "century": "Century",
+    "is_public_domain": "Public domain",
+    "is_on_view": "On view",
+    "has_image": "With image",
 }
 _FACETS_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class FacetLink:
+    """One value of a facet in the panel: its count, and the link that picks it (or, picked, drops it)."""
+
+    label: str
+    count: int
+    url: str
+    picked: bool
+
+
+@dataclass(frozen=True)
+class FacetGroup:
+    label: str
+    links: list[FacetLink]
 
 
 @dataclass(frozen=True)
@@ -77,9 +113,58 @@ def _page_url(request: HttpRequest, page: int) -> str:
 def _chips(request: HttpRequest, filters: SearchFilters) -> list[Chip]:
     chips = []
     for name, value in filters.active().items():
+        if isinstance(value, list):
+            chips += [Chip(f"{_FILTER_LABELS[name]}: {item}", _url_toggling(request, name, item)) for item in value]
+            continue
         shown = ("yes" if value else "no") if isinstance(value, bool) else str(value)
         chips.append(Chip(f"{_FILTER_LABELS[name]}: {shown}", _url_without(request, name)))
     return chips
+
+
+def _url_with(request: HttpRequest, changes: dict[str, list[str]]) -> str:
+    """This page's URL with each named parameter's values replaced (none: dropped), from page 1."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    for name, values in changes.items():
+        params.setlist(name, values)
+    return f"{request.path}?{params.urlencode()}"
+
+
+def _url_toggling(request: HttpRequest, name: str, value: str) -> str:
+    """The URL with ``value`` added to the repeatable filter ``name``, or dropped when it is there."""
+    values = [item for item in request.GET.getlist(name) if item.strip()]
+    kept = [item for item in values if item.strip().casefold() != value.casefold()]
+    return _url_with(request, {name: kept if len(kept) < len(values) else [*values, value]})
+
+
+def _facet_panel(request: HttpRequest, filters: SearchFilters, counts: dict[str, list[FacetValue]]) -> list[FacetGroup]:
+    """The facets as groups of links: each value with its count, a picked one marked, linking to drop it."""
+    groups = []
+    for name, label in _FACET_LABELS.items():
+        links = []
+        for item in counts.get(name, []):
+            value, count = item["value"], int(item["count"])
+            if name in REPEATABLE_FILTERS:
+                picked = str(value).casefold() in {v.casefold() for v in getattr(filters, name)}
+                links.append(FacetLink(str(value), count, _url_toggling(request, name, str(value)), picked))
+            elif name == "century":
+                start = int(value)
+                picked = (filters.date_from, filters.date_to) == (start, start + 99)
+                span = {} if picked else {"date_from": [str(start)], "date_to": [str(start + 99)]}
+                url = _url_with(request, {"date_from": [], "date_to": [], **span})
+                links.append(FacetLink(f"{start}s" if start >= 0 else f"{-start} BCE", count, url, picked))
+            elif isinstance(value, bool):
+                picked = getattr(filters, name) is value
+                url = _url_with(request, {name: [] if picked else ["true" if value else "false"]})
+                links.append(FacetLink("yes" if value else "no", count, url, picked))
+            else:
+                picked = str(getattr(filters, name) or "").casefold() == str(value).casefold()
+                links.append(
+                    FacetLink(str(value), count, _url_with(request, {name: [] if picked else [str(value)]}), picked)
+                )
+        if links:
+            groups.append(FacetGroup(label, links))
+    return groups
 
 
 def _render(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -101,7 +186,7 @@ def _render(request: HttpRequest, context: dict[str, Any], status: int = 200) ->
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"query": request.GET.get("q", ""), "hits": [], "error": "", "chips": []}
-    raw = {key: request.GET.get(key, "") for key in request.GET}
+    raw = request_values(request.GET)
     try:
         params: SearchParams = parse(SearchParams, raw)
     except SearchError as exc:
@@ -109,6 +194,8 @@ def index(request: HttpRequest) -> HttpResponse:
         context["form"] = raw
         return _render(request, context, status=400)
     context["form"] = params.model_dump()
+    # The form keeps the value filters picked in the panel (it has no control of its own for them).
+    context["kept_filters"] = [(name, value) for name in REPEATABLE_FILTERS for value in getattr(params, name)]
     context["chips"] = _chips(request, params.filters()) if not context["error"] else []
     if params.q.strip():
         note_fresh_search(request)  # a page ranks every time: it keeps no answer cache
@@ -119,6 +206,8 @@ def index(request: HttpRequest) -> HttpResponse:
             return _render(request, context, status=_page_status(exc))
         context.update(_result_context(request, result))
         context["query"] = query
+        counts = facet_counts(query, result.mode, result.filters, result.model)
+        context["facet_panel"] = _facet_panel(request, result.filters, counts)
         context["search_id"] = search_log.record_search(
             query, params.mode, result.filters.active(), len(result.hits), result.page, search_log.PAGE
         )
@@ -182,7 +271,7 @@ def image_search(request: HttpRequest) -> HttpResponse:
         upload = request.FILES.get("image")
         if upload is None:
             raise SearchError("choose an image file to search with")
-        params: FilterParams = parse(FilterParams, {key: request.POST.get(key, "") for key in request.POST})
+        params: FilterParams = parse(FilterParams, request_values(request.POST))
         model, hits = image_hits(upload.read(), params.size(), params.filters())
     except ImageSearchBusy as busy:
         context["error"] = f"The image search is busy, try again in {busy.retry_after} s."
