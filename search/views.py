@@ -192,6 +192,7 @@ def index(request: HttpRequest) -> HttpResponse:
     except SearchError as exc:
         context["error"] = exc.message
         context["form"] = raw
+        context["kept_filters"] = [(name, value) for name in REPEATABLE_FILTERS for value in raw.get(name, [])]
         return _render(request, context, status=400)
     context["form"] = params.model_dump()
     # The form keeps the value filters picked in the panel (it has no control of its own for them).
