@@ -3,7 +3,8 @@
 The artworks counted are those that answer the query under the filters (docs/api.md):
 
 - keyword: every visible artwork whose text holds any of the query's words (synonyms widening it);
-- semantic: the SEARCH_MAX_RESULTS artworks nearest to the query, the most that pages reach;
+- semantic: the SEARCH_HYBRID_CANDIDATES artworks nearest to the query (the vector candidates hybrid
+  fuses): a walk as deep as the pages may go costs many times the search itself;
 - hybrid: both of those, each artwork once.
 
 The counts are disjunctive: a field's own filter does not narrow its own counts, so a visitor who
@@ -109,7 +110,7 @@ def facet_counts(
             reads_words,
             model if reads_vectors else None,
             model.dimension if reads_vectors and model else 0,
-            settings.SEARCH_MAX_RESULTS,
+            settings.SEARCH_HYBRID_CANDIDATES,
         )
         with connection.wrap_database_errors:
             cursor.execute(statement.sql, statement.bind(**values))

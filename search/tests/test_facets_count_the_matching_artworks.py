@@ -107,10 +107,10 @@ def test_value_filters_apply_to_each_other_facet(client: Client, collection: lis
     _assert_counts(facets["subject"], _hand_counts(both, "subject"))
 
 
-def test_semantic_facets_count_the_artworks_pages_reach(
+def test_semantic_facets_count_the_nearest_candidates(
     client: Client, collection: list[Artwork], settings: Any
 ) -> None:
-    settings.SEARCH_MAX_RESULTS = 1000  # more than the sample's images: pages reach every one
+    settings.SEARCH_HYBRID_CANDIDATES = 1000  # more than the sample's images: every one is a candidate
     with_image = [artwork for artwork in collection if artwork.image_id]
     facets = _facets(client, q="a quiet landscape", mode="semantic", is_on_view="true")
     on_view = [artwork for artwork in with_image if artwork.is_on_view]
@@ -122,8 +122,8 @@ def test_semantic_facets_count_the_artworks_pages_reach(
         _assert_counts(hybrid[name], _hand_counts(either, name))
 
 
-def test_semantic_facets_stop_at_the_deepest_page(client: Client, collection: list[Artwork], settings: Any) -> None:
-    settings.SEARCH_MAX_RESULTS = 24
+def test_semantic_facets_stop_at_the_candidates(client: Client, collection: list[Artwork], settings: Any) -> None:
+    settings.SEARCH_HYBRID_CANDIDATES = 24
     facets = _facets(client, q="a quiet landscape", mode="semantic")
     assert sum(item["count"] for item in facets["has_image"]) == 24
 
