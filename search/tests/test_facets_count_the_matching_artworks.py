@@ -107,9 +107,7 @@ def test_value_filters_apply_to_each_other_facet(client: Client, collection: lis
     _assert_counts(facets["subject"], _hand_counts(both, "subject"))
 
 
-def test_semantic_facets_count_the_nearest_candidates(
-    client: Client, collection: list[Artwork], settings: Any
-) -> None:
+def test_semantic_facets_count_the_nearest_candidates(client: Client, collection: list[Artwork], settings: Any) -> None:
     settings.SEARCH_HYBRID_CANDIDATES = 1000  # more than the sample's images: every one is a candidate
     with_image = [artwork for artwork in collection if artwork.image_id]
     facets = _facets(client, q="a quiet landscape", mode="semantic", is_on_view="true")
