@@ -10,7 +10,7 @@ import pydantic
 from django.conf import settings
 from django.http import QueryDict
 from ninja import Field, Schema
-from pydantic import StringConstraints, model_validator
+from pydantic import StringConstraints, field_validator, model_validator
 
 from search.filters import REPEATABLE_FILTERS, SearchFilters
 from search.types import Mode, SearchError, Sort
@@ -56,6 +56,15 @@ class FilterParams(Schema):
                     kept[key] = value
             return kept
         return data
+
+    @field_validator("department", "artwork_type", *REPEATABLE_FILTERS)
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold a NUL: such a value could never match, and would fail the query.
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(item, str) and "\x00" in item for item in values):
+            raise ValueError("must not contain a NUL character")
+        return value
 
     def filters(self) -> SearchFilters:
         try:

@@ -78,3 +78,9 @@ def test_too_many_values_are_refused(client: Client, db: None) -> None:
     response = client.get("/api/search", {"q": "x", "subject": [f"s{i}" for i in range(21)]})
     assert response.status_code == 400
     assert "subject" in response.json()["error"]
+
+
+def test_a_value_with_a_nul_is_refused(client: Client, db: None) -> None:
+    response = client.get("/api/search", {"q": "x", "place": ["France", "a\x00b"]})
+    assert response.status_code == 400
+    assert response.json()["error"] == "place: Value error, must not contain a NUL character"
