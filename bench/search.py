@@ -47,7 +47,7 @@ from bench.environment import ROOT, sample_records
 
 SEARCH_DATABASE = "museum_bench_search"
 SEARCH_AIC_ID_BASE = 100_000_000
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2
 K = 10
 # AIC departments, roughly in the proportions of the collection.
 DEPARTMENTS = [
@@ -159,11 +159,12 @@ def _load_corpus(model: Any, n: int, seed: int) -> dict[str, float]:
         "subject_titles", "is_public_domain", "is_on_view", "image_id", "raw", "content_hash",
         "is_hidden", "boost", "curator_note", "description_override", "created_at", "updated_at",
         "place_of_origin", "dimensions", "description_html", "alt_text", "style_titles", "term_titles",
+        "artist_title",
     ]  # fmt: skip
     types = [
         "int4", "text", "text", "text", "int4", "int4", "text", "text", "text", "text", "text", "text[]",
         "text[]", "bool", "bool", "text", "jsonb", "text", "bool", "float8", "text", "text", "timestamptz",
-        "timestamptz", "text", "text", "text", "text", "text[]", "text[]",
+        "timestamptz", "text", "text", "text", "text", "text[]", "text[]", "text",
     ]  # fmt: skip
     # The curation fields this COPY writes; the others (withdrawal) keep their column defaults.
     hidden, boost, note, override = _curation_defaults()[:4]
@@ -211,6 +212,7 @@ def _load_corpus(model: Any, n: int, seed: int) -> dict[str, float]:
                     fields["alt_text"],
                     fields["style_titles"],
                     fields["term_titles"],
+                    fields["artist_title"],
                 )
             )
     timings["artworks_s"] = time.perf_counter() - started

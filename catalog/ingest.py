@@ -160,6 +160,7 @@ def _upsert(raw: psycopg.Connection[Any], parameters: list[Any], image_changed: 
 _HARVESTED_FIELDS = [
     "title",
     "artist_display",
+    "artist_title",
     "date_display",
     "date_start",
     "date_end",

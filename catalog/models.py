@@ -98,6 +98,8 @@ class Artwork(models.Model):
     aic_id = models.PositiveIntegerField("AIC id", unique=True)
     title = models.TextField(blank=True)
     artist_display = models.TextField(blank=True)
+    # The main artist's name alone (AIC's artist_title), what the artist filter and facet name.
+    artist_title = models.TextField(blank=True)
     date_display = models.TextField(blank=True)
     date_start = models.IntegerField(null=True, blank=True)
     date_end = models.IntegerField(null=True, blank=True)
@@ -157,6 +159,12 @@ class Artwork(models.Model):
             # hold 4-byte codes, so a title of any length is indexed (a B-tree row must fit in 8 kB).
             HashIndex(Upper("department_title"), name="artwork_department_upper"),
             HashIndex(Upper("artwork_type_title"), name="artwork_type_upper"),
+            HashIndex(Upper("artist_title"), name="artwork_artist_upper"),
+            HashIndex(Upper("place_of_origin"), name="artwork_place_upper"),
+            # The classification, style and subject filters ask for any of some titles (&&).
+            GinIndex(fields=["classification_titles"], name="artwork_classifications_gin"),
+            GinIndex(fields=["style_titles"], name="artwork_styles_gin"),
+            GinIndex(fields=["subject_titles"], name="artwork_subjects_gin"),
             models.Index(fields=["aic_updated_at"]),
             GinIndex(fields=["search_document"], name="artwork_search_document_gin"),
             # Without a pending list (fastupdate): every suggestion would read through the entries of a

@@ -18,7 +18,7 @@ from django.utils.html import strip_tags
 # The fields harvest asks the API for (``fields=``): what Artwork stores (credit_line only in raw, for
 # the citation on the artwork page).
 AIC_FIELDS = (
-    "id,title,artist_display,date_display,date_start,date_end,place_of_origin,medium_display,dimensions,"
+    "id,title,artist_display,artist_title,date_display,date_start,date_end,place_of_origin,medium_display,dimensions,"
     "description,short_description,thumbnail,department_title,artwork_type_title,classification_titles,"
     "style_titles,subject_titles,term_titles,is_public_domain,is_on_view,image_id,updated_at,credit_line"
 )
@@ -121,6 +121,7 @@ def parse_record(record: Any) -> ParsedRecord:
     fields: dict[str, Any] = {
         "title": _text(record, "title"),
         "artist_display": _text(record, "artist_display"),
+        "artist_title": _text(record, "artist_title"),
         "date_display": _text(record, "date_display"),
         "date_start": _year(record, "date_start"),
         "date_end": _year(record, "date_end"),

@@ -87,6 +87,27 @@ class ArtworkHitOut(Schema):
     similar: list[int] = Field([], description="AIC ids of near-duplicates folded into this result")
 
 
+class FacetValueOut(Schema):
+    value: str | int | bool  # a title; a century's first year; true or false
+    count: int
+
+
+class FacetsOut(Schema):
+    """Each facet's values among the artworks that answer the query (docs/api.md), most frequent first."""
+
+    department: list[FacetValueOut]
+    artwork_type: list[FacetValueOut]
+    classification: list[FacetValueOut]
+    artist: list[FacetValueOut]
+    style: list[FacetValueOut]
+    subject: list[FacetValueOut]
+    place: list[FacetValueOut]
+    century: list[FacetValueOut]
+    is_public_domain: list[FacetValueOut]
+    is_on_view: list[FacetValueOut]
+    has_image: list[FacetValueOut]
+
+
 class SearchOut(Schema):
     query: str
     model: str | None
@@ -94,12 +115,13 @@ class SearchOut(Schema):
     page: int
     page_size: int
     next: str | None
-    filters: dict[str, str | int | bool]
+    filters: dict[str, str | int | bool | list[str]]
     match_threshold: float | None = Field(
         description="the model's calibrated similarity below which a semantic-only match is weak; null: none"
     )
     strong: int = Field(description="how many results of this page are not weak (they come first)")
     results: list[ArtworkHitOut]
+    facets: FacetsOut
 
 
 class SimilarOut(Schema):
@@ -108,7 +130,7 @@ class SimilarOut(Schema):
     page: int
     page_size: int
     next: str | None
-    filters: dict[str, str | int | bool]
+    filters: dict[str, str | int | bool | list[str]]
     results: list[ArtworkHitOut]
 
 

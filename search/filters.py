@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+# The filters that may be given more than once (an artwork passes with any of their values).
+REPEATABLE_FILTERS = ("artist", "classification", "style", "subject", "place")
+# The filters that pick values of a field, as a facet lists them.
+VALUE_FILTERS = ("department", "artwork_type", *REPEATABLE_FILTERS)
+
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Each set field narrows the results; None means "any".
+    """Each set field narrows the results; None (or no values) means "any".
+
+    The value filters ``artist``, ``classification``, ``style``, ``subject`` and ``place`` are
+    tuples of values, sorted: an artwork passes when it has any of them (OR within a field);
+    every field set must pass (AND across fields). Artist and place compare with any case, as the
+    department and type do; classification, style and subject titles compare exactly.
 
     Years compare against an artwork's date range: ``date_from`` keeps artworks that end in or
     after that year, ``date_to`` those that start in or before it, so a range keeps every
@@ -24,6 +34,11 @@ class SearchFilters:
     is_public_domain: bool | None = None
     is_on_view: bool | None = None
     has_image: bool | None = None
+    artist: tuple[str, ...] = ()
+    classification: tuple[str, ...] = ()
+    style: tuple[str, ...] = ()
+    subject: tuple[str, ...] = ()
+    place: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.date_from is not None and self.date_to is not None and self.date_from > self.date_to:
@@ -47,6 +62,19 @@ class SearchFilters:
             q &= Q(**{f"{prefix}date_start__lte": self.date_to}) | Q(
                 **{f"{prefix}date_start__isnull": True, f"{prefix}date_end__lte": self.date_to}
             )
+        for values, field in ((self.artist, "artist_title"), (self.place, "place_of_origin")):
+            if values:
+                any_of = Q()
+                for value in values:
+                    any_of |= Q(**{f"{prefix}{field}__iexact": value})
+                q &= any_of
+        for values, field in (
+            (self.classification, "classification_titles"),
+            (self.style, "style_titles"),
+            (self.subject, "subject_titles"),
+        ):
+            if values:
+                q &= Q(**{f"{prefix}{field}__overlap": list(values)})
         if self.is_public_domain is not None:
             q &= Q(**{f"{prefix}is_public_domain": self.is_public_domain})
         if self.is_on_view is not None:
@@ -57,9 +85,25 @@ class SearchFilters:
             q &= Q(**{f"{prefix}image_id": ""})
         return q
 
-    def active(self) -> dict[str, str | int | bool]:
-        """The filters that are set, by parameter name (for links and filter chips)."""
-        return {name: value for name, value in asdict(self).items() if value is not None and value != ""}
+    def active(self) -> dict[str, str | int | bool | list[str]]:
+        """The filters that are set, by parameter name (for links and filter chips); a value filter's
+        values as a list."""
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in asdict(self).items()
+            if value is not None and value != "" and value != ()
+        }
+
+    @property
+    def picks_values(self) -> bool:
+        """Whether a department, type or value filter is set: a small share of a catalog, not a half of it."""
+        return any(getattr(self, name) for name in VALUE_FILTERS)
+
+    def without_values(self) -> SearchFilters:
+        """These filters less the department, type and value filters (the dates and yes/no ones)."""
+        return replace(
+            self, department=None, artwork_type=None, artist=(), classification=(), style=(), subject=(), place=()
+        )
 
     @property
     def excludes_vectors(self) -> bool:

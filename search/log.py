@@ -70,7 +70,7 @@ def _push(item: dict[str, Any]) -> bool:
 def record_search(
     query: str,
     mode: str,
-    filters: dict[str, str | int | bool],
+    filters: dict[str, str | int | bool | list[str]],
     result_count: int,
     page: int,
     source: SearchLogEntry.Source,

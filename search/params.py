@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import annotated_types
 import pydantic
 from django.conf import settings
+from django.http import QueryDict
 from django.utils.translation import gettext as _
 from ninja import Field, Schema
-from pydantic import model_validator
+from pydantic import StringConstraints, field_validator, model_validator
 
-from search.filters import SearchFilters
+from search.filters import REPEATABLE_FILTERS, SearchFilters
 from search.types import Mode, SearchError, Sort
+
+# The most values one repeatable filter takes.
+MAX_FILTER_VALUES = 20
+FilterValue = Annotated[str, StringConstraints(max_length=200)]
+
+
+def _values(description: str) -> Any:
+    return Field(default_factory=list, max_length=MAX_FILTER_VALUES, description=description)
 
 
 class FilterParams(Schema):
@@ -27,6 +36,11 @@ class FilterParams(Schema):
     is_public_domain: bool | None = None
     is_on_view: bool | None = None
     has_image: bool | None = None
+    artist: list[FilterValue] = _values("Artist (the main one), exact (any case); repeat for any of several")
+    classification: list[FilterValue] = _values("Classification title, exact; repeat for any of several")
+    style: list[FilterValue] = _values("Style title, exact; repeat for any of several")
+    subject: list[FilterValue] = _values("Subject title, exact; repeat for any of several")
+    place: list[FilterValue] = _values("Place of origin, exact (any case); repeat for any of several")
     page: int = Field(1, ge=1, le=10000, description="1-based page number")
     page_size: int | None = Field(None, ge=1, le=100, description="Results per page (default SEARCH_DEFAULT_K)")
     k: int | None = Field(None, ge=1, le=100, description="The same as page_size (kept for older clients)")
@@ -36,8 +50,23 @@ class FilterParams(Schema):
     def _empty_means_absent(cls, data: Any) -> Any:
         # An HTML form sends every field, the empty ones as "".
         if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value not in ("", None)}
+            kept = {}
+            for key, value in data.items():
+                if isinstance(value, list):
+                    value = [item for item in value if item not in ("", None)]
+                if value not in ("", None, []):
+                    kept[key] = value
+            return kept
         return data
+
+    @field_validator("department", "artwork_type", *REPEATABLE_FILTERS)
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold a NUL: such a value could never match, and would fail the query.
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(item, str) and "\x00" in item for item in values):
+            raise ValueError("must not contain a NUL character")
+        return value
 
     def filters(self) -> SearchFilters:
         try:
@@ -49,6 +78,7 @@ class FilterParams(Schema):
                 is_public_domain=self.is_public_domain,
                 is_on_view=self.is_on_view,
                 has_image=self.has_image,
+                **{name: _distinct(getattr(self, name)) for name in REPEATABLE_FILTERS},
             )
         except ValueError as exc:
             raise SearchError(str(exc)) from None
@@ -70,6 +100,16 @@ class SearchParams(FilterParams):
         if len(query) > settings.SEARCH_MAX_QUERY_LENGTH:
             raise SearchError(_("q is longer than %(limit)s characters") % {"limit": settings.SEARCH_MAX_QUERY_LENGTH})
         return query
+
+
+def _distinct(values: list[str]) -> tuple[str, ...]:
+    """The values stripped, each once, sorted: the filter the same whatever order a URL names them in."""
+    return tuple(sorted({value.strip() for value in values if value.strip()}))
+
+
+def request_values(data: QueryDict) -> dict[str, Any]:
+    """A form's or a URL's parameters as ``parse`` takes them: each repeatable filter's values as a list."""
+    return {key: data.getlist(key) if key in REPEATABLE_FILTERS else data.get(key, "") for key in data}
 
 
 def _bounds(model: type[pydantic.BaseModel], name: str) -> tuple[Any, Any]:

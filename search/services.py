@@ -21,6 +21,7 @@ from core.redis_clients import redis_client
 from embeddings.encoders.per_process import loaded_encoders
 from embeddings.indexing import index_counts
 from embeddings.models import ArtworkEmbedding, EmbeddingModel
+from search.facets import facet_counts
 from search.filters import SearchFilters
 from search.image_query import ImageSearchParams, combined_vector, embed_upload
 from search.image_tokens import keep_vector, vector_for_token
@@ -152,6 +153,7 @@ def text_search_json(request: HttpRequest, params: SearchParams) -> dict[str, An
             "match_threshold": result.match_threshold,
             "strong": result.strong,
             "results": hits_json(result.hits, reasons=True),
+            "facets": facet_counts(query, result.mode, result.filters, result.model),
         }
 
     answer = dict(cached(result_key(query, shape), compute))

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import weakref
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -164,13 +165,24 @@ def _use_hnsw_settings(cursor: psycopg.Cursor[Any], *, ef_search: int) -> None:
         _session_ef_search[raw] = ef_search
 
 
+@contextmanager
+def walking_cursor() -> Iterator[psycopg.Cursor[Any]]:
+    """A vector cursor whose index scans walk on, iteratively, until their LIMIT is met (a list deeper
+    than ef_search): with the ef_search the connection's session holds when it holds one, so the
+    search that ran before on it costs no round trip more."""
+    with _hnsw_scope(), vector_cursor(raw_connection()) as cursor:
+        ef_search = _session_ef_search.get(cursor.connection, settings.HNSW_EF_SEARCH)
+        _use_hnsw_settings(cursor, ef_search=ef_search)
+        yield cursor
+
+
 def is_selective(filters: SearchFilters) -> bool:
-    """Whether ``filters`` name a department or type: a small share of a catalog, not a half of it."""
-    return bool(filters.department or filters.artwork_type)
+    """Whether ``filters`` pick values (a department, a type, an artist…): a small share of a catalog."""
+    return filters.picks_values
 
 
 def few_enough_to_rank_all(filters: SearchFilters) -> bool:
-    """Whether a department or type filter leaves at most SEARCH_EXACT_SCAN_MAX artworks.
+    """Whether a department, type or value filter leaves at most SEARCH_EXACT_SCAN_MAX artworks.
 
     Then vector search ranks every one of them: an HNSW walk, even an iterative one, reaches the
     members of a small group late and can miss some (pgvector's advice for selective filters).

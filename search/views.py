@@ -25,9 +25,10 @@ from catalog.models import Artwork, visible_q
 from search import artwork_page
 from search import log as search_log
 from search.experiments import Visitor, interleaved_search
-from search.filters import SearchFilters
+from search.facets import FacetValue, facet_counts
+from search.filters import REPEATABLE_FILTERS, SearchFilters
 from search.image_query import ImageSearchParams, upload_max_pixels
-from search.params import FilterParams, SearchParams, parse
+from search.params import FilterParams, SearchParams, parse, request_values
 from search.request_cost import note_fresh_search
 from search.services import (
     neighbour_page,
@@ -50,13 +51,48 @@ _FILTER_LABELS = {
     "is_public_domain": gettext_lazy("Public domain"),
     "is_on_view": gettext_lazy("On view"),
     "has_image": gettext_lazy("Has image"),
+    "artist": gettext_lazy("Artist"),
+    "classification": gettext_lazy("Classification"),
+    "style": gettext_lazy("Style"),
+    "subject": gettext_lazy("Subject"),
+    "place": gettext_lazy("Place"),
 }
 _MODE_LABELS = {
     Mode.HYBRID: gettext_lazy("Hybrid"),
     Mode.SEMANTIC: gettext_lazy("Semantic"),
     Mode.KEYWORD: gettext_lazy("Keyword"),
 }
+# The facet panel's headings, in the order it shows them.
+_FACET_LABELS = {
+    "department": gettext_lazy("Department"),
+    "artwork_type": gettext_lazy("Type"),
+    "classification": gettext_lazy("Classification"),
+    "artist": gettext_lazy("Artist"),
+    "style": gettext_lazy("Style"),
+    "subject": gettext_lazy("Subject"),
+    "place": gettext_lazy("Place of origin"),
+    "century": gettext_lazy("Century"),
+    "is_public_domain": gettext_lazy("Public domain"),
+    "is_on_view": gettext_lazy("On view"),
+    "has_image": gettext_lazy("With image"),
+}
 _FACETS_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class FacetLink:
+    """One value of a facet in the panel: its count, and the link that picks it (or, picked, drops it)."""
+
+    label: str
+    count: int
+    url: str
+    picked: bool
+
+
+@dataclass(frozen=True)
+class FacetGroup:
+    label: str
+    links: list[FacetLink]
 
 
 @dataclass(frozen=True)
@@ -96,9 +132,59 @@ def _page_url(request: HttpRequest, page: int) -> str:
 def _chips(request: HttpRequest, filters: SearchFilters) -> list[Chip]:
     chips = []
     for name, value in filters.active().items():
+        if isinstance(value, list):
+            chips += [Chip(f"{_FILTER_LABELS[name]}: {item}", _url_toggling(request, name, item)) for item in value]
+            continue
         shown = (_("yes") if value else _("no")) if isinstance(value, bool) else str(value)
         chips.append(Chip(f"{_FILTER_LABELS[name]}: {shown}", _url_without(request, name)))
     return chips
+
+
+def _url_with(request: HttpRequest, changes: dict[str, list[str]]) -> str:
+    """This page's URL with each named parameter's values replaced (none: dropped), from page 1."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    for name, values in changes.items():
+        params.setlist(name, values)
+    return f"{request.path}?{params.urlencode()}"
+
+
+def _url_toggling(request: HttpRequest, name: str, value: str) -> str:
+    """The URL with ``value`` added to the repeatable filter ``name``, or dropped when it is there."""
+    values = [item for item in request.GET.getlist(name) if item.strip()]
+    kept = [item for item in values if item.strip().casefold() != value.casefold()]
+    return _url_with(request, {name: kept if len(kept) < len(values) else [*values, value]})
+
+
+def _facet_panel(request: HttpRequest, filters: SearchFilters, counts: dict[str, list[FacetValue]]) -> list[FacetGroup]:
+    """The facets as groups of links: each value with its count, a picked one marked, linking to drop it."""
+    groups = []
+    for name, label in _FACET_LABELS.items():
+        links = []
+        for item in counts.get(name, []):
+            value, count = item["value"], int(item["count"])
+            if name in REPEATABLE_FILTERS:
+                picked = str(value).casefold() in {v.casefold() for v in getattr(filters, name)}
+                links.append(FacetLink(str(value), count, _url_toggling(request, name, str(value)), picked))
+            elif name == "century":
+                start = int(value)
+                picked = (filters.date_from, filters.date_to) == (start, start + 99)
+                span = {} if picked else {"date_from": [str(start)], "date_to": [str(start + 99)]}
+                url = _url_with(request, {"date_from": [], "date_to": [], **span})
+                label_text = _("%(year)ss") % {"year": start} if start >= 0 else _("%(year)s BCE") % {"year": -start}
+                links.append(FacetLink(label_text, count, url, picked))
+            elif isinstance(value, bool):
+                picked = getattr(filters, name) is value
+                url = _url_with(request, {name: [] if picked else ["true" if value else "false"]})
+                links.append(FacetLink(_("yes") if value else _("no"), count, url, picked))
+            else:
+                picked = str(getattr(filters, name) or "").casefold() == str(value).casefold()
+                links.append(
+                    FacetLink(str(value), count, _url_with(request, {name: [] if picked else [str(value)]}), picked)
+                )
+        if links:
+            groups.append(FacetGroup(str(label), links))
+    return groups
 
 
 def _render(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -122,15 +208,18 @@ def _render(request: HttpRequest, context: dict[str, Any], status: int = 200) ->
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"query": request.GET.get("q", ""), "hits": [], "error": "", "chips": []}
-    raw = {key: request.GET.get(key, "") for key in request.GET}
+    raw = request_values(request.GET)
     try:
         params: SearchParams = parse(SearchParams, raw)
         filters = params.filters()  # refuses a date range that ends before it starts
     except SearchError as exc:
         context["error"] = exc.message
         context["form"] = raw
+        context["kept_filters"] = [(name, value) for name in REPEATABLE_FILTERS for value in raw.get(name, [])]
         return _render(request, context, status=400)
     context["form"] = params.model_dump()
+    # The form keeps the value filters picked in the panel (it has no control of its own for them).
+    context["kept_filters"] = [(name, value) for name in REPEATABLE_FILTERS for value in getattr(params, name)]
     context["chips"] = _chips(request, filters)
     visitor = Visitor(request)
     if params.q.strip():
@@ -144,6 +233,8 @@ def index(request: HttpRequest) -> HttpResponse:
             return _render(request, context, status=_page_status(exc))
         context.update(_result_context(request, result))
         context["query"] = query
+        counts = facet_counts(query, result.mode, result.filters, result.model)
+        context["facet_panel"] = _facet_panel(request, result.filters, counts)
         context["search_id"] = search_log.record_search(
             query,
             params.mode,
@@ -240,7 +331,7 @@ def image_search(request: HttpRequest) -> HttpResponse:
     context = _image_search_context()
     source = request.POST if request.method == "POST" else request.GET
     # A form sends its empty fields as "": they mean absent.
-    fields = {key: source.get(key, "") for key in source if key != "csrfmiddlewaretoken" and source.get(key, "")}
+    fields = {key: value for key, value in request_values(source).items() if key != "csrfmiddlewaretoken" and value}
     context["image_form"] = fields
     if request.method == "GET" and not fields.get("token"):
         return _render(request, context)  # the page, ready for an upload

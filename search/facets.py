@@ -1,0 +1,227 @@
+"""Facet counts: how many of the artworks a search reads have each value of a field, in one statement.
+
+The artworks counted are those that answer the query under the filters (docs/api.md):
+
+- keyword: every visible artwork whose text holds any of the query's words (synonyms widening it);
+- semantic: the SEARCH_HYBRID_CANDIDATES artworks nearest to the query (the vector candidates hybrid
+  fuses): a walk as deep as the pages may go costs many times the search itself;
+- hybrid: both of those, each artwork once.
+
+The counts are disjunctive: a field's own filter does not narrow its own counts, so a visitor who
+picked one department sees how many each other department would add. Each facet lists its
+FACET_VALUES most frequent values, and always the values its filter picked. The near artworks are
+read under the date and yes/no filters, then narrowed by the value filters like the text matches.
+
+One statement reads the artworks once (a materialised CTE) and groups them once per facet
+(UNION ALL of GROUP BYs, an array field ``unnest``-ed); keyword and hybrid first read the query's
+words (``query_units``, one more round trip).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import psycopg
+from django.conf import settings
+from django.contrib.postgres.search import SearchQueryField
+from django.db import connection
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, TextField
+from django.db.models.functions import Cast
+from pgvector.django import VectorField
+
+from catalog.models import Artwork, visible_q
+from embeddings.models import ArtworkEmbedding, EmbeddingModel
+from embeddings.vector_sql import raw_connection
+from search.filters import VALUE_FILTERS, SearchFilters
+from search.keyword import MatchesQuery, query_units, units_tsquery
+from search.query_cache import embed_query
+from search.statements import Slot
+from search.types import Mode
+from search.vector import walking_cursor
+
+# How many values each facet lists (those its filter picked come on top of these).
+FACET_VALUES = 10
+
+
+class Kind(StrEnum):
+    TEXT = "text"  # one value per artwork
+    ARRAY = "array"  # a list of titles per artwork
+    YES_NO = "yes_no"
+    CENTURY = "century"
+
+
+@dataclass(frozen=True)
+class Facet:
+    """One facet: its name in the API (the filter parameter it feeds), the column, and its kind."""
+
+    name: str
+    column: str
+    kind: Kind
+
+
+FACETS = (
+    Facet("department", "department_title", Kind.TEXT),
+    Facet("artwork_type", "artwork_type_title", Kind.TEXT),
+    Facet("classification", "classification_titles", Kind.ARRAY),
+    Facet("artist", "artist_title", Kind.TEXT),
+    Facet("style", "style_titles", Kind.ARRAY),
+    Facet("subject", "subject_titles", Kind.ARRAY),
+    Facet("place", "place_of_origin", Kind.TEXT),
+    Facet("century", "", Kind.CENTURY),
+    Facet("is_public_domain", "is_public_domain", Kind.YES_NO),
+    Facet("is_on_view", "is_on_view", Kind.YES_NO),
+    Facet("has_image", "with_image", Kind.YES_NO),
+)
+
+FacetValue = dict[str, str | int | bool]
+
+
+def facet_counts(
+    query: str, mode: Mode, filters: SearchFilters, model: EmbeddingModel | None
+) -> dict[str, list[FacetValue]]:
+    """Each facet's values among the artworks that answer ``query`` under ``filters``, most frequent
+    first: ``{"department": [{"value": "Painting and Sculpture of Europe", "count": 12}, …], …}``.
+
+    A century's value is its first year (1800 for 1800 to 1899): ``date_from=1800&date_to=1899`` narrows
+    to it, and an artwork counts in every century its dates overlap. ``model`` ranks semantic and
+    hybrid searches (the query's vector comes from the query cache, where the search left it).
+    """
+    counts: dict[str, list[FacetValue]] = {facet.name: [] for facet in FACETS}
+    reads_words = mode in (Mode.KEYWORD, Mode.HYBRID)
+    reads_vectors = mode in (Mode.SEMANTIC, Mode.HYBRID) and model is not None
+    reads_vectors = reads_vectors and not filters.without_values().excludes_vectors
+    values: dict[str, Any] = {}
+    with walking_cursor() if reads_vectors else psycopg.Cursor(raw_connection()) as cursor:
+        if reads_words:
+            units = query_units(cursor, query).units
+            reads_words = bool(units)
+            values["any_word"] = units_tsquery(units, 1) if units else ""
+        if not reads_words and not reads_vectors:
+            return counts
+        if reads_vectors:
+            assert model is not None
+            values["vector"] = np.asarray(embed_query(model, query), dtype=np.float32)
+        statement = _facet_statement(
+            filters,
+            reads_words,
+            model if reads_vectors else None,
+            model.dimension if reads_vectors and model else 0,
+            settings.SEARCH_HYBRID_CANDIDATES,
+        )
+        with connection.wrap_database_errors:
+            cursor.execute(statement.sql, statement.bind(**values))
+            rows = cursor.fetchall()
+    for name, value, count in rows:
+        counts[name].append({"value": _typed(name, value), "count": int(count)})
+    for name, listed in counts.items():
+        if name == "century":
+            listed.sort(key=lambda item: item["value"])
+        else:
+            listed.sort(key=lambda item: (-int(item["count"]), str(item["value"])))
+    return counts
+
+
+def _typed(name: str, value: str) -> str | int | bool:
+    if name == "century":
+        return int(value)
+    if name in ("is_public_domain", "is_on_view", "has_image"):
+        return value == "true"
+    return value
+
+
+@dataclass(frozen=True)
+class FacetStatement:
+    """The facet statement's SQL and parameters, ``Slot`` where the query's words or vector go."""
+
+    sql: str
+    params: tuple[Any, ...]
+
+    def bind(self, **values: Any) -> list[Any]:
+        return [values[param.name] if isinstance(param, Slot) else param for param in self.params]
+
+
+@functools.lru_cache(maxsize=256)
+def _facet_statement(
+    filters: SearchFilters, reads_words: bool, model: EmbeddingModel | None, dimension: int, depth: int
+) -> FacetStatement:
+    # ``dimension`` is part of the key: a model instance compares by primary key alone.
+    matches = MatchesQuery(F("search_document"), Cast(Slot("any_word", TextField()), SearchQueryField()))
+    parts: list[QuerySet[Any]] = []
+    if reads_words:
+        parts.append(_counted_rows(filters).filter(matches))
+    if model is not None:
+        base = filters.without_values()
+        nearest = (
+            ArtworkEmbedding.objects.filter(base.as_q("artwork__"), visible_q("artwork__"), model=model)
+            .order_by(model.index_distance(Slot("vector", VectorField(dimensions=dimension))))
+            .values("artwork_id")[:depth]
+        )
+        near = _counted_rows(filters).filter(pk__in=nearest)
+        # Hybrid: a near artwork whose words match is among the text matches already.
+        parts.append(near.filter(~Q(matches)) if reads_words else near)
+    compiled = [part.query.sql_with_params() for part in parts]
+    inner = " UNION ALL ".join(f"({sql})" for sql, _ in compiled)
+    params: list[Any] = [param for _, part_params in compiled for param in part_params]
+    branches = []
+    for facet in FACETS:
+        sql, branch_params = _branch(facet, filters)
+        branches.append(f"({sql})")
+        params += branch_params
+    return FacetStatement(f"WITH hits AS MATERIALIZED ({inner}) {' UNION ALL '.join(branches)}", tuple(params))
+
+
+def _counted_rows(filters: SearchFilters) -> QuerySet[Any]:
+    """The visible artworks under the date and yes/no filters, as the facets read them: each counted
+    column, and for each value filter set whether the artwork passes it (``pass_<filter>``)."""
+    flags = {
+        f"pass_{name}": ExpressionWrapper(SearchFilters(**{name: getattr(filters, name)}).as_q(), BooleanField())
+        for name in VALUE_FILTERS
+        if getattr(filters, name)
+    }
+    columns = [facet.column for facet in FACETS if facet.kind != Kind.CENTURY and facet.column != "with_image"]
+    return (
+        Artwork.objects.filter(filters.without_values().as_q(), visible_q())
+        .annotate(with_image=ExpressionWrapper(~Q(image_id=""), BooleanField()), **flags)
+        .order_by()
+        .values(*columns, "date_start", "date_end", "with_image", *flags)
+    )
+
+
+def _branch(facet: Facet, filters: SearchFilters) -> tuple[str, list[Any]]:
+    """One facet's GROUP BY over the hits: those that pass every value filter but the facet's own."""
+    others = [f"pass_{name}" for name in VALUE_FILTERS if getattr(filters, name) and name != facet.name]
+    where = " AND ".join(others) or "TRUE"
+    label = f"'{facet.name}'"
+    picked = getattr(filters, facet.name) if facet.name in VALUE_FILTERS else None
+    picks = (1 if isinstance(picked, str) else len(picked)) if picked else 0
+    if facet.kind == Kind.TEXT:
+        # A picked value is listed, however few hold it, so a visitor can drop it.
+        first = f"bool_or(pass_{facet.name}) DESC, " if picked else ""
+        return (
+            f"SELECT {label}, {facet.column}, count(*) FROM hits WHERE {where} AND {facet.column} <> '' "
+            f"GROUP BY 2 ORDER BY {first}3 DESC, 2 LIMIT {FACET_VALUES + picks}",
+            [],
+        )
+    if facet.kind == Kind.ARRAY:
+        first = "bool_or(title = ANY(%s::text[])) DESC, " if picked else ""
+        return (
+            f"SELECT {label}, title, count(*) FROM hits, unnest({facet.column}) AS title "
+            f"WHERE {where} AND title <> '' GROUP BY 2 ORDER BY {first}3 DESC, 2 "
+            f"LIMIT {FACET_VALUES + picks}",
+            [list(picked)] if picked else [],
+        )
+    if facet.kind == Kind.CENTURY:
+        span = (
+            "generate_series(floor(coalesce(date_start, date_end) / 100.0)::int, "
+            "floor(coalesce(date_end, date_start) / 100.0)::int)"
+        )
+        return (
+            f"SELECT {label}, (century * 100)::text, count(*) FROM hits, {span} AS century "
+            f"WHERE {where} GROUP BY century ORDER BY 3 DESC, century LIMIT {FACET_VALUES}",
+            [],
+        )
+    return f"SELECT {label}, {facet.column}::text, count(*) FROM hits WHERE {where} GROUP BY 2", []
