@@ -4,6 +4,7 @@ download of a public-domain image) and a citation to copy."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from catalog.models import Artwork
 
@@ -39,7 +40,7 @@ def citation(artwork: Artwork) -> str:
     what the record lacks."""
     head = ", ".join(
         part
-        for part in (artist_name(artwork), artwork.title.strip() or "Untitled", artwork.date_display.strip())
+        for part in (artist_name(artwork), artwork.title.strip() or _("Untitled"), artwork.date_display.strip())
         if part
     )
     parts = [_sentence(head)]

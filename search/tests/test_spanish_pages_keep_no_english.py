@@ -116,7 +116,20 @@ ENGLISH = set(
     ]
 )
 # Names that stay as they are in any language.
-NAMES = ("Art Institute of Chicago", "CC BY 4.0", "CC0", "IIIF", "JPEG", "PNG", "WebP", "GIF", "API", "AIC", "Esc")
+NAMES = (
+    "The Art Institute of Chicago",
+    "Art Institute of Chicago",
+    "CC BY 4.0",
+    "CC0",
+    "IIIF",
+    "JPEG",
+    "PNG",
+    "WebP",
+    "GIF",
+    "API",
+    "AIC",
+    "Esc",
+)
 READ_ATTRIBUTES = {"placeholder", "aria-label", "alt", "title"}  # an option's value is for the server
 
 
@@ -145,7 +158,8 @@ class _VisibleText(HTMLParser):
 def english_words(html: str) -> set[str]:
     parser = _VisibleText()
     parser.feed(html)
-    text = " ".join(parser.parts)
+    # Addresses (a citation's) are names too.
+    text = re.sub(r"https?://\S+", " ", " ".join(parser.parts))
     for name in NAMES:
         text = text.replace(name, " ")
     # Whole words, accents and underscores included: "así" is not "as", a parameter's name (date_from) is a name.

@@ -53,8 +53,8 @@
     button.addEventListener("click", function () {
       var text = document.getElementById(button.dataset.copy).textContent.trim();
       navigator.clipboard.writeText(text).then(
-        function () { if (status) status.textContent = "Copied."; },
-        function () { if (status) status.textContent = "Could not copy: select the text instead."; }
+        function () { if (status) status.textContent = document.body.dataset.copiedMessage || "Copied."; },
+        function () { if (status) status.textContent = document.body.dataset.copyFailedMessage || "Could not copy: select the text instead."; }
       );
     });
   }

@@ -13,7 +13,7 @@
     list.id = box.id + "-suggestions";
     list.className = "suggestions";
     list.setAttribute("role", "listbox");
-    list.setAttribute("aria-label", "Suggestions");
+    list.setAttribute("aria-label", document.body.dataset.suggestionsLabel || "Suggestions");
     list.hidden = true;
     box.insertAdjacentElement("afterend", list);
     box.parentElement.classList.add("has-suggestions");
@@ -62,7 +62,9 @@
         label.textContent = suggestion.label;
         var detail = document.createElement("span");
         detail.className = "suggestion-kind";
-        detail.textContent = suggestion.kind === "artist" ? "Artist" : (suggestion.artist ? "Artwork · " + suggestion.artist : "Artwork");
+        var words = document.body.dataset;
+        var artworkWord = words.artworkLabel || "Artwork";
+        detail.textContent = suggestion.kind === "artist" ? (words.artistLabel || "Artist") : (suggestion.artist ? artworkWord + " · " + suggestion.artist : artworkWord);
         option.append(label, " ", detail);
         option.addEventListener("mousedown", function (event) { event.preventDefault(); });  // keep the box focused
         option.addEventListener("click", function () { window.location.assign(option.dataset.url); });
