@@ -12,6 +12,7 @@ from django.conf import settings
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 from ninja import Field, Schema
+from ninja.schema import DjangoGetter
 from pydantic import StringConstraints, field_validator, model_validator
 
 from search.filters import REPEATABLE_FILTERS, SearchFilters
@@ -48,7 +49,10 @@ class FilterParams(Schema):
     @model_validator(mode="before")
     @classmethod
     def _empty_means_absent(cls, data: Any) -> Any:
-        # An HTML form sends every field, the empty ones as "".
+        # An HTML form sends every field, the empty ones as "". django-ninja hands its query
+        # parameters over wrapped in a DjangoGetter: unwrap it so an API call's "date_from=" is absent too.
+        if isinstance(data, DjangoGetter) and isinstance(data._obj, dict):
+            data = data._obj
         if isinstance(data, dict):
             kept = {}
             for key, value in data.items():

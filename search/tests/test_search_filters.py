@@ -144,3 +144,14 @@ def test_bad_filters_get_a_json_error(client: Client, db: None, params: dict[str
     response = client.get("/api/search", {"q": "sea", **params})
     assert response.status_code == 400
     assert message in response.json()["error"]
+
+
+def test_empty_filter_fields_mean_no_filter_in_the_api(client: Client, collection: list[Artwork]) -> None:
+    """A form posted to the API sends its empty fields as "": they filter nothing."""
+    plain = client.get("/api/search", {"q": "sea", "mode": "keyword"})
+    empty = client.get(
+        "/api/search", {"q": "sea", "mode": "keyword", "date_from": "", "department": "", "is_on_view": ""}
+    )
+    assert empty.status_code == 200, empty.content
+    assert empty.json()["filters"] == {}
+    assert [hit["id"] for hit in empty.json()["results"]] == [hit["id"] for hit in plain.json()["results"]]
