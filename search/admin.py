@@ -173,7 +173,7 @@ class InterleavingExperimentAdmin(admin.ModelAdmin[InterleavingExperiment]):
     def verdict(self, obj: InterleavingExperiment) -> str:
         return obj.preference().verdict
 
-    @admin.action(description="Start the selected experiment (one may run at a time)")
+    @admin.action(description="Start the selected experiment (one may run at a time)", permissions=["change"])
     def start_experiment(self, request: HttpRequest, queryset: QuerySet[InterleavingExperiment]) -> None:
         chosen = list(queryset)
         if len(chosen) != 1:
@@ -191,7 +191,7 @@ class InterleavingExperimentAdmin(admin.ModelAdmin[InterleavingExperiment]):
             return
         self.message_user(request, f"{chosen[0].name!r} is running.")
 
-    @admin.action(description="Stop the selected experiments")
+    @admin.action(description="Stop the selected experiments", permissions=["change"])
     def stop_experiment(self, request: HttpRequest, queryset: QuerySet[InterleavingExperiment]) -> None:
         for experiment in queryset.filter(is_running=True):
             experiment.stop()

@@ -6,6 +6,7 @@ a case here that shows who may run it, fails these tests.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ from catalog.models import Artwork, QueryPin, SyncRun, Synonym
 from embeddings.models import EmbeddingFailure, EmbeddingModel
 from museum_site.celery import app as celery_app
 from search.models import SearchEvaluation
+from search.models_interleaving import InterleavedSearch, InterleavingExperiment
+from search.models_log import SearchLogEntry
 from training.models import EvaluationReport, TrainingJob
 
 pytestmark = pytest.mark.django_db
@@ -85,6 +88,19 @@ OBJECTS: dict[str, Callable[[], models.Model]] = {
     "training.TrainingJob": lambda: TrainingJob.objects.create(architecture="museum-micro", pretrained="none"),
     "search.SearchEvaluation": lambda: SearchEvaluation.objects.create(
         queries_file="queries.jsonl", queries=1, modes={}, kinds={}, worst={}
+    ),
+    "search.InterleavingExperiment": lambda: InterleavingExperiment.objects.create(name="by words", share=0.1),
+    "search.InterleavedSearch": lambda: InterleavedSearch.objects.create(
+        search=SearchLogEntry.objects.create(
+            search_id=uuid.uuid4(),
+            query="sea",
+            mode="hybrid",
+            result_count=24,
+            source="page",
+            created_at=timezone.now(),
+        ),
+        experiment=InterleavingExperiment.objects.create(name="teams", share=0.1),
+        teams="AB",
     ),
 }
 
@@ -144,6 +160,12 @@ def _run_tasks_setup(monkeypatch: pytest.MonkeyPatch, calls: list[Any]) -> model
     return _periodic_task()
 
 
+def _started() -> InterleavingExperiment:
+    experiment = InterleavingExperiment.objects.create(name="running", share=0.1)
+    experiment.start()
+    return experiment
+
+
 def _enabled(obj: models.Model) -> bool:
     return PeriodicTask.objects.get(pk=obj.pk).enabled
 
@@ -176,6 +198,16 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("embeddings.EmbeddingModel", "prune_vectors"): Case(
         "embeddings.prune_embeddingmodel", _prune_setup, lambda obj, calls: bool(calls)
+    ),
+    ("search.InterleavingExperiment", "start_experiment"): Case(
+        "search.change_interleavingexperiment",
+        lambda monkeypatch, calls: OBJECTS["search.InterleavingExperiment"](),
+        lambda obj, calls: InterleavingExperiment.objects.get(pk=obj.pk).is_running,
+    ),
+    ("search.InterleavingExperiment", "stop_experiment"): Case(
+        "search.change_interleavingexperiment",
+        lambda monkeypatch, calls: _started(),
+        lambda obj, calls: not InterleavingExperiment.objects.get(pk=obj.pk).is_running,
     ),
     ("training.TrainingJob", "queue_again"): Case(
         "training.run_trainingjob",

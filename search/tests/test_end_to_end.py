@@ -32,7 +32,7 @@ def test_a_harvest_is_embedded_by_a_worker_and_found_by_search(
     assert counts.no_image == Artwork.objects.filter(image_id="").count()
 
     query = "a bedroom with yellow chairs"
-    body = client.get("/api/search", {"q": query, "k": 10}).json()
+    body = client.get("/api/search", {"q": query, "mode": "semantic", "page_size": 10}).json()
     # The expected artwork: the exact nearest neighbour of the query among the worker's vectors.
     query_vector = get_text_encoder(embedding_model).encode([query])[0]
     rows = list(ArtworkEmbedding.objects.filter(model=embedding_model).select_related("artwork"))

@@ -29,7 +29,8 @@ def test_an_interleaved_page_is_not_stored_in_the_result_cache(
     for key in cache.scan_iter(RESULT_KEYS):
         cache.delete(key)
     empty_buffer(redis_client)
-    experiment = running_experiment(share=1.0)
+    # A candidate by the pictures alone: production's tuned weights lean on the words.
+    experiment = running_experiment(share=1.0, candidate_keyword_weight=0.0, candidate_semantic_weight=1.0)
     production = [hit.artwork.aic_id for hit in search(QUERY).hits]
 
     # A visitor whose interleaved page differs from production's (most do; find one that surely does).
