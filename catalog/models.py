@@ -27,13 +27,27 @@ class TextArrayToString(models.Func):
 
 class Unaccented(models.Func):
     """Text with its accents taken off ("Dürer" to "Durer"), through an IMMUTABLE SQL function
-    (migration 0010), so that a generated column may hold it.
+    (migration 0011), so that a generated column may hold it.
 
     The query goes through the same function (search/keyword.py), so "Durer" and "Dürer" meet.
     """
 
     function = "catalog_unaccent"
     output_field = models.TextField()
+
+
+# How much of a classification, style or subject title the filters' indexes hold: more than any
+# vocabulary title, and far under what one GIN index entry may be, so a hostile record still stores.
+INDEXED_TITLE_LENGTH = 200
+
+
+class IndexedTitles(models.Func):
+    """An array of titles with each cut to INDEXED_TITLE_LENGTH characters, through an IMMUTABLE SQL
+    function (migration 0012): what the GIN indexes of the value filters hold, and what the filters
+    (search/filters.py) compare, so that the two meet and a huge title cannot break an insert."""
+
+    function = "catalog_indexed_titles"
+    output_field = ArrayField(models.TextField())
 
 
 # The full-text document: title (weight A), artist (B), description, medium and subject terms (C),
@@ -162,9 +176,9 @@ class Artwork(models.Model):
             HashIndex(Upper("artist_title"), name="artwork_artist_upper"),
             HashIndex(Upper("place_of_origin"), name="artwork_place_upper"),
             # The classification, style and subject filters ask for any of some titles (&&).
-            GinIndex(fields=["classification_titles"], name="artwork_classifications_gin"),
-            GinIndex(fields=["style_titles"], name="artwork_styles_gin"),
-            GinIndex(fields=["subject_titles"], name="artwork_subjects_gin"),
+            GinIndex(IndexedTitles("classification_titles"), name="artwork_classifications_gin"),
+            GinIndex(IndexedTitles("style_titles"), name="artwork_styles_gin"),
+            GinIndex(IndexedTitles("subject_titles"), name="artwork_subjects_gin"),
             models.Index(fields=["aic_updated_at"]),
             GinIndex(fields=["search_document"], name="artwork_search_document_gin"),
             # Without a pending list (fastupdate): every suggestion would read through the entries of a

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from django.db.models import Q
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.lookups import Overlap
+from django.db.models import Q, TextField, Value
 from django.utils.translation import gettext as _
+
+from catalog.models import IndexedTitles
 
 # The filters that may be given more than once (an artwork passes with any of their values).
 REPEATABLE_FILTERS = ("artist", "classification", "style", "subject", "place")
@@ -74,7 +78,8 @@ class SearchFilters:
             (self.subject, "subject_titles"),
         ):
             if values:
-                q &= Q(**{f"{prefix}{field}__overlap": list(values)})
+                # The indexed, cut titles (catalog.models.IndexedTitles): a filter value is never longer.
+                q &= Q(Overlap(IndexedTitles(f"{prefix}{field}"), Value(list(values), ArrayField(TextField()))))
         if self.is_public_domain is not None:
             q &= Q(**{f"{prefix}is_public_domain": self.is_public_domain})
         if self.is_on_view is not None:

@@ -15,12 +15,13 @@ from ninja import Field, Schema
 from ninja.schema import DjangoGetter
 from pydantic import StringConstraints, field_validator, model_validator
 
+from catalog.models import INDEXED_TITLE_LENGTH
 from search.filters import REPEATABLE_FILTERS, SearchFilters
 from search.types import Mode, SearchError, Sort
 
 # The most values one repeatable filter takes.
 MAX_FILTER_VALUES = 20
-FilterValue = Annotated[str, StringConstraints(max_length=200)]
+FilterValue = Annotated[str, StringConstraints(max_length=INDEXED_TITLE_LENGTH)]
 
 
 def _values(description: str) -> Any:
