@@ -113,8 +113,7 @@ def facet_counts(
             settings.SEARCH_HYBRID_CANDIDATES,
         )
         with connection.wrap_database_errors:
-            cursor.execute(statement.sql, statement.bind(**values))
-            rows = cursor.fetchall()
+            rows = statement.run(cursor, **values)
     for name, value, count in rows:
         counts[name].append({"value": _typed(name, value), "count": int(count)})
     for name, listed in counts.items():
@@ -137,11 +136,16 @@ def _typed(name: str, value: str) -> str | int | bool:
 class FacetStatement:
     """The facet statement's SQL and parameters, ``Slot`` where the query's words or vector go."""
 
-    sql: str
+    compiled_sql: str  # compiled by the ORM: every value a visitor sends is a parameter
     params: tuple[Any, ...]
 
     def bind(self, **values: Any) -> list[Any]:
         return [values[param.name] if isinstance(param, Slot) else param for param in self.params]
+
+    def run(self, cursor: psycopg.Cursor[Any], **values: Any) -> list[Any]:
+        """The rows of the statement with ``values`` in its slots."""
+        cursor.execute(self.compiled_sql, self.bind(**values))
+        return cursor.fetchall()
 
 
 @functools.lru_cache(maxsize=256)

@@ -7,12 +7,15 @@ cache were empty: a cache outage slows search down but never breaks it.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import redis
@@ -29,6 +32,21 @@ logger = logging.getLogger(__name__)
 _KEY_PREFIX = "museum:query-vector:v1"
 _encoding_threads: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked child starts its own
 _encoding_threads_lock = threading.Lock()
+# The vectors one request has already embedded or read, by key: its search and its facet counts
+# ask for the same query's vector, which should cost one lookup (and, with Redis away, one encoding).
+_request_vectors: contextvars.ContextVar[dict[str, np.ndarray] | None] = contextvars.ContextVar(
+    "request_vectors", default=None
+)
+
+
+@contextmanager
+def vectors_kept_for_the_request() -> Iterator[None]:
+    """Within the block, a query embedded once is not looked up or encoded again."""
+    token = _request_vectors.set({})
+    try:
+        yield
+    finally:
+        _request_vectors.reset(token)
 
 
 def normalise_query(query: str) -> str:
@@ -74,13 +92,19 @@ def embed_query(model: EmbeddingModel, query: str) -> np.ndarray:
     text = normalise_query(query)
     enabled = settings.SEARCH_QUERY_CACHE_SECONDS > 0
     key = cache_key(model, text)
+    kept = _request_vectors.get()
+    if kept is not None and key in kept:
+        return kept[key]
     if enabled and (cached := _read(key, model.dimension)) is not None:
-        return cached
-    started = time.perf_counter()
-    vector = np.asarray(get_text_encoder(model).encode([text])[0], dtype=np.float32)
-    TEXT_TOWER_SECONDS.observe(time.perf_counter() - started)
-    if enabled:
-        _write(key, vector)
+        vector = cached
+    else:
+        started = time.perf_counter()
+        vector = np.asarray(get_text_encoder(model).encode([text])[0], dtype=np.float32)
+        TEXT_TOWER_SECONDS.observe(time.perf_counter() - started)
+        if enabled:
+            _write(key, vector)
+    if kept is not None:
+        kept[key] = vector
     return vector
 
 
@@ -94,4 +118,5 @@ def embed_query_meanwhile(model: EmbeddingModel, query: str) -> Future[np.ndarra
             pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="query-encoding")
             _encoding_threads = (os.getpid(), pool)
         pool = _encoding_threads[1]
-    return pool.submit(embed_query, model, query)
+    # The request's context goes along, so a vector the thread embeds is kept for the request.
+    return pool.submit(contextvars.copy_context().run, embed_query, model, query)

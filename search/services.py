@@ -26,7 +26,7 @@ from search.filters import SearchFilters
 from search.image_query import ImageSearchParams, combined_vector, embed_upload
 from search.image_tokens import keep_vector, vector_for_token
 from search.params import FilterParams, SearchParams
-from search.query_cache import embed_query
+from search.query_cache import embed_query, vectors_kept_for_the_request
 from search.ranking import cut_page, page_depth, search
 from search.request_cost import note_fresh_search
 from search.result_cache import cached, result_key
@@ -139,6 +139,7 @@ def text_search_json(request: HttpRequest, params: SearchParams) -> dict[str, An
     filters = params.filters()
     shape = {"mode": params.mode, "sort": params.sort, "page": params.page, "size": params.size(), **filters.active()}
 
+    @vectors_kept_for_the_request()
     def compute() -> dict[str, Any]:
         note_fresh_search(request)
         _, result = run_text_search(params)

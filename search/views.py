@@ -29,6 +29,7 @@ from search.facets import FacetValue, facet_counts
 from search.filters import REPEATABLE_FILTERS, SearchFilters
 from search.image_query import ImageSearchParams, upload_max_pixels
 from search.params import FilterParams, SearchParams, parse, request_values
+from search.query_cache import vectors_kept_for_the_request
 from search.request_cost import note_fresh_search
 from search.services import (
     neighbour_page,
@@ -206,6 +207,7 @@ def _render(request: HttpRequest, context: dict[str, Any], status: int = 200) ->
 
 
 @require_GET
+@vectors_kept_for_the_request()  # the page's search and its facets embed the query once
 def index(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"query": request.GET.get("q", ""), "hits": [], "error": "", "chips": []}
     raw = request_values(request.GET)
