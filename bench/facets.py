@@ -29,13 +29,13 @@ def _timed(modes: list[Any], queries: list[str], filters: Any) -> dict[str, Any]
     for mode in modes:
         for query in queries:  # warm-up: query vectors cached, pages in shared buffers
             page = search(query, mode=mode, filters=filters)
-            facet_counts(query, mode, filters, page.model)
+            facet_counts(query, mode, filters, page.model, page.nearest)
         search_ms, facets_ms, counted = [], [], []
         for query in queries:
             started = time.perf_counter()
             page = search(query, mode=mode, filters=filters)
             searched = time.perf_counter()
-            facets = facet_counts(query, mode, filters, page.model)
+            facets = facet_counts(query, mode, filters, page.model, page.nearest)
             done = time.perf_counter()
             search_ms.append((searched - started) * 1000)
             facets_ms.append((done - searched) * 1000)

@@ -4,7 +4,9 @@ The artworks counted are those that answer the query under the filters (docs/api
 
 - keyword: every visible artwork whose text holds any of the query's words (synonyms widening it);
 - semantic: the SEARCH_HYBRID_CANDIDATES artworks nearest to the query (the vector candidates hybrid
-  fuses): a walk as deep as the pages may go costs many times the search itself;
+  fuses): a walk as deep as the pages may go costs many times the search itself. Where the ranking
+  read that list under the same filters (hybrid, no value filter picked) its artworks are counted
+  as they are; otherwise the statement walks the index for them;
 - hybrid: both of those, each artwork once.
 
 The counts are disjunctive: a field's own filter does not narrow its own counts, so a visitor who
@@ -20,6 +22,7 @@ words (``query_units``, one more round trip).
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -27,9 +30,20 @@ from typing import Any
 import numpy as np
 import psycopg
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchQueryField
 from django.db import connection
-from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, TextField
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    TextField,
+)
 from django.db.models.functions import Cast
 from pgvector.django import VectorField
 
@@ -81,7 +95,11 @@ FacetValue = dict[str, str | int | bool]
 
 
 def facet_counts(
-    query: str, mode: Mode, filters: SearchFilters, model: EmbeddingModel | None
+    query: str,
+    mode: Mode,
+    filters: SearchFilters,
+    model: EmbeddingModel | None,
+    nearest: Sequence[int] | None = None,
 ) -> dict[str, list[FacetValue]]:
     """Each facet's values among the artworks that answer ``query`` under ``filters``, most frequent
     first: ``{"department": [{"value": "Painting and Sculpture of Europe", "count": 12}, …], …}``.
@@ -89,28 +107,37 @@ def facet_counts(
     A century's value is its first year (1800 for 1800 to 1899): ``date_from=1800&date_to=1899`` narrows
     to it, and an artwork counts in every century its dates overlap. ``model`` ranks semantic and
     hybrid searches (the query's vector comes from the query cache, where the search left it).
+    ``nearest``: the SEARCH_HYBRID_CANDIDATES artworks nearest to the query under ``filters``, as the
+    search read them (``SearchPage.nearest``), counted instead of walking the index again; used only
+    where no value filter is picked (the counts read the nearest under the other filters).
     """
     counts: dict[str, list[FacetValue]] = {facet.name: [] for facet in FACETS}
     reads_words = mode in (Mode.KEYWORD, Mode.HYBRID)
     reads_vectors = mode in (Mode.SEMANTIC, Mode.HYBRID) and model is not None
     reads_vectors = reads_vectors and not filters.without_values().excludes_vectors
+    given_nearest = reads_vectors and nearest is not None and not filters.picks_values
+    walks = reads_vectors and not given_nearest
     values: dict[str, Any] = {}
-    with walking_cursor() if reads_vectors else psycopg.Cursor(raw_connection()) as cursor:
+    with walking_cursor() if walks else psycopg.Cursor(raw_connection()) as cursor:
         if reads_words:
             units = query_units(cursor, query).units
             reads_words = bool(units)
             values["any_word"] = units_tsquery(units, 1) if units else ""
         if not reads_words and not reads_vectors:
             return counts
-        if reads_vectors:
+        if given_nearest:
+            assert nearest is not None
+            values["nearest"] = list(nearest)
+        elif walks:
             assert model is not None
             values["vector"] = np.asarray(embed_query(model, query), dtype=np.float32)
         statement = _facet_statement(
             filters,
             reads_words,
-            model if reads_vectors else None,
-            model.dimension if reads_vectors and model else 0,
+            model if walks else None,
+            model.dimension if walks and model else 0,
             settings.SEARCH_HYBRID_CANDIDATES,
+            given_nearest=given_nearest,
         )
         with connection.wrap_database_errors:
             rows = statement.run(cursor, **values)
@@ -132,6 +159,14 @@ def _typed(name: str, value: str) -> str | int | bool:
     return value
 
 
+class _IsAnyOf(Func):
+    """value = ANY(array): _IsAnyOf(value, array)."""
+
+    template = "%(expressions)s)"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
+
+
 @dataclass(frozen=True)
 class FacetStatement:
     """The facet statement's SQL and parameters, ``Slot`` where the query's words or vector go."""
@@ -150,14 +185,24 @@ class FacetStatement:
 
 @functools.lru_cache(maxsize=256)
 def _facet_statement(
-    filters: SearchFilters, reads_words: bool, model: EmbeddingModel | None, dimension: int, depth: int
+    filters: SearchFilters,
+    reads_words: bool,
+    model: EmbeddingModel | None,
+    dimension: int,
+    depth: int,
+    *,
+    given_nearest: bool = False,
 ) -> FacetStatement:
     # ``dimension`` is part of the key: a model instance compares by primary key alone.
     matches = MatchesQuery(F("search_document"), Cast(Slot("any_word", TextField()), SearchQueryField()))
     parts: list[QuerySet[Any]] = []
     if reads_words:
         parts.append(_counted_rows(filters).filter(matches))
-    if model is not None:
+    near = None
+    if given_nearest:
+        listed = Cast(Slot("nearest", ArrayField(IntegerField())), ArrayField(BigIntegerField()))
+        near = _counted_rows(filters).filter(_IsAnyOf(F("pk"), listed))
+    elif model is not None:
         base = filters.without_values()
         nearest = (
             ArtworkEmbedding.objects.filter(base.as_q("artwork__"), visible_q("artwork__"), model=model)
@@ -165,6 +210,7 @@ def _facet_statement(
             .values("artwork_id")[:depth]
         )
         near = _counted_rows(filters).filter(pk__in=nearest)
+    if near is not None:
         # Hybrid: a near artwork whose words match is among the text matches already.
         parts.append(near.filter(~Q(matches)) if reads_words else near)
     compiled = [part.query.sql_with_params() for part in parts]

@@ -54,6 +54,15 @@ class FusionWeights:
         )
 
 
+@dataclass(frozen=True)
+class HybridRanking:
+    """Hybrid's fused hits, and the vector list it fused: the artworks nearest to the query, nearest first
+    (facet counts count those, and need not walk the index again)."""
+
+    hits: list[Hit]
+    nearest: tuple[int, ...]
+
+
 def hybrid_hits(
     model: EmbeddingModel,
     query: str,
@@ -63,15 +72,25 @@ def hybrid_hits(
 ) -> list[Hit]:
     """Keyword and vector rankings fused by weighted reciprocal rank fusion, best first; ``weights``:
     the settings' when None."""
+    return hybrid_ranking(model, query, k, filters, weights).hits
+
+
+def hybrid_ranking(
+    model: EmbeddingModel,
+    query: str,
+    k: int,
+    filters: SearchFilters | None = None,
+    weights: FusionWeights | None = None,
+) -> HybridRanking:
+    """``hybrid_hits``, with the at least SEARCH_HYBRID_CANDIDATES nearest artworks it fused."""
     depth = max(k, settings.SEARCH_HYBRID_CANDIDATES)
     # The text tower encodes the query while the database ranks the keyword list, which needs no vector.
     query_vector = embed_query_meanwhile(model, query)
     keyword = text_matches(query, depth, filters)
     semantic = vector_neighbours(model, query_vector.result(), depth, filters=filters)
     similarity = {artwork.pk: score for artwork, score in semantic}
-    return fuse([artwork for artwork, _ in keyword], [artwork for artwork, _ in semantic], query, weights, similarity)[
-        :k
-    ]
+    fused = fuse([artwork for artwork, _ in keyword], [artwork for artwork, _ in semantic], query, weights, similarity)
+    return HybridRanking(fused[:k], tuple(artwork.pk for artwork, _ in semantic))
 
 
 _WORDS = re.compile(r"\w+")

@@ -32,7 +32,7 @@ from catalog.models import Artwork, QueryPin, normalised_query, visible_q
 from embeddings.models import EmbeddingModel
 from embeddings.vector_sql import raw_connection
 from search.filters import SearchFilters
-from search.fusion import FusionWeights, hybrid_hits
+from search.fusion import FusionWeights, hybrid_ranking
 from search.keyword import keyword_hits, page_reasons
 from search.metrics import SEARCH_SECONDS
 from search.query_cache import embed_query
@@ -75,6 +75,7 @@ def search(
         model = None
     elif model is None:
         model = active_model()
+    nearest_read = None
     if mode == Mode.KEYWORD:
         ranked = keyword_hits(query, depth, filters)
     elif mode == Mode.SEMANTIC:
@@ -82,7 +83,8 @@ def search(
         ranked = nearest(model, embed_query(model, query), depth, filters=filters)
     else:
         assert model is not None
-        ranked = hybrid_hits(model, query, depth, filters, weights)
+        hybrid = hybrid_ranking(model, query, depth, filters, weights)
+        ranked, nearest_read = hybrid.hits, hybrid.nearest[: settings.SEARCH_HYBRID_CANDIDATES]
     if sort == Sort.RELEVANCE:
         ranked = pinned_first(query, ranked, filters)
     SEARCH_SECONDS.labels(mode=mode.value).observe(time.perf_counter() - started)
@@ -102,6 +104,7 @@ def search(
         has_next=has_next,
         mode=mode,
         filters=filters,
+        nearest=nearest_read,
     )
 
 

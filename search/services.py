@@ -154,7 +154,7 @@ def text_search_json(request: HttpRequest, params: SearchParams) -> dict[str, An
             "match_threshold": result.match_threshold,
             "strong": result.strong,
             "results": hits_json(result.hits, reasons=True),
-            "facets": facet_counts(query, result.mode, result.filters, result.model),
+            "facets": facet_counts(query, result.mode, result.filters, result.model, result.nearest),
         }
 
     answer = dict(cached(result_key(query, shape), compute))

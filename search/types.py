@@ -97,6 +97,9 @@ class SearchPage:
     has_next: bool
     mode: Mode = Mode.HYBRID
     filters: SearchFilters = field(default_factory=SearchFilters)
+    # The SEARCH_HYBRID_CANDIDATES artworks nearest to the query under ``filters``, nearest first, where
+    # the ranking read them (hybrid): the facet counts' vector candidates, without a second walk.
+    nearest: tuple[int, ...] | None = None
 
     @property
     def strong(self) -> int:

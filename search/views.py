@@ -235,7 +235,7 @@ def index(request: HttpRequest) -> HttpResponse:
             return _render(request, context, status=_page_status(exc))
         context.update(_result_context(request, result))
         context["query"] = query
-        counts = facet_counts(query, result.mode, result.filters, result.model)
+        counts = facet_counts(query, result.mode, result.filters, result.model, result.nearest)
         context["facet_panel"] = _facet_panel(request, result.filters, counts)
         context["search_id"] = search_log.record_search(
             query,

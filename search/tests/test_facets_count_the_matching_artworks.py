@@ -146,6 +146,6 @@ def test_the_counts_take_at_most_two_queries(
     filters = SearchFilters(department=EUROPE, subject=("women", "animals"), is_public_domain=True)
     page = search("portrait of a woman", mode=mode, filters=filters)  # as the API runs it, first
     run = _statements_run(monkeypatch)
-    facets = facet_counts("portrait of a woman", mode, filters, page.model)
+    facets = facet_counts("portrait of a woman", mode, filters, page.model, page.nearest)
     assert 1 <= len(run) <= 2, run
     assert facets["department"], "nothing was counted"

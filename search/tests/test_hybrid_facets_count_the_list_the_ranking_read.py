@@ -1,0 +1,69 @@
+"""Hybrid facet counts count the vector list the ranking read, instead of walking the index again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from catalog.models import Artwork
+from search.facets import facet_counts
+from search.filters import SearchFilters
+from search.query_cache import embed_query
+from search.ranking import search
+from search.types import Mode
+from search.vector import vector_neighbours
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+QUERY = "a quiet landscape with trees"
+
+
+def _statements_run(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    run: list[str] = []
+    execute: Callable[..., Any] = psycopg.Cursor.execute
+
+    def counted(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        run.append(str(query))
+        return execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    return run
+
+
+def test_the_page_carries_the_nearest_and_the_counts_match_a_walk(
+    collection: list[Artwork], settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.SEARCH_HYBRID_CANDIDATES = 24  # fewer than the sample's images: which 24 matters
+    filters = SearchFilters(is_public_domain=True)
+    page = search(QUERY, mode=Mode.HYBRID, filters=filters)
+    assert page.model is not None and page.nearest is not None
+    walked = vector_neighbours(page.model, embed_query(page.model, QUERY), 24, filters=filters)
+    assert set(page.nearest) == {artwork.pk for artwork, _ in walked}
+    assert len(page.nearest) == len(walked) == 24
+
+    walked_counts = facet_counts(QUERY, Mode.HYBRID, filters, page.model)
+    run = _statements_run(monkeypatch)
+    given_counts = facet_counts(QUERY, Mode.HYBRID, filters, page.model, page.nearest)
+    assert given_counts == walked_counts
+    assert sum(int(item["count"]) for item in given_counts["has_image"]) > 0
+    assert not any("<=>" in statement for statement in run), "the counts walked the index again"
+
+
+def test_a_picked_value_walks_under_the_other_filters(collection: list[Artwork], settings: Any) -> None:
+    settings.SEARCH_HYBRID_CANDIDATES = 24
+    filters = SearchFilters(place=("France",))
+    page = search(QUERY, mode=Mode.HYBRID, filters=filters)
+    assert page.model is not None and page.nearest is not None
+    # The ranking read the nearest from one place; the place's own counts need the nearest from all.
+    given = facet_counts(QUERY, Mode.HYBRID, filters, page.model, page.nearest)
+    assert given == facet_counts(QUERY, Mode.HYBRID, filters, page.model)
+    places = {item["value"] for item in given["place"]}
+    assert "France" in places and len(places) > 1, places
+
+
+def test_keyword_and_semantic_pages_carry_no_list(collection: list[Artwork]) -> None:
+    assert search(QUERY, mode=Mode.KEYWORD).nearest is None
+    assert search(QUERY, mode=Mode.SEMANTIC).nearest is None
