@@ -9,6 +9,7 @@ from urllib.parse import quote
 from django.utils import timezone
 
 from catalog.models import Artwork
+from conftest import SAMPLE_DIR
 
 NO_MATCH = "zqxvj wplkt"
 
@@ -24,6 +25,7 @@ def tour(page: Any, base_url: str, artworks: list[Artwork], settings: Any, redis
             for mode in ("hybrid", "keyword", "semantic")
         ],
         ("no-results", lambda: _open(page, f"{base_url}/?q={quote(NO_MATCH)}&mode=keyword")),
+        ("image-results", lambda: _image_results(page, base_url, artworks[3])),
         ("artwork", lambda: _open(page, f"{base_url}/artworks/{artworks[1].aic_id}", "h1")),
         ("withdrawn", lambda: _withdrawn(page, base_url, artworks[2])),
         ("api-docs", lambda: _open(page, f"{base_url}/api/docs", ".swagger-ui .info")),
@@ -37,6 +39,18 @@ def tour(page: Any, base_url: str, artworks: list[Artwork], settings: Any, redis
 def _open(page: Any, url: str, selector: str = "main") -> None:
     page.goto(url)
     page.wait_for_selector(selector)
+    page.wait_for_load_state("networkidle")
+
+
+def _image_results(page: Any, base_url: str, artwork: Artwork) -> None:
+    """An uploaded image's results, refined by words: the page an image search leaves."""
+    _open(page, f"{base_url}/")
+    page.click("summary:has-text('Search by image')")
+    page.set_input_files("input[name=image]", str(SAMPLE_DIR / "images" / f"{artwork.image_id}.jpg"))
+    page.fill(".image-search input[name=q]", "in winter")
+    page.click("button:has-text('Find similar artworks')")
+    page.wait_for_selector("#results .card")
+    page.wait_for_selector("form.image-refine")
     page.wait_for_load_state("networkidle")
 
 
