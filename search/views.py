@@ -77,7 +77,7 @@ _FACET_LABELS = {
     "is_on_view": gettext_lazy("On view"),
     "has_image": gettext_lazy("With image"),
 }
-_FACETS_SECONDS = 60
+_MENU_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -104,16 +104,17 @@ class Chip:
     remove_url: str
 
 
-def facets() -> dict[str, list[str]]:
-    """Departments and artwork types of visible artworks (for the filter menus), cached briefly."""
-    values = cache.get("search:facets")
+def filter_menus() -> dict[str, list[str]]:
+    """Every department and artwork type of the visible artworks, whatever the query (the filter menus),
+    cached briefly; the query's own values and counts are its facets (search/facets.py)."""
+    values = cache.get("search:filter-menus")
     if values is None:
         visible = Artwork.objects.filter(visible_q()).order_by()
         values = {
             name: sorted(set(visible.exclude(**{field: ""}).values_list(field, flat=True).distinct()))
             for name, field in (("departments", "department_title"), ("artwork_types", "artwork_type_title"))
         }
-        cache.set("search:facets", values, _FACETS_SECONDS)
+        cache.set("search:filter-menus", values, _MENU_SECONDS)
     return values
 
 
@@ -190,7 +191,7 @@ def _facet_panel(request: HttpRequest, filters: SearchFilters, counts: dict[str,
 
 def _render(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
     context.setdefault("iiif", settings.AIC_IIIF_URL)
-    context.setdefault("facets", facets())
+    context.setdefault("menus", filter_menus())
     context.setdefault("modes", [(mode.value, _MODE_LABELS[mode]) for mode in Mode])
     context.setdefault(
         "sorts", [("relevance", _("Relevance")), ("date", _("Oldest first")), ("-date", _("Newest first"))]

@@ -21,7 +21,7 @@ from search.filters import SearchFilters
 from search.keyword import text_matches
 from search.metrics import KEYWORD_LEADER_READS
 from search.tests.full_text import every_match_ranked
-from search.views import facets
+from search.views import filter_menus
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,7 +33,7 @@ def _set_withdrawn(artwork: Artwork, when: datetime | None) -> None:
     """As a reconcile does: a bulk update, then the signal that marks cached answers stale."""
     Artwork.objects.filter(pk=artwork.pk).update(withdrawn_at=when)
     artworks_changed.send(sender=Artwork)
-    cache.delete("search:facets")
+    cache.delete("search:filter-menus")
 
 
 def _found_by(client: Client, artwork: Artwork, neighbour: Artwork) -> dict[str, bool]:
@@ -54,7 +54,7 @@ def _found_by(client: Client, artwork: Artwork, neighbour: Artwork) -> dict[str,
     found["similar"] = artwork.aic_id in {hit["id"] for hit in response.json()["results"]}
     page = client.get("/", {"q": artwork.title, "mode": "keyword"}).content.decode()
     found["page"] = f'href="/artworks/{artwork.aic_id}"' in page
-    found["facets"] = ONLY_TYPE in facets()["artwork_types"]
+    found["facets"] = ONLY_TYPE in filter_menus()["artwork_types"]
     return found
 
 
