@@ -82,8 +82,8 @@ _SEARCH_DOCUMENT = (
 
 
 class Trigrams(models.Func):
-    """The distinct trigrams of a text's words (lower-cased, each word padded as pg_trgm pads it), as a
-    text[], through an IMMUTABLE SQL function (migration 0010).
+    """The distinct trigrams of a text's words (lower-cased, without accents, each word padded as pg_trgm
+    pads it), as a text[], through an IMMUTABLE SQL function (migrations 0010 and 0013).
 
     The suggestions match on them with a GIN index. pg_trgm would do the same, but it is a contrib
     module, and the embedded PostgreSQL of checkouts and CI ships none.

@@ -5,7 +5,8 @@ name). The last word typed counts as a prefix: "mon" is the start of "Monet", so
 ("on ") is left out. A name or title matches when it holds at least ``MATCH_SHARE`` of the query's
 trigrams, so a misspelling ("monett") still finds it. Those that start with the typed text, or have a
 word that does, come first; then the share held, then the share of the name it covers (the closest
-fit), then the shorter. Only visible artworks count (neither hidden nor withdrawn).
+fit), then the shorter. Accents do not count (catalog migration 0013): "durer" finds Dürer. Only
+visible artworks count (neither hidden nor withdrawn).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ scored AS (
     SELECT kind, label, aic_id, artist,
            shared::float8 / greatest(cardinality(catalog_typed_trigrams(%(q)s)), 1) AS score,
            shared::float8 / greatest(cardinality(trigrams), 1) AS fit,
-           strpos(' ' || lower(label), ' ' || lower(%(q)s)) > 0 AS word_prefix
+           strpos(' ' || lower(catalog_unaccent(label)), ' ' || lower(catalog_unaccent(%(q)s))) > 0 AS word_prefix
     FROM (SELECT * FROM titles UNION ALL SELECT * FROM artists) AS candidate,
          LATERAL (
              SELECT count(*) AS shared FROM unnest(trigrams) AS gram WHERE gram = ANY (catalog_typed_trigrams(%(q)s))
