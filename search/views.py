@@ -32,6 +32,7 @@ from search.params import FilterParams, SearchParams, parse, request_values
 from search.query_cache import vectors_kept_for_the_request
 from search.request_cost import note_fresh_search
 from search.services import (
+    MAX_SIMILAR_IDS,
     neighbour_page,
     parse_ids,
     run_image_search,
@@ -196,6 +197,7 @@ def _render(request: HttpRequest, context: dict[str, Any], status: int = 200) ->
     context.setdefault(
         "sorts", [("relevance", _("Relevance")), ("date", _("Oldest first")), ("-date", _("Newest first"))]
     )
+    context.setdefault("max_chosen", MAX_SIMILAR_IDS)
     context.setdefault("upload_max_mb", round(settings.IMAGE_MAX_BYTES / (1024 * 1024)))
     context.setdefault("upload_max_megapixels", round(upload_max_pixels() / 1_000_000))
     # htmx swaps just the results when it targets them; any other request gets the whole page.
@@ -382,13 +384,19 @@ def image_search(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def similar_to_several(request: HttpRequest) -> HttpResponse:
-    """More like these: artworks nearest to the mean image of those named by ``ids``, paged by links."""
+    """More like these: artworks nearest to the mean image of those named by ``ids``, paged by links.
+
+    ``ids`` is a list (``ids=1,2,3``) or repeated (``ids=1&ids=2``, what the results' "Choose" boxes send).
+    """
     context: dict[str, Any] = {"query": "", "hits": [], "error": "", "chips": [], "form": {}}
     status = 200
     try:
         fields = {key: request.GET.get(key, "") for key in request.GET if key != "ids" and request.GET.get(key, "")}
         params: FilterParams = parse(FilterParams, fields)
-        artworks = visible_artworks(parse_ids(request.GET.get("ids", "")))
+        ids = ",".join(request.GET.getlist("ids"))
+        if not ids.strip(", "):
+            raise SearchError(_("Choose one or more artworks first."))
+        artworks = visible_artworks(parse_ids(ids))
         page = neighbour_page(params, lambda k, filters: similar_to_several_artworks(artworks, k, filters))
     except Http404 as missing:
         context["error"] = str(missing)
