@@ -26,6 +26,12 @@ def tour(page: Any, base_url: str, artworks: list[Artwork], settings: Any, redis
         ],
         ("no-results", lambda: _open(page, f"{base_url}/?q={quote(NO_MATCH)}&mode=keyword")),
         ("image-results", lambda: _image_results(page, base_url, artworks[3])),
+        (
+            "more-like-these",
+            lambda: _open(
+                page, f"{base_url}/artworks/similar?ids={artworks[1].aic_id}&ids={artworks[4].aic_id}", ".card"
+            ),
+        ),
         ("artwork", lambda: _open(page, f"{base_url}/artworks/{artworks[1].aic_id}", "h1")),
         ("withdrawn", lambda: _withdrawn(page, base_url, artworks[2])),
         ("api-docs", lambda: _open(page, f"{base_url}/api/docs", ".swagger-ui .info")),

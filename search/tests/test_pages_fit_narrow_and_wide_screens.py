@@ -61,7 +61,7 @@ def test_no_page_scrolls_sideways(
         measured = overflow(page)
         if measured["scrollWidth"] > measured["width"] or measured["outside"]:
             found[name] = measured
-    assert len(shown) == 10
+    assert len(shown) == 11
     assert found == {}, json.dumps(found, indent=1)
 
 
