@@ -22,8 +22,10 @@ $(STAMP): requirements-web.txt requirements.txt requirements-dev.txt
 demo: $(STAMP)
 	$(BIN)/python -m devtools.demo
 
+# Two or more test processes (one per core, at most four), each with its own test database, Redis
+# database and temporary folder (museum_site/test_settings.py); a file's tests stay in one process.
 test: $(STAMP) tools
-	$(BIN)/python -m pytest -q -m "not faults"
+	$(BIN)/python -m pytest -q -m "not faults" -n auto --maxprocesses 4 --dist loadfile
 
 # Minutes of real processes being killed and restarted (docs/reliability.md); CI runs them too.
 test-faults: $(STAMP) tools

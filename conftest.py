@@ -56,7 +56,9 @@ def _start_embedded_database() -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if tmp := os.environ.get("MUSEUM_TEST_TMP"):
         shutil.rmtree(tmp, ignore_errors=True)
-    if os.environ.get("MUSEUM_TEST_STARTED_PG") == "1" and not os.environ.get("DATABASE_URL"):
+    # A parallel worker leaves the server to the process that started the workers, which ends last.
+    started_here = os.environ.get("MUSEUM_TEST_STARTED_PG") == "1" and not os.environ.get("PYTEST_XDIST_WORKER")
+    if started_here and not os.environ.get("DATABASE_URL"):
         from devtools.embedded_postgres import stop
 
         stop(Path(os.environ["EMBEDDED_PGDATA"]))

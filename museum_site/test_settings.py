@@ -14,6 +14,17 @@ _ROOT = Path(__file__).resolve().parent.parent
 # A process the suite started (a worker, a command) inherits these values from it, or others its test chose,
 # which stand; the suite itself sets them over whatever a developer's shell holds.
 _IN_SUITE_CHILD = "MUSEUM_TEST_TMP" in os.environ
+# A parallel worker of the suite (pytest -n, make test) inherits the values of the process that started
+# it, and takes its own: a temporary folder and a Redis database of its own, as its own test database
+# (pytest-django names it after the worker). The processes the worker starts inherit the worker's.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER and os.environ.get("MUSEUM_TEST_WORKER") != _XDIST_WORKER:
+    os.environ["MUSEUM_TEST_WORKER"] = _XDIST_WORKER
+    os.environ["MUSEUM_TEST_TMP"] = tempfile.mkdtemp(prefix=f"museum-tests-{_XDIST_WORKER}-")
+    _redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15").rsplit("/", 1)
+    _redis_db = (int(_redis[1]) - int(_XDIST_WORKER.removeprefix("gw")) - 1) % 16 if _redis[1].isdigit() else 15
+    os.environ["REDIS_URL"] = f"{_redis[0]}/{_redis_db}"
+    _IN_SUITE_CHILD = False
 _TMP = Path(os.environ.setdefault("MUSEUM_TEST_TMP", tempfile.mkdtemp(prefix="museum-tests-")))
 
 
