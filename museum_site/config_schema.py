@@ -425,6 +425,13 @@ SCHEMA: list[Var] = [
         Var("SEARCH_BOOST_WEIGHT", "float", 1.0, "hybrid weight of curator boosts", minimum=0.0),
         Var("SEARCH_HYBRID_CANDIDATES", "int", 100, "how deep hybrid reads each list", minimum=1, maximum=1000),
         Var(
+            "SEARCH_FACET_TEXT_MATCHES",
+            "int",
+            2000,
+            "facet counts read at most this many of a query's text matches (0: all)",
+            minimum=0,
+        ),
+        Var(
             "SEARCH_SORT_WINDOW",
             "int",
             200,

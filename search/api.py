@@ -122,6 +122,10 @@ class SearchOut(Schema):
     strong: int = Field(description="how many results of this page are not weak (they come first)")
     results: list[ArtworkHitOut]
     facets: FacetsOut
+    facets_complete: bool = Field(
+        description="false when the query's words matched SEARCH_FACET_TEXT_MATCHES artworks or more: "
+        "the counts are then of the first that many text matches (and of the nearest artworks)"
+    )
 
 
 class SimilarOut(Schema):

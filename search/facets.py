@@ -2,7 +2,8 @@
 
 The artworks counted are those that answer the query under the filters (docs/api.md):
 
-- keyword: every visible artwork whose text holds any of the query's words (synonyms widening it);
+- keyword: every visible artwork whose text holds any of the query's words (synonyms widening it),
+  at most SEARCH_FACET_TEXT_MATCHES of them (``FacetCounts.complete`` says whether there were more);
 - semantic: the SEARCH_HYBRID_CANDIDATES artworks nearest to the query (the vector candidates hybrid
   fuses): a walk as deep as the pages may go costs many times the search itself. Where the ranking
   read that list under the same filters (hybrid, no value filter picked) its artworks are counted
@@ -14,16 +15,17 @@ picked one department sees how many each other department would add. Each facet 
 FACET_VALUES most frequent values, and always the values its filter picked. The near artworks are
 read under the date and yes/no filters, then narrowed by the value filters like the text matches.
 
-One statement reads the artworks once (a materialised CTE) and groups them once per facet
-(UNION ALL of GROUP BYs, an array field ``unnest``-ed); keyword and hybrid first read the query's
-words (``query_units``, one more round trip).
+One statement reads the artworks (a materialised CTE per set counted: every filter, and for each
+picked value facet every filter but its own) and groups them once per facet (UNION ALL of GROUP
+BYs, an array field ``unnest``-ed); keyword and hybrid first read the query's words
+(``query_units``, one more round trip).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -43,7 +45,9 @@ from django.db.models import (
     Q,
     QuerySet,
     TextField,
+    Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from pgvector.django import VectorField
 
@@ -93,6 +97,17 @@ FACETS = (
 
 FacetValue = dict[str, str | int | bool]
 
+# The label of the rows that say how many text matches a set of hits read.
+_TEXT_READ = "_text_read"
+
+
+class FacetCounts(dict[str, list[FacetValue]]):
+    """Each facet's values and counts, by facet name. ``complete`` is False where the words of a keyword
+    or hybrid search matched SEARCH_FACET_TEXT_MATCHES artworks or more: then the counts are of the
+    first that many text matches (in the table's order, not the ranking's), and of the nearest artworks."""
+
+    complete: bool = True
+
 
 def facet_counts(
     query: str,
@@ -100,7 +115,7 @@ def facet_counts(
     filters: SearchFilters,
     model: EmbeddingModel | None,
     nearest: Sequence[int] | None = None,
-) -> dict[str, list[FacetValue]]:
+) -> FacetCounts:
     """Each facet's values among the artworks that answer ``query`` under ``filters``, most frequent
     first: ``{"department": [{"value": "Painting and Sculpture of Europe", "count": 12}, …], …}``.
 
@@ -110,8 +125,13 @@ def facet_counts(
     ``nearest``: the SEARCH_HYBRID_CANDIDATES artworks nearest to the query under ``filters``, as the
     search read them (``SearchPage.nearest``), counted instead of walking the index again; used only
     where no value filter is picked (the counts read the nearest under the other filters).
+
+    A query whose words match more artworks than SEARCH_FACET_TEXT_MATCHES counts the first that
+    many (``complete`` False): counting every match of a common word in a large catalog costs more
+    than the search (bench.facets at 1M).
     """
-    counts: dict[str, list[FacetValue]] = {facet.name: [] for facet in FACETS}
+    counts = FacetCounts({facet.name: [] for facet in FACETS})
+    text_limit = settings.SEARCH_FACET_TEXT_MATCHES
     reads_words = mode in (Mode.KEYWORD, Mode.HYBRID)
     reads_vectors = mode in (Mode.SEMANTIC, Mode.HYBRID) and model is not None
     reads_vectors = reads_vectors and not filters.without_values().excludes_vectors
@@ -138,10 +158,14 @@ def facet_counts(
             model.dimension if walks and model else 0,
             settings.SEARCH_HYBRID_CANDIDATES,
             given_nearest=given_nearest,
+            text_limit=text_limit,
         )
         with connection.wrap_database_errors:
             rows = statement.run(cursor, **values)
     for name, value, count in rows:
+        if name == _TEXT_READ:
+            counts.complete = counts.complete and not (text_limit and count >= text_limit)
+            continue
         counts[name].append({"value": _typed(name, value), "count": int(count)})
     for name, listed in counts.items():
         if name == "century":
@@ -192,16 +216,15 @@ def _facet_statement(
     depth: int,
     *,
     given_nearest: bool = False,
+    text_limit: int = 0,
 ) -> FacetStatement:
     # ``dimension`` is part of the key: a model instance compares by primary key alone.
     matches = MatchesQuery(F("search_document"), Cast(Slot("any_word", TextField()), SearchQueryField()))
-    parts: list[QuerySet[Any]] = []
-    if reads_words:
-        parts.append(_counted_rows(filters).filter(matches))
-    near = None
+    ctes: list[tuple[str, str, list[Any]]] = []
+    near: Q | None = None
     if given_nearest:
         listed = Cast(Slot("nearest", ArrayField(IntegerField())), ArrayField(BigIntegerField()))
-        near = _counted_rows(filters).filter(_IsAnyOf(F("pk"), listed))
+        near = Q(_IsAnyOf(F("pk"), listed))
     elif model is not None:
         base = filters.without_values()
         nearest = (
@@ -209,19 +232,46 @@ def _facet_statement(
             .order_by(model.index_distance(Slot("vector", VectorField(dimensions=dimension))))
             .values("artwork_id")[:depth]
         )
-        near = _counted_rows(filters).filter(pk__in=nearest)
-    if near is not None:
-        # Hybrid: a near artwork whose words match is among the text matches already.
-        parts.append(near.filter(~Q(matches)) if reads_words else near)
-    compiled = [part.query.sql_with_params() for part in parts]
-    inner = " UNION ALL ".join(f"({sql})" for sql, _ in compiled)
-    params: list[Any] = [param for _, part_params in compiled for param in part_params]
+        near_sql, near_params = nearest.query.sql_with_params()
+        ctes.append(("facet_near", near_sql, list(near_params)))
+        near = Q(pk__in=RawSQL("SELECT artwork_id FROM facet_near", ()))
+    # One set of hits per filter set counted: every filter (for the facets no filter picked), and for
+    # each picked value facet every filter but its own (its counts are disjunctive).
+    picked = [name for name in VALUE_FILTERS if getattr(filters, name)]
+    for name, counted in [("hits", filters), *((f"hits_{pick}", _without(filters, pick)) for pick in picked)]:
+        values_q = SearchFilters(**{value: getattr(counted, value) for value in VALUE_FILTERS}).as_q()
+        parts: list[QuerySet[Any]] = []
+        if reads_words:
+            text = _counted_rows(filters).filter(matches, values_q).annotate(from_words=Value(True))
+            parts.append(text[:text_limit] if text_limit else text)
+        if near is not None:
+            # Hybrid: a near artwork whose words match is among the text matches already.
+            rows = _counted_rows(filters).filter(near, values_q).annotate(from_words=Value(False))
+            parts.append(rows.filter(~Q(matches)) if reads_words else rows)
+        compiled = [part.query.sql_with_params() for part in parts]
+        ctes.append(
+            (name, " UNION ALL ".join(f"({sql})" for sql, _ in compiled), [p for _, ps in compiled for p in ps])
+        )
+    statement_params: list[Any] = [param for _, _, cte_params in ctes for param in cte_params]
     branches = []
     for facet in FACETS:
-        sql, branch_params = _branch(facet, filters)
+        sql, branch_params = _branch(facet, filters, "hits_" + facet.name if facet.name in picked else "hits")
         branches.append(f"({sql})")
-        params += branch_params
-    return FacetStatement(f"WITH hits AS MATERIALIZED ({inner}) {' UNION ALL '.join(branches)}", tuple(params))
+        statement_params += branch_params
+    if reads_words:
+        # How many text matches each set read: ``text_limit`` of them, and there may be more.
+        branches += [
+            f"(SELECT '{_TEXT_READ}', '', count(*) FROM {name} WHERE from_words)"
+            for name, _, _ in ctes[-1 - len(picked) :]
+        ]
+    with_ = ", ".join(f"{name} AS MATERIALIZED ({sql})" for name, sql, _ in ctes)
+    return FacetStatement(f"WITH {with_} {' UNION ALL '.join(branches)}", tuple(statement_params))
+
+
+def _without(filters: SearchFilters, name: str) -> SearchFilters:
+    """``filters`` less one value filter."""
+    emptied: dict[str, Any] = {name: () if isinstance(getattr(filters, name), tuple) else None}
+    return replace(filters, **emptied)
 
 
 def _counted_rows(filters: SearchFilters) -> QuerySet[Any]:
@@ -241,10 +291,9 @@ def _counted_rows(filters: SearchFilters) -> QuerySet[Any]:
     )
 
 
-def _branch(facet: Facet, filters: SearchFilters) -> tuple[str, list[Any]]:
-    """One facet's GROUP BY over the hits: those that pass every value filter but the facet's own."""
-    others = [f"pass_{name}" for name in VALUE_FILTERS if getattr(filters, name) and name != facet.name]
-    where = " AND ".join(others) or "TRUE"
+def _branch(facet: Facet, filters: SearchFilters, hits: str) -> tuple[str, list[Any]]:
+    """One facet's GROUP BY over ``hits``: the set that passes every value filter but the facet's own."""
+    where = "TRUE"
     label = f"'{facet.name}'"
     picked = getattr(filters, facet.name) if facet.name in VALUE_FILTERS else None
     picks = (1 if isinstance(picked, str) else len(picked)) if picked else 0
@@ -252,14 +301,14 @@ def _branch(facet: Facet, filters: SearchFilters) -> tuple[str, list[Any]]:
         # A picked value is listed, however few hold it, so a visitor can drop it.
         first = f"bool_or(pass_{facet.name}) DESC, " if picked else ""
         return (
-            f"SELECT {label}, {facet.column}, count(*) FROM hits WHERE {where} AND {facet.column} <> '' "
+            f"SELECT {label}, {facet.column}, count(*) FROM {hits} WHERE {where} AND {facet.column} <> '' "
             f"GROUP BY 2 ORDER BY {first}3 DESC, 2 LIMIT {FACET_VALUES + picks}",
             [],
         )
     if facet.kind == Kind.ARRAY:
         first = "bool_or(title = ANY(%s::text[])) DESC, " if picked else ""
         return (
-            f"SELECT {label}, title, count(*) FROM hits, unnest({facet.column}) AS title "
+            f"SELECT {label}, title, count(*) FROM {hits}, unnest({facet.column}) AS title "
             f"WHERE {where} AND title <> '' GROUP BY 2 ORDER BY {first}3 DESC, 2 "
             f"LIMIT {FACET_VALUES + picks}",
             [list(picked)] if picked else [],
@@ -270,8 +319,8 @@ def _branch(facet: Facet, filters: SearchFilters) -> tuple[str, list[Any]]:
             "floor(coalesce(date_end, date_start) / 100.0)::int)"
         )
         return (
-            f"SELECT {label}, (century * 100)::text, count(*) FROM hits, {span} AS century "
+            f"SELECT {label}, (century * 100)::text, count(*) FROM {hits}, {span} AS century "
             f"WHERE {where} GROUP BY century ORDER BY 3 DESC, century LIMIT {FACET_VALUES}",
             [],
         )
-    return f"SELECT {label}, {facet.column}::text, count(*) FROM hits WHERE {where} GROUP BY 2", []
+    return f"SELECT {label}, {facet.column}::text, count(*) FROM {hits} WHERE {where} GROUP BY 2", []

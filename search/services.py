@@ -143,6 +143,7 @@ def text_search_json(request: HttpRequest, params: SearchParams) -> dict[str, An
     def compute() -> dict[str, Any]:
         note_fresh_search(request)
         _, result = run_text_search(params)
+        facets = facet_counts(query, result.mode, result.filters, result.model, result.nearest)
         return {
             "query": query,
             "model": result.model.name if result.model else None,
@@ -154,7 +155,8 @@ def text_search_json(request: HttpRequest, params: SearchParams) -> dict[str, An
             "match_threshold": result.match_threshold,
             "strong": result.strong,
             "results": hits_json(result.hits, reasons=True),
-            "facets": facet_counts(query, result.mode, result.filters, result.model, result.nearest),
+            "facets": facets,
+            "facets_complete": facets.complete,
         }
 
     answer = dict(cached(result_key(query, shape), compute))

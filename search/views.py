@@ -240,6 +240,8 @@ def index(request: HttpRequest) -> HttpResponse:
         context["query"] = query
         counts = facet_counts(query, result.mode, result.filters, result.model, result.nearest)
         context["facet_panel"] = _facet_panel(request, result.filters, counts)
+        context["facets_complete"] = counts.complete
+        context["facet_text_matches"] = settings.SEARCH_FACET_TEXT_MATCHES
         context["search_id"] = search_log.record_search(
             query,
             params.mode,
