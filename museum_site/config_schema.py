@@ -427,7 +427,7 @@ SCHEMA: list[Var] = [
         Var(
             "SEARCH_FACET_TEXT_MATCHES",
             "int",
-            2000,
+            1000,
             "facet counts read at most this many of a query's text matches (0: all)",
             minimum=0,
         ),
