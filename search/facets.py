@@ -293,7 +293,6 @@ def _counted_rows(filters: SearchFilters) -> QuerySet[Any]:
 
 def _branch(facet: Facet, filters: SearchFilters, hits: str) -> tuple[str, list[Any]]:
     """One facet's GROUP BY over ``hits``: the set that passes every value filter but the facet's own."""
-    where = "TRUE"
     label = f"'{facet.name}'"
     picked = getattr(filters, facet.name) if facet.name in VALUE_FILTERS else None
     picks = (1 if isinstance(picked, str) else len(picked)) if picked else 0
@@ -301,7 +300,7 @@ def _branch(facet: Facet, filters: SearchFilters, hits: str) -> tuple[str, list[
         # A picked value is listed, however few hold it, so a visitor can drop it.
         first = f"bool_or(pass_{facet.name}) DESC, " if picked else ""
         return (
-            f"SELECT {label}, {facet.column}, count(*) FROM {hits} WHERE {where} AND {facet.column} <> '' "
+            f"SELECT {label}, {facet.column}, count(*) FROM {hits} WHERE {facet.column} <> '' "
             f"GROUP BY 2 ORDER BY {first}3 DESC, 2 LIMIT {FACET_VALUES + picks}",
             [],
         )
@@ -309,7 +308,7 @@ def _branch(facet: Facet, filters: SearchFilters, hits: str) -> tuple[str, list[
         first = "bool_or(title = ANY(%s::text[])) DESC, " if picked else ""
         return (
             f"SELECT {label}, title, count(*) FROM {hits}, unnest({facet.column}) AS title "
-            f"WHERE {where} AND title <> '' GROUP BY 2 ORDER BY {first}3 DESC, 2 "
+            f"WHERE title <> '' GROUP BY 2 ORDER BY {first}3 DESC, 2 "
             f"LIMIT {FACET_VALUES + picks}",
             [list(picked)] if picked else [],
         )
@@ -320,7 +319,7 @@ def _branch(facet: Facet, filters: SearchFilters, hits: str) -> tuple[str, list[
         )
         return (
             f"SELECT {label}, (century * 100)::text, count(*) FROM {hits}, {span} AS century "
-            f"WHERE {where} GROUP BY century ORDER BY 3 DESC, century LIMIT {FACET_VALUES}",
+            f"GROUP BY century ORDER BY 3 DESC, century LIMIT {FACET_VALUES}",
             [],
         )
-    return f"SELECT {label}, {facet.column}::text, count(*) FROM {hits} WHERE {where} GROUP BY 2", []
+    return f"SELECT {label}, {facet.column}::text, count(*) FROM {hits} GROUP BY 2", []
