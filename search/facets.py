@@ -5,15 +5,16 @@ The artworks counted are those that answer the query under the filters (docs/api
 - keyword: every visible artwork whose text holds any of the query's words (synonyms widening it),
   at most SEARCH_FACET_TEXT_MATCHES of them (``FacetCounts.complete`` says whether there were more);
 - semantic: the SEARCH_HYBRID_CANDIDATES artworks nearest to the query (the vector candidates hybrid
-  fuses): a walk as deep as the pages may go costs many times the search itself. Where the ranking
-  read that list under the same filters (hybrid, no value filter picked) its artworks are counted
-  as they are; otherwise the statement walks the index for them;
-- hybrid: both of those, each artwork once.
+  fuses): a walk as deep as the pages may go costs many times the search itself. The statement
+  walks the index for them under the date and yes/no filters;
+- hybrid: both of those, each artwork once; the nearest are those the ranking read, under every
+  filter (``SearchPage.nearest``), so a picked value's own facet counts its text matches alone.
 
 The counts are disjunctive: a field's own filter does not narrow its own counts, so a visitor who
 picked one department sees how many each other department would add. Each facet lists its
-FACET_VALUES most frequent values, and always the values its filter picked. The near artworks are
-read under the date and yes/no filters, then narrowed by the value filters like the text matches.
+FACET_VALUES most frequent values, and always the values its filter picked. Semantic's near
+artworks are read under the date and yes/no filters, then narrowed by the value filters like the
+text matches.
 
 One statement reads the artworks (a materialised CTE per set counted: every filter, and for each
 picked value facet every filter but its own) and groups them once per facet (UNION ALL of GROUP
@@ -123,8 +124,10 @@ def facet_counts(
     to it, and an artwork counts in every century its dates overlap. ``model`` ranks semantic and
     hybrid searches (the query's vector comes from the query cache, where the search left it).
     ``nearest``: the SEARCH_HYBRID_CANDIDATES artworks nearest to the query under ``filters``, as the
-    search read them (``SearchPage.nearest``), counted instead of walking the index again; used only
-    where no value filter is picked (the counts read the nearest under the other filters).
+    search read them (``SearchPage.nearest``), counted instead of walking the index again. They pass
+    every filter, so the facets of a picked value filter, which drop that filter, count the text
+    matches alone; without ``nearest`` (semantic) the index is walked under the date and yes/no
+    filters and the nearest are narrowed by the value filters.
 
     A query whose words match more artworks than SEARCH_FACET_TEXT_MATCHES counts the first that
     many (``complete`` False): counting every match of a common word in a large catalog costs more
@@ -135,7 +138,7 @@ def facet_counts(
     reads_words = mode in (Mode.KEYWORD, Mode.HYBRID)
     reads_vectors = mode in (Mode.SEMANTIC, Mode.HYBRID) and model is not None
     reads_vectors = reads_vectors and not filters.without_values().excludes_vectors
-    given_nearest = reads_vectors and nearest is not None and not filters.picks_values
+    given_nearest = reads_vectors and nearest is not None
     walks = reads_vectors and not given_nearest
     values: dict[str, Any] = {}
     with walking_cursor() if walks else psycopg.Cursor(raw_connection()) as cursor:
@@ -244,7 +247,9 @@ def _facet_statement(
         if reads_words:
             text = _counted_rows(filters).filter(matches, values_q).annotate(from_words=Value(True))
             parts.append(text[:text_limit] if text_limit else text)
-        if near is not None:
+        # The ranking's nearest were read under every filter: a picked facet's own set, which drops its
+        # filter, counts its text matches alone (walking the index for it would cost more than the rest).
+        if near is not None and (name == "hits" or not given_nearest or not reads_words):
             # Hybrid: a near artwork whose words match is among the text matches already.
             rows = _counted_rows(filters).filter(near, values_q).annotate(from_words=Value(False))
             parts.append(rows.filter(~Q(matches)) if reads_words else rows)
