@@ -96,11 +96,15 @@ def aic(settings: Any, tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture(autouse=True)
 def _no_cached_search_results() -> None:
-    """Each test starts with every cached search response stale: the database is emptied between tests
-    without the signals that would say so."""
+    """Each test starts with every cached search response stale, and the process's own cache (the
+    filter menus) empty: the database is emptied between tests without the signals that would say so,
+    and a test process runs the tests of many files, in any order."""
+    from django.core.cache import cache
+
     from search.result_cache import bump_generation
 
     bump_generation()
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
