@@ -129,8 +129,8 @@ def facet_counts(
     matches alone; without ``nearest`` (semantic) the index is walked under the date and yes/no
     filters and the nearest are narrowed by the value filters.
 
-    A query whose words match more artworks than SEARCH_FACET_TEXT_MATCHES counts the first that
-    many (``complete`` False): counting every match of a common word in a large catalog costs more
+    A query whose words match SEARCH_FACET_TEXT_MATCHES artworks or more counts the first that many
+    (``complete`` False): counting every match of a common word in a large catalog costs more
     than the search (bench.facets at 1M).
     """
     counts = FacetCounts({facet.name: [] for facet in FACETS})

@@ -11,39 +11,21 @@ import django.contrib.postgres.fields
 import django.contrib.postgres.indexes
 from django.db import migrations, models
 
-TRIGRAMS = """
+
+def _trigram_functions(text: str) -> str:
+    """catalog_trigrams and catalog_typed_trigrams (migration 0010), reading ``text``: an expression of $1."""
+    return f"""
 CREATE OR REPLACE FUNCTION catalog_trigrams(text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-SELECT coalesce(array_agg(DISTINCT substr(padded, i, 3)), '{}')
-FROM regexp_split_to_table(lower(catalog_unaccent(left($1, 1000))), '[^[:alnum:]]+') AS word,
+SELECT coalesce(array_agg(DISTINCT substr(padded, i, 3)), '{{}}')
+FROM regexp_split_to_table(lower({text}), '[^[:alnum:]]+') AS word,
      LATERAL (SELECT '  ' || word || ' ' AS padded) AS p,
      LATERAL generate_series(1, length(padded) - 2) AS i
-WHERE word <> '' $$
-"""
-
-TYPED_TRIGRAMS = """
+WHERE word <> '' $$;
 CREATE OR REPLACE FUNCTION catalog_typed_trigrams(text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 SELECT array_remove(catalog_trigrams($1),
-    right('  ' || lower(substring(catalog_unaccent(left($1, 1000)) from '([[:alnum:]]*)$')) || ' ', 3)) $$
-"""
-
-# As migration 0010 made them.
-OLD_TRIGRAMS = """
-CREATE OR REPLACE FUNCTION catalog_trigrams(text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-SELECT coalesce(array_agg(DISTINCT substr(padded, i, 3)), '{}')
-FROM regexp_split_to_table(lower(left($1, 1000)), '[^[:alnum:]]+') AS word,
-     LATERAL (SELECT '  ' || word || ' ' AS padded) AS p,
-     LATERAL generate_series(1, length(padded) - 2) AS i
-WHERE word <> '' $$
-"""
-
-OLD_TYPED_TRIGRAMS = """
-CREATE OR REPLACE FUNCTION catalog_typed_trigrams(text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-SELECT array_remove(catalog_trigrams($1),
-    right('  ' || lower(substring(left($1, 1000) from '([[:alnum:]]*)$')) || ' ', 3)) $$
+    right('  ' || lower(substring({text} from '([[:alnum:]]*)$')) || ' ', 3)) $$
 """
 
 
@@ -70,24 +52,21 @@ def _trigram_fields():
 INDEXES = (("title_trigrams", "artwork_title_trigrams_gin"), ("artist_trigrams", "artwork_artist_trigrams_gin"))
 
 
-def _columns_again():
-    """Drop the trigram columns (and their indexes) and add them again: PostgreSQL computes each row anew."""
-    return [
-        *(migrations.RemoveIndex(model_name="artwork", name=name) for _, name in INDEXES),
-        *(migrations.RemoveField(model_name="artwork", name=field) for field, _ in INDEXES),
-    ], [
-        *(migrations.AddField(model_name="artwork", name=name, field=field) for name, field in _trigram_fields()),
-        *(
-            migrations.AddIndex(
-                model_name="artwork",
-                index=django.contrib.postgres.indexes.GinIndex(fields=[field], fastupdate=False, name=name),
-            )
-            for field, name in INDEXES
-        ),
-    ]
-
-
-_DROP, _ADD = _columns_again()
+# Dropped, then added again, so that PostgreSQL computes each row's trigrams anew.
+DROP = [
+    *(migrations.RemoveIndex(model_name="artwork", name=name) for _, name in INDEXES),
+    *(migrations.RemoveField(model_name="artwork", name=field) for field, _ in INDEXES),
+]
+ADD = [
+    *(migrations.AddField(model_name="artwork", name=name, field=field) for name, field in _trigram_fields()),
+    *(
+        migrations.AddIndex(
+            model_name="artwork",
+            index=django.contrib.postgres.indexes.GinIndex(fields=[field], fastupdate=False, name=name),
+        )
+        for field, name in INDEXES
+    ),
+]
 
 
 class Migration(migrations.Migration):
@@ -96,7 +75,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        *_DROP,
-        migrations.RunSQL(TRIGRAMS + ";" + TYPED_TRIGRAMS, reverse_sql=OLD_TRIGRAMS + ";" + OLD_TYPED_TRIGRAMS),
-        *_ADD,
+        *DROP,
+        migrations.RunSQL(
+            _trigram_functions("catalog_unaccent(left($1, 1000))"),
+            reverse_sql=_trigram_functions("left($1, 1000)"),  # as migration 0010 made them
+        ),
+        *ADD,
     ]

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from catalog.harvest import import_dump, sync_from_api
@@ -16,6 +17,25 @@ from embeddings.pipeline import embed_artworks
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "var" / "screenshots"))
+
+
+@pytest.fixture
+def record_statements(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[str]]:
+    """Call it to list, from then on, the SQL each psycopg cursor runs (the search's statements bypass
+    Django's cursor)."""
+
+    def start() -> list[str]:
+        run: list[str] = []
+        execute: Callable[..., Any] = psycopg.Cursor.execute
+
+        def counted(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+            run.append(str(query))
+            return execute(cursor, query, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+        return run
+
+    return start
 
 
 @pytest.fixture

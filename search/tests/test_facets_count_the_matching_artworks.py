@@ -6,7 +6,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import psycopg
 import pytest
 from django.contrib.postgres.search import SearchQuery
 from django.test import Client
@@ -126,26 +125,13 @@ def test_semantic_facets_stop_at_the_candidates(client: Client, collection: list
     assert sum(item["count"] for item in facets["has_image"]) == 24
 
 
-def _statements_run(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The SQL each psycopg cursor runs from now on (the search's statements bypass Django's cursor)."""
-    run: list[str] = []
-    execute: Callable[..., Any] = psycopg.Cursor.execute
-
-    def counted(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
-        run.append(str(query))
-        return execute(cursor, query, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
-    return run
-
-
 @pytest.mark.parametrize("mode", [Mode.KEYWORD, Mode.SEMANTIC, Mode.HYBRID])
 def test_the_counts_take_at_most_two_queries(
-    collection: list[Artwork], monkeypatch: pytest.MonkeyPatch, mode: Mode
+    collection: list[Artwork], record_statements: Callable[[], list[str]], mode: Mode
 ) -> None:
     filters = SearchFilters(department=EUROPE, subject=("women", "animals"), is_public_domain=True)
     page = search("portrait of a woman", mode=mode, filters=filters)  # as the API runs it, first
-    run = _statements_run(monkeypatch)
+    run = record_statements()
     facets = facet_counts("portrait of a woman", mode, filters, page.model, page.nearest)
     assert 1 <= len(run) <= 2, run
     assert facets["department"], "nothing was counted"

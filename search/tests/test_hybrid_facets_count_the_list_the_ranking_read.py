@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
 import pytest
 from django.contrib.postgres.search import SearchQuery
 
@@ -22,20 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 QUERY = "a quiet landscape with trees"
 
 
-def _statements_run(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    run: list[str] = []
-    execute: Callable[..., Any] = psycopg.Cursor.execute
-
-    def counted(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
-        run.append(str(query))
-        return execute(cursor, query, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
-    return run
-
-
 def test_the_page_carries_the_nearest_and_the_counts_match_a_walk(
-    collection: list[Artwork], settings: Any, monkeypatch: pytest.MonkeyPatch
+    collection: list[Artwork], settings: Any, record_statements: Callable[[], list[str]]
 ) -> None:
     settings.SEARCH_HYBRID_CANDIDATES = 24  # fewer than the sample's images: which 24 matters
     filters = SearchFilters(is_public_domain=True)
@@ -46,7 +33,7 @@ def test_the_page_carries_the_nearest_and_the_counts_match_a_walk(
     assert len(page.nearest) == len(walked) == 24
 
     walked_counts = facet_counts(QUERY, Mode.HYBRID, filters, page.model)
-    run = _statements_run(monkeypatch)
+    run = record_statements()
     given_counts = facet_counts(QUERY, Mode.HYBRID, filters, page.model, page.nearest)
     assert given_counts == walked_counts
     assert sum(int(item["count"]) for item in given_counts["has_image"]) > 0
@@ -54,13 +41,13 @@ def test_the_page_carries_the_nearest_and_the_counts_match_a_walk(
 
 
 def test_a_picked_value_counts_the_rankings_nearest_and_its_own_facet_from_the_words(
-    collection: list[Artwork], settings: Any, monkeypatch: pytest.MonkeyPatch
+    collection: list[Artwork], settings: Any, record_statements: Callable[[], list[str]]
 ) -> None:
     settings.SEARCH_HYBRID_CANDIDATES = 24
     filters = SearchFilters(place=("France",))
     page = search("painting", mode=Mode.HYBRID, filters=filters)
     assert page.model is not None and page.nearest is not None
-    run = _statements_run(monkeypatch)
+    run = record_statements()
     given = facet_counts("painting", Mode.HYBRID, filters, page.model, page.nearest)
     assert not any("<=>" in statement for statement in run), "the counts walked the index"
     # The other facets count the text matches from France and the ranking's nearest (all from France).
